@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# weft: everything is built into build/; `make V=1` shows the commands.
+
+OUTPUT ?= build
+ARCH := x86
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+PROTOC_C ?= protoc-c
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+PKGS := libbpf libelf zlib libprotobuf-c libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS ?= -g -O2
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -D_GNU_SOURCE \
+	-DWEFT_VERSION='"$(VERSION)"' \
+	-Iinclude -Iuser -I$(OUTPUT) -I$(OUTPUT)/gen $(PKG_CFLAGS) -MMD -MP
+LDLIBS := $(PKG_LIBS) -lpthread
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+	-Wall -Werror -Iinclude -Ibpf -Ivmlinux/$(ARCH) -MMD -MP
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+PROTOS := $(wildcard user/*.proto)
+PB_C := $(patsubst user/%.proto,$(OUTPUT)/gen/%.pb-c.c,$(PROTOS))
+PB_H := $(PB_C:.c=.h)
+PB_OBJS := $(patsubst $(OUTPUT)/gen/%.c,$(OUTPUT)/%.o,$(PB_C))
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
+LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(USER_OBJS)) $(PB_OBJS)
+
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+TEST_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(TEST_SRCS))
+
+.PHONY: all clean test unit asan e2e vmlinux bench
+.DELETE_ON_ERROR:
+
+all: $(OUTPUT)/weft
+
+$(OUTPUT) $(OUTPUT)/gen $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/gen/%.pb-c.c $(OUTPUT)/gen/%.pb-c.h: user/%.proto | $(OUTPUT)/gen
+	$(call msg,PROTOC,$@)
+	$(Q)$(PROTOC_C) --proto_path=user --c_out=$(OUTPUT)/gen $<
+
+$(OUTPUT)/%.pb-c.o: $(OUTPUT)/gen/%.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-error -c $< -o $@
+
+# Every agent object may include a skeleton or generated protobuf header.
+$(OUTPUT)/%.o: user/%.c $(SKELS) $(PB_H) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/weft: $(USER_OBJS) $(PB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+# Unit tests: no BPF, no root. `make asan` runs them under ASan/UBSan.
+unit: $(TEST_BINS)
+	$(Q)tests/unit/run.sh $(TEST_BINS)
+
+asan:
+	$(Q)$(MAKE) --no-print-directory OUTPUT=build/asan \
+		CFLAGS='-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' unit
+
+test: all
+	$(Q)tests/run.sh
+
+vmlinux:
+	$(Q)scripts/gen-vmlinux.sh $(ARCH)
+
+bench: all
+	$(Q)scripts/bench.sh
+
+clean:
+	$(Q)rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d)

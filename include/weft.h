@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one ABI between weft's BPF programs and its agent. Both sides include
+ * this file and nothing else is shared: records in the ring buffer, the
+ * counters map, and the limits that size them.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#ifdef __bpf__
+/* vmlinux.h already provides the __uN types */
+#else
+#include <linux/types.h>
+#include <stddef.h>
+#endif
+
+/* Most bytes one data record carries (header block + body prefix). */
+#define WEFT_DATA_MAX		16384
+/* Default header window: bytes of a header block forwarded in full. */
+#define WEFT_HDR_WINDOW_DEFAULT	16384
+/* Default bytes of body forwarded after the end of a header block. */
+#define WEFT_BODY_CAPTURE_DEFAULT 256
+/* Bytes of the end of every chunk kept for framing (chunked terminator). */
+#define WEFT_TAIL_LEN		16
+/* Connections tracked at once by the kernel side (LRU). */
+#define WEFT_MAX_CONNS		65536
+
+enum weft_rec_type {
+	WEFT_REC_DATA = 1,	/* bytes sent or received on a tracked socket */
+	WEFT_REC_CLOSE = 2,	/* a tracked socket went to TCP_CLOSE */
+};
+
+enum weft_dir {
+	WEFT_DIR_SEND = 0,
+	WEFT_DIR_RECV = 1,
+};
+
+/* Who opened the connection, as seen by the socket's owner. */
+enum weft_role {
+	WEFT_ROLE_UNKNOWN = 0,	/* established before weft started */
+	WEFT_ROLE_CLIENT = 1,	/* SYN_SENT -> ESTABLISHED: it connected */
+	WEFT_ROLE_SERVER = 2,	/* SYN_RECV -> ESTABLISHED: it accepted */
+};
+
+/* Flags of a data record. */
+#define WEFT_F_MSG_START	(1u << 0) /* chunk starts with a request/status line */
+#define WEFT_F_HDR_END		(1u << 1) /* a header block ended inside the copy */
+#define WEFT_F_TRUNCATED	(1u << 2) /* header window reached, copy cut short */
+#define WEFT_F_READ_FAIL	(1u << 3) /* bpf_probe_read_user failed, no bytes */
+#define WEFT_F_SYSCALL_HOOK	(1u << 4) /* produced by the syscall fallback */
+
+/* Connection identity and addresses; network byte order for addresses. */
+struct weft_conn_key {
+	__u64 sk;		/* kernel socket address: stable while open */
+	__u64 gen;		/* bumped when an sk address is reused */
+};
+
+struct weft_addr {
+	__u8 saddr[16];		/* local address (v4 in first 4 bytes) */
+	__u8 daddr[16];		/* remote address */
+	__u16 sport;		/* local port, host order */
+	__u16 dport;		/* remote port, host order */
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 pad;
+};
+
+/* Common head of every ring-buffer record. */
+struct weft_rec_head {
+	__u32 type;		/* enum weft_rec_type */
+	__u32 pid;		/* tgid of current task */
+	__u32 tid;
+	__u32 cpu;
+	__u64 ts_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	struct weft_conn_key conn;
+};
+
+struct weft_data_rec {
+	struct weft_rec_head h;
+	struct weft_addr addr;
+	__u64 goid;		/* Go goroutine id, 0 when not Go/unknown */
+	__u32 seq;		/* TCP sequence number of this chunk's first byte */
+	__u32 len;		/* bytes the syscall moved */
+	__u32 cap_len;		/* bytes of data[] that follow */
+	__u32 flags;		/* WEFT_F_* */
+	__u8 dir;		/* enum weft_dir */
+	__u8 role;		/* enum weft_role */
+	__u8 tail_len;		/* valid bytes in tail[] */
+	__u8 pad;
+	char comm[16];
+	__u8 tail[WEFT_TAIL_LEN]; /* last bytes of the chunk, for framing */
+	__u32 pad2;
+	__u8 data[];		/* cap_len bytes copied from the start */
+};
+
+struct weft_close_rec {
+	struct weft_rec_head h;
+	__s32 oldstate;		/* TCP state before TCP_CLOSE */
+	__u32 pad;
+};
+
+/* Per-CPU counters map: index -> count. */
+enum weft_counter {
+	WEFT_CNT_DATA_EVENTS,	/* data records submitted */
+	WEFT_CNT_CLOSE_EVENTS,	/* close records submitted */
+	WEFT_CNT_RB_FULL,	/* records lost: ring buffer full */
+	WEFT_CNT_READ_FAIL,	/* user memory could not be read */
+	WEFT_CNT_HDR_TRUNC,	/* header blocks larger than the window */
+	WEFT_CNT_NOT_HTTP,	/* chunks on untracked sockets that were not HTTP */
+	WEFT_CNT_UNKNOWN_SYSCALL, /* socket I/O from a syscall we can't decode */
+	WEFT_CNT_CONN_EVICT,	/* connection state lost to the LRU (approx.) */
+	WEFT_CNT_MAX,
+};
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct weft_conn_key) == 16, "conn key layout");
+_Static_assert(sizeof(struct weft_addr) == 40, "addr layout");
+_Static_assert(sizeof(struct weft_rec_head) == 40, "head layout");
+_Static_assert(offsetof(struct weft_data_rec, data) == 144, "data rec layout");
+_Static_assert(sizeof(struct weft_close_rec) == 48, "close rec layout");
+#endif
+
+#endif /* WEFT_H */
