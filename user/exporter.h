@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * OTLP/HTTP exporter: batches spans by size and age, encodes them
+ * (otlp.c), gzips and POSTs them from a thread of its own, retries what the
+ * specification says is retryable, and keeps memory bounded by dropping the
+ * oldest batches when the collector cannot keep up. Every drop is counted.
+ */
+#ifndef WEFT_EXPORTER_H
+#define WEFT_EXPORTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "span.h"
+
+#define EXPORTER_MAX_HEADERS 32
+
+struct exporter_config {
+	char *endpoint;		/* full URL of the traces endpoint, NULL = off */
+	char *headers[EXPORTER_MAX_HEADERS]; /* "Name: value" */
+	int n_headers;
+	bool gzip;		/* default true */
+	int timeout_ms;		/* per request, default 10000 */
+	char *ca_file;		/* TLS: CA bundle */
+	char *cert_file;	/* TLS: client certificate */
+	char *key_file;		/* TLS: client key */
+	bool insecure;		/* TLS: skip verification (flag only) */
+	int batch_size;		/* spans per request, default 512 */
+	int batch_timeout_ms;	/* oldest span waits at most this, default 1000 */
+	int queue_batches;	/* batches held while the collector lags, default 64 */
+	int shutdown_ms;	/* flush deadline at exit, default 5000 */
+	/* OTEL_RESOURCE_ATTRIBUTES, parsed "k=v" pairs added to every resource */
+	char *res_keys[32];
+	char *res_vals[32];
+	int n_res_attrs;
+	char *service_name;	/* OTEL_SERVICE_NAME override, NULL = per process */
+};
+
+struct exporter_stats {
+	uint64_t spans_in;		/* spans handed to the exporter */
+	uint64_t spans_exported;	/* accepted by the collector */
+	uint64_t spans_rejected;	/* partial_success rejected_spans */
+	uint64_t spans_dropped_queue;	/* oldest batches dropped: queue full */
+	uint64_t spans_dropped_error;	/* non-retryable error or retries exhausted */
+	uint64_t spans_dropped_shutdown;/* still queued at the exit deadline */
+	uint64_t requests;		/* HTTP requests made */
+	uint64_t retries;
+	uint64_t export_errors;		/* failed requests, any cause */
+};
+
+/* Defaults, then the OTEL_* environment. Returns 0 or -EINVAL with a message. */
+int exporter_config_init(struct exporter_config *cfg);
+/* Joins base + "/v1/traces" as OTEL_EXPORTER_OTLP_ENDPOINT asks. */
+char *exporter_join_endpoint(const char *base);
+/* Parses "k1=v1,k2=v2" (values percent-decoded) into cfg (resource attrs or
+ * headers). Returns 0 or -EINVAL. */
+int exporter_parse_headers(struct exporter_config *cfg, const char *list);
+int exporter_parse_resource_attrs(struct exporter_config *cfg, const char *list);
+void exporter_config_free(struct exporter_config *cfg);
+
+struct exporter;
+struct exporter *exporter_start(const struct exporter_config *cfg);
+/* Takes ownership of s. Never blocks on the network. */
+void exporter_submit(struct exporter *e, struct span *s);
+void exporter_get_stats(struct exporter *e, struct exporter_stats *out);
+/* Flushes within cfg->shutdown_ms, stops the thread, frees everything. */
+void exporter_stop(struct exporter *e);
+
+#endif /* WEFT_EXPORTER_H */
