@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Maps shared by weft's BPF programs, and the counters helper. */
+#ifndef WEFT_MAPS_BPF_H
+#define WEFT_MAPS_BPF_H
+
+/* Bytes copied from user memory per step; header scanning works chunkwise
+ * so a large body behind a small header block costs one step, not 16 KiB. */
+#define COPY_STEP	1024
+#define COPY_STEPS	(WEFT_DATA_MAX / COPY_STEP)
+/* Scratch data is twice the largest copy so every masked offset plus a
+ * bounded length stays inside the value (the verifier checks max+max). */
+#define SCRATCH_DATA	(2 * WEFT_DATA_MAX)
+#define SCRATCH_MASK	(SCRATCH_DATA - 1)
+
+/* Per-direction progress of the message the kernel is forwarding. */
+struct dir_state {
+	__u32 hdr_open;		/* inside a header block: copy everything */
+	__u32 hdr_len;		/* bytes of that block seen so far */
+	__u32 win;		/* last 4 bytes seen, to find CRLFCRLF across chunks */
+	__u32 pad;
+};
+
+struct conn_state {
+	__u64 gen;		/* tells a reused sk address from the old socket */
+	__u8 role;		/* enum weft_role */
+	__u8 http;		/* an HTTP message was seen on this socket */
+	__u8 pad[6];
+	struct dir_state d[2];	/* indexed by enum weft_dir */
+};
+
+/* A data record under construction, with room for its bytes: data[] sits
+ * where rec.data[] starts (the ABI header asserts sizeof == offsetof), so
+ * the record goes out with one bpf_ringbuf_output. */
+#pragma clang diagnostic ignored "-Wgnu-variable-sized-type-not-at-end"
+struct scratch {
+	struct weft_data_rec rec;
+	__u8 data[SCRATCH_DATA];
+};
+
+/* Records to userspace; size set by the loader (--ringbuf-mb). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+/* Sockets that are (or may become) HTTP connections, keyed by sk address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEFT_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+/* One record-building area per CPU; max_entries set to the CPU count. An
+ * ARRAY, not a PERCPU_ARRAY, because per-CPU values are limited to 32 KiB. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+/* Drop and event counters, enum weft_counter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WEFT_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* --pid: processes (tgids) to trace when the filter is on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+/* --port: local or remote ports to trace when the filter is on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+} port_filter SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+#endif /* WEFT_MAPS_BPF_H */

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * weft's kernel side: see the bytes every process moves over TCP, keep
+ * those of HTTP/1.x connections, and hand them to the agent through one
+ * ring buffer. Two ways in, chosen by the loader:
+ *  - sock:sock_send_length / sock:sock_recv_length (kernel >= 6.3): fire
+ *    once per socket call with the socket itself; the buffer comes from
+ *    the syscall arguments in the task's saved registers;
+ *  - raw sys_enter / sys_exit (older kernels): arguments saved at entry,
+ *    the socket found from the file descriptor at exit.
+ * Connection roles and closes come from sock:inet_sock_set_state.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "weft.h"
+#include "maps.bpf.h"
+#include "http_detect.bpf.h"
+#include "io_src.bpf.h"
+#include "capture.bpf.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+#define MSG_PEEK	2
+#define PF_KTHREAD	0x00200000
+#define PF_IO_WORKER	0x00000010
+#define S_IFMT		00170000
+#define S_IFSOCK	0140000
+
+/* Set by the loader before load. */
+const volatile __u32 self_tgid = 0;
+const volatile __u32 hdr_window = WEFT_HDR_WINDOW_DEFAULT;
+const volatile __u32 body_capture = WEFT_BODY_CAPTURE_DEFAULT;
+const volatile bool filter_pids = false;
+const volatile bool filter_ports = false;
+
+static __noinline void fill_addr(struct weft_addr *a, struct sock *sk,
+				      __u16 family)
+{
+	a->family = family;
+	a->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	a->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		__builtin_memset(a->saddr, 0, sizeof(a->saddr));
+		__builtin_memset(a->daddr, 0, sizeof(a->daddr));
+		BPF_CORE_READ_INTO((__u32 *)a->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)a->daddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(a->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(a->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+/* TCP sequence number of the chunk's first byte: the counters have already
+ * moved past the chunk when the tracepoint fires. */
+static __always_inline __u32 chunk_seq(struct sock *sk, __u8 dir, __u32 len)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+	if (dir == WEFT_DIR_SEND)
+		return BPF_CORE_READ(tp, write_seq) - len;
+	return BPF_CORE_READ(tp, copied_seq) - len;
+}
+
+static __always_inline bool wanted_task(__u32 tgid)
+{
+	if (tgid == self_tgid)
+		return false;	/* our own OTLP export would trace itself */
+	if (filter_pids && !bpf_map_lookup_elem(&pid_filter, &tgid))
+		return false;
+	return true;
+}
+
+static __always_inline bool wanted_ports(__u16 lport, __u16 rport)
+{
+	if (!filter_ports)
+		return true;
+	return bpf_map_lookup_elem(&port_filter, &lport) ||
+	       bpf_map_lookup_elem(&port_filter, &rport);
+}
+
+/* The first 8 bytes decide; a first segment shorter than that (a writev
+ * with a tiny first iovec) is not recognised. */
+static __noinline bool chunk_starts_message(const struct io_src *src,
+					    __u32 len)
+{
+	__u64 w = 0;
+
+	if (len < 8 || src->len[0] < 8 ||
+	    bpf_probe_read_user(&w, sizeof(w), (void *)src->ptr[0]))
+		return false;
+	return http_start_word(w);
+}
+
+static __noinline void copy_tail(struct weft_data_rec *rec,
+				      const struct io_src *src, __u32 len)
+{
+	__u32 n = len < WEFT_TAIL_LEN ? len : WEFT_TAIL_LEN;
+
+	rec->tail_len = io_read(src, len - n, rec->tail, n);
+}
+
+/* The one path every hook ends in: one socket call moved len bytes. */
+static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir,
+				     const struct io_src *src, __u32 flags)
+{
+	__u64 key = (__u64)sk, pid_tgid;
+	struct conn_state *c, fresh = {};
+	struct weft_data_rec *rec;
+	struct scratch *s;
+	struct dir_state *ds;
+	__u32 zero = 0, len, cap = 0;
+	__u16 family, lport, rport;
+	bool start = false;
+
+	if (ret <= 0)
+		return 0;
+	len = ret;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (!wanted_task(pid_tgid >> 32))
+		return 0;
+	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (!wanted_ports(lport, rport))
+		return 0;
+
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c || !c->http || !c->d[dir & 1].hdr_open)
+		start = chunk_starts_message(src, len);
+	if (!c) {
+		if (!start) {
+			count(WEFT_CNT_NOT_HTTP);
+			return 0;
+		}
+		fresh.gen = bpf_ktime_get_ns();
+		bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&conns, &key);
+		if (!c)
+			return 0;
+	}
+	if (!c->http) {
+		if (!start)
+			return 0;
+		c->http = 1;
+	}
+	ds = &c->d[dir & 1];
+	if (start) {
+		flags |= WEFT_F_MSG_START;
+		ds->hdr_open = 1;
+		ds->hdr_len = 0;
+		ds->win = 0;
+	}
+
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return 0;
+	rec = &s->rec;
+	if (ds->hdr_open)
+		cap = capture_head(s, src, len, ds, hdr_window, body_capture, &flags);
+
+	rec->h.type = WEFT_REC_DATA;
+	rec->h.pid = pid_tgid >> 32;
+	rec->h.tid = (__u32)pid_tgid;
+	rec->h.cpu = bpf_get_smp_processor_id();
+	rec->h.ts_ns = bpf_ktime_get_ns();
+	rec->h.conn.sk = key;
+	rec->h.conn.gen = c->gen;
+	fill_addr(&rec->addr, sk, family);
+	rec->goid = 0;
+	rec->seq = chunk_seq(sk, dir, len);
+	rec->len = len;
+	rec->cap_len = cap;
+	rec->flags = flags;
+	rec->dir = dir;
+	rec->role = c->role;
+	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
+	copy_tail(rec, src, len);
+
+	if (cap > WEFT_DATA_MAX)
+		cap = WEFT_DATA_MAX;
+	if (bpf_ringbuf_output(&events, rec, sizeof(*rec) + cap, 0))
+		count(WEFT_CNT_RB_FULL);
+	else
+		count(WEFT_CNT_DATA_EVENTS);
+	return 0;
+}
+
+static __always_inline bool user_task(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return !(t->flags & (PF_KTHREAD | PF_IO_WORKER));
+}
+
+/* Buffer of the syscall in progress, from the task's saved registers. */
+static __always_inline int io_src_from_regs(struct io_src *src, long ret)
+{
+	struct pt_regs *regs;
+
+	if (!user_task())
+		return -1;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (io_src_from_args(src, BPF_CORE_READ(regs, orig_ax),
+			     BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx),
+			     ret)) {
+		count(WEFT_CNT_UNKNOWN_SYSCALL);
+		return -1;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(on_sock_send, struct sock *sk, int ret, int flags)
+{
+	struct io_src src;
+
+	if (ret <= 0 || io_src_from_regs(&src, ret))
+		return 0;
+	return handle_io(sk, ret, WEFT_DIR_SEND, &src, 0);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(on_sock_recv, struct sock *sk, int ret, int flags)
+{
+	struct io_src src;
+
+	if (ret <= 0 || (flags & MSG_PEEK) || io_src_from_regs(&src, ret))
+		return 0;
+	return handle_io(sk, ret, WEFT_DIR_RECV, &src, 0);
+}
+
+/* ---- fallback for kernels without the sock tracepoints ---- */
+
+struct sys_args {
+	__u64 nr;
+	__u64 fd;
+	__u64 a1;
+	__u64 a2;
+	__u64 a3;
+};
+
+/* Arguments of socket calls in flight, by thread, for sys_exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct sys_args);
+} inflight SEC(".maps");
+
+static __always_inline bool is_io_syscall(long id)
+{
+	return id == NR_read || id == NR_write || id == NR_readv ||
+	       id == NR_writev || id == NR_sendto || id == NR_recvfrom ||
+	       id == NR_sendmsg || id == NR_recvmsg;
+}
+
+static __always_inline bool is_send(long id)
+{
+	return id == NR_write || id == NR_writev || id == NR_sendto ||
+	       id == NR_sendmsg;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sys_args a;
+
+	if (!is_io_syscall(id) || !wanted_task(pid_tgid >> 32))
+		return 0;
+	a.nr = id;
+	a.fd = BPF_CORE_READ(regs, di);
+	a.a1 = BPF_CORE_READ(regs, si);
+	a.a2 = BPF_CORE_READ(regs, dx);
+	a.a3 = BPF_CORE_READ(regs, r10);
+	bpf_map_update_elem(&inflight, &pid_tgid, &a, BPF_ANY);
+	return 0;
+}
+
+/* The TCP/IP sock behind a file descriptor of the current task, or NULL. */
+static __always_inline struct sock *sock_of_fd(__u64 fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct file **fds, *f;
+	struct socket *so;
+	__u32 max;
+
+	max = BPF_CORE_READ(t, files, fdt, max_fds);
+	if (fd >= max)
+		return NULL;
+	fds = BPF_CORE_READ(t, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	so = BPF_CORE_READ(f, private_data);
+	return so ? BPF_CORE_READ(so, sk) : NULL;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sys_args *a, args;
+	struct io_src src;
+	struct sock *sk;
+
+	a = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	if (!a)
+		return 0;
+	args = *a;
+	bpf_map_delete_elem(&inflight, &pid_tgid);
+	if (ret <= 0)
+		return 0;
+	if ((args.nr == NR_recvfrom && (args.a3 & MSG_PEEK)) ||
+	    (args.nr == NR_recvmsg && (args.a2 & MSG_PEEK)))
+		return 0;
+	sk = sock_of_fd(args.fd);
+	if (!sk)
+		return 0;
+	if (io_src_from_args(&src, args.nr, args.a1, args.a2, ret))
+		return 0;
+	return handle_io(sk, ret, is_send(args.nr) ? WEFT_DIR_SEND : WEFT_DIR_RECV,
+			 &src, WEFT_F_SYSCALL_HOOK);
+}
+
+/* ---- connection lifecycle ---- */
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
+	     const int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct conn_state *c;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_ESTABLISHED &&
+	    (oldstate == TCP_SYN_SENT || oldstate == TCP_SYN_RECV)) {
+		struct conn_state fresh = {
+			.gen = bpf_ktime_get_ns(),
+			.role = oldstate == TCP_SYN_SENT ? WEFT_ROLE_CLIENT
+							 : WEFT_ROLE_SERVER,
+		};
+
+		if (!wanted_ports(BPF_CORE_READ(sk, __sk_common.skc_num),
+				  bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))))
+			return 0;
+		bpf_map_update_elem(&conns, &key, &fresh, BPF_ANY);
+		return 0;
+	}
+	if (newstate != TCP_CLOSE)
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	if (c->http) {
+		struct weft_close_rec *r;
+
+		r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+		if (r) {
+			__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+			r->h.type = WEFT_REC_CLOSE;
+			r->h.pid = pid_tgid >> 32;
+			r->h.tid = (__u32)pid_tgid;
+			r->h.cpu = bpf_get_smp_processor_id();
+			r->h.ts_ns = bpf_ktime_get_ns();
+			r->h.conn.sk = key;
+			r->h.conn.gen = c->gen;
+			r->oldstate = oldstate;
+			r->pad = 0;
+			bpf_ringbuf_submit(r, 0);
+			count(WEFT_CNT_CLOSE_EVENTS);
+		} else {
+			count(WEFT_CNT_RB_FULL);
+		}
+	}
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Open, configure, load and attach the BPF side; read its counters. */
+#ifndef WEFT_LOADER_H
+#define WEFT_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "weft.h"
+
+enum hook_mode {
+	HOOKS_AUTO,	/* sock tracepoints when the kernel has them */
+	HOOKS_SOCK,	/* sock:sock_{send,recv}_length */
+	HOOKS_SYSCALLS,	/* raw sys_enter/sys_exit fallback */
+};
+
+#define LOADER_MAX_PIDS		1024
+#define LOADER_MAX_PORTS	256
+
+struct loader_opts {
+	enum hook_mode hooks;
+	uint32_t hdr_window;
+	uint32_t body_capture;
+	uint32_t ringbuf_mb;
+	uint32_t pids[LOADER_MAX_PIDS];
+	int n_pids;
+	uint16_t ports[LOADER_MAX_PORTS];
+	int n_ports;
+	bool verbose;
+};
+
+struct weft_bpf;
+
+struct loader {
+	struct weft_bpf *skel;
+	enum hook_mode hooks;	/* what was attached */
+	int ncpus;
+};
+
+/* Prints one line saying what to do on failure; returns 0 or -errno. */
+int loader_start(struct loader *l, const struct loader_opts *o);
+void loader_stop(struct loader *l);
+int loader_ringbuf_fd(struct loader *l);
+/* Sums the per-CPU counters into out[WEFT_CNT_MAX]. */
+int loader_counters(struct loader *l, uint64_t *out);
+const char *loader_hooks_name(enum hook_mode m);
+
+#endif /* WEFT_LOADER_H */
