@@ -84,6 +84,16 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -o $@
 
+# Generated protobuf code includes the headers of the .proto files it imports.
+$(PB_OBJS): $(PB_H)
+
+# Test drivers (no BPF): the exporter's span generator, linked like unit tests.
+.PHONY: tools
+tools: $(OUTPUT)/tests/span_gen
+$(OUTPUT)/tests/span_gen: tests/tools/span_gen.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
+
 # Unit tests: no BPF, no root. `make asan` runs them under ASan/UBSan.
 unit: $(TEST_BINS)
 	$(Q)tests/unit/run.sh $(TEST_BINS)

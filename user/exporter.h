@@ -28,6 +28,8 @@ struct exporter_config {
 	int batch_timeout_ms;	/* oldest span waits at most this, default 1000 */
 	int queue_batches;	/* batches held while the collector lags, default 64 */
 	int shutdown_ms;	/* flush deadline at exit, default 5000 */
+	int retry_max_ms;	/* a batch is given up after retrying this long,
+				 * default 300000 */
 	/* OTEL_RESOURCE_ATTRIBUTES, parsed "k=v" pairs added to every resource */
 	char *res_keys[32];
 	char *res_vals[32];
@@ -56,6 +58,9 @@ char *exporter_join_endpoint(const char *base);
 int exporter_parse_headers(struct exporter_config *cfg, const char *list);
 int exporter_parse_resource_attrs(struct exporter_config *cfg, const char *list);
 void exporter_config_free(struct exporter_config *cfg);
+/* Deep copy; the exporter keeps its own so the caller may free cfg. */
+void exporter_config_copy(struct exporter_config *dst,
+			  const struct exporter_config *src);
 
 struct exporter;
 struct exporter *exporter_start(const struct exporter_config *cfg);
@@ -64,5 +69,7 @@ void exporter_submit(struct exporter *e, struct span *s);
 void exporter_get_stats(struct exporter *e, struct exporter_stats *out);
 /* Flushes within cfg->shutdown_ms, stops the thread, frees everything. */
 void exporter_stop(struct exporter *e);
+/* The same, copying the final counters (after the flush) to *final. */
+void exporter_stop_stats(struct exporter *e, struct exporter_stats *final);
 
 #endif /* WEFT_EXPORTER_H */

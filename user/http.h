@@ -69,7 +69,9 @@ struct http_msg {
 /*
  * True when buf starts like an HTTP/1.x request line ("GET /", a known
  * method followed by a space) or a status line ("HTTP/1.").
- * Needs at least 8 bytes to say yes (fewer returns false).
+ * Needs at least 8 bytes to say yes (fewer returns false); the bytes present
+ * are judged, so "OPTIONS " or "HTTP/1.1" alone is a yes. A request target
+ * must start with '/', '*', 'h'/'H' (absolute form) or, for CONNECT, a host.
  */
 bool http_looks_like_request(const uint8_t *buf, size_t len);
 bool http_looks_like_response(const uint8_t *buf, size_t len);
@@ -81,6 +83,12 @@ size_t http_find_head_end(const uint8_t *buf, size_t len);
  * Parse one message head at buf[0..len). On HTTP_OK msg->head_len says how
  * many bytes the head took. Header blocks longer than len are
  * HTTP_INCOMPLETE; the caller decides when to give up (header window).
+ * A start line or header line already seen to be malformed is HTTP_INVALID
+ * even before the head ends. Any token is accepted as a method. obs-fold
+ * continuation lines are HTTP_INVALID. Lines past HTTP_MAX_HEADERS are still
+ * checked, and Content-Length/Transfer-Encoding there still count (framing
+ * depends on them), but nothing else is recorded. msg is only meaningful
+ * on HTTP_OK.
  */
 enum http_parse_result http_parse_head(const uint8_t *buf, size_t len,
 				       struct http_msg *msg);

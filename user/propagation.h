@@ -40,7 +40,10 @@ struct trace_ctx {
  */
 void ctx_from_headers(const struct http_ctx_headers *h, struct trace_ctx *out);
 
-/* Individual parsers; return true on a valid context. */
+/*
+ * Individual parsers; return true on a valid context. Each resets *out
+ * first (sampled -1, source CTX_NONE); source is set only when valid.
+ */
 bool ctx_parse_traceparent(const char *v, struct trace_ctx *out);
 bool ctx_parse_b3_single(const char *v, struct trace_ctx *out);
 bool ctx_parse_b3_multi(const struct http_ctx_headers *h, struct trace_ctx *out);

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Build the Go test apps with both toolchains:
+#   build/apps/go1.19/NAME  (Debian's golang-1.19-go)
+#   build/apps/go1.26/NAME  (the machine's Go, /usr/local/go)
+# Idempotent: go's build cache makes reruns cheap. Usage: tests/apps/build.sh
+# Env: GO119, GO126 (toolchain paths), APPS_OUT (default build/apps).
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+GO119=${GO119:-/usr/lib/go-1.19/bin/go}
+GO126=${GO126:-/usr/local/go/bin/go}
+out=${APPS_OUT:-$root/build/apps}
+apps="goserver goclient"
+
+export GOFLAGS=-mod=mod GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
+export GOPATH=${GOPATH:-$root/build/gopath}
+export GOCACHE=${GOCACHE:-$root/build/gocache}
+mkdir -p "$GOCACHE" "$GOPATH"
+
+status=0
+for tc in "go1.19:$GO119" "go1.26:$GO126"; do
+	tag=${tc%%:*} go=${tc#*:}
+	if [ ! -x "$go" ]; then
+		echo "build.sh: $tag toolchain $go missing" >&2
+		status=1
+		continue
+	fi
+	have=$("$go" env GOVERSION)
+	case "$have" in
+	"$tag"|"$tag".*) ;;
+	*) echo "build.sh: $go is $have, not $tag" >&2; status=1; continue ;;
+	esac
+	mkdir -p "$out/$tag"
+	for app in $apps; do
+		(cd "tests/apps/$app" && "$go" build -o "$out/$tag/$app" .) ||
+			{ echo "build.sh: $app with $tag failed" >&2; status=1; continue; }
+		echo "  GO       $out/$tag/$app ($have)"
+	done
+done
+exit $status

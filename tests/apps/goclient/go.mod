@@ -1,0 +1,3 @@
+module weft.test/goclient
+
+go 1.19

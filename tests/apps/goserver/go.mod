@@ -1,0 +1,3 @@
+module weft.test/goserver
+
+go 1.19

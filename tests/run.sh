@@ -1,0 +1,63 @@
+#!/bin/sh
+# weft's whole test suite, as root, on a fresh Debian 12 machine:
+#   dependencies, Go test apps, Jaeger v2, build, unit tests (plain and
+#   ASan/UBSan), then the end-to-end tests with weft really loaded.
+# Usage: tests/run.sh [extra pytest args]     (from anywhere; `make test` too)
+# Env:   WEFT_SKIP_DEPS=1   don't run scripts/install-deps.sh
+#        PYTEST_TIMEOUT=S   overall limit for the pytest step (default 3600)
+# Exits non-zero when any step fails; prints a summary of every step.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+root=$(pwd)
+
+if [ "$(id -u)" != 0 ]; then
+	echo "tests/run.sh: run as root (weft loads eBPF programs; deps are installed with apt)" >&2
+	exit 2
+fi
+
+export PATH="$PATH:/usr/local/go/bin"
+summary=""
+failed=0
+step() {
+	name=$1; shift
+	echo
+	echo "=== $name: $*"
+	t0=$(date +%s)
+	"$@"
+	rc=$?
+	dt=$(( $(date +%s) - t0 ))
+	if [ $rc -eq 0 ]; then res="ok"; else res="FAILED (exit $rc)"; failed=$((failed + 1)); fi
+	summary="$summary$(printf '  %-10s %-18s %5ss' "$name" "$res" "$dt")
+"
+	echo "=== $name: $res in ${dt}s"
+	return $rc
+}
+
+pytest_ok() {
+	python3 -m pytest --version >/dev/null 2>&1 && return 0
+	echo "pytest missing for $(command -v python3); installing it with pip"
+	python3 -m pip install -q pytest
+}
+
+[ -n "${WEFT_SKIP_DEPS:-}" ] || step deps scripts/install-deps.sh --test
+step pytest pytest_ok
+step apps tests/apps/build.sh
+step jaeger scripts/install-jaeger.sh
+if step build make; then
+	step unit make unit
+	step asan make asan
+	suites=tests/e2e
+	[ -d tests/export ] && suites="$suites tests/export"
+	# shellcheck disable=SC2086
+	step e2e timeout --signal=INT --kill-after=60 "${PYTEST_TIMEOUT:-3600}" \
+		env WEFT_E2E_NO_BUILD=1 python3 -m pytest -v -rfEs --tb=short -p no:cacheprovider $suites "$@"
+fi
+
+echo
+echo "=== summary ($root)"
+printf '%s' "$summary"
+if [ $failed -ne 0 ]; then
+	echo "FAILED: $failed step(s)"
+	exit 1
+fi
+echo "all steps passed"

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command-line options of weft, with their defaults. */
+#ifndef WEFT_CLI_H
+#define WEFT_CLI_H
+
+#include <stdbool.h>
+#include "loader.h"
+#include "output.h"
+#include "exporter.h"
+
+#define CLI_MAX_NAMES 64
+
+struct env {
+	struct loader_opts lo;
+	enum output_fmt output;
+	bool output_set;
+	char *comms[CLI_MAX_NAMES];
+	int n_comms;
+	char *exes[CLI_MAX_NAMES];
+	int n_exes;
+	int duration_s;			/* 0 = until interrupted */
+	int stats_s;			/* 0 = only at exit */
+	bool keep_unsampled;
+	struct exporter_config ex;	/* endpoint NULL = no export */
+};
+
+/* Fills env from defaults, the OTEL_* environment and argv. Returns 0 to
+ * run, 1 when the program should exit 0 (--help, --version), -1 on error
+ * (the message was printed). */
+int cli_parse(struct env *env, int argc, char **argv);
+void cli_free(struct env *env);
+
+#endif /* WEFT_CLI_H */

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* One request/response exchange as stitch saw it, ready to become a span. */
+#ifndef WEFT_EXCHANGE_H
+#define WEFT_EXCHANGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "weft.h"
+#include "http.h"
+#include "span.h"
+
+enum exch_end {
+	EXCH_DONE,		/* the response ended by its framing */
+	EXCH_CLOSED,		/* connection closed before the response ended */
+	EXCH_RESET,		/* connection reset before the response ended */
+};
+
+struct exchange {
+	struct exchange *next;		/* FIFO of requests awaiting responses */
+	struct http_msg *req;		/* owned */
+	uint32_t pid, tid;		/* the process that sent/read the request */
+	char comm[16];
+	uint32_t req_seq;		/* TCP sequence number of the first byte */
+	uint64_t start_ns;		/* monotonic: first request byte seen */
+	uint64_t end_ns;		/* monotonic: last response byte seen */
+	int status;			/* final status code, 0 = no response */
+	enum exch_end how;
+	bool head_truncated;		/* request head larger than the window */
+};
+
+struct conn_info {
+	enum weft_role role;
+	struct weft_addr addr;
+};
+
+/* Build the span for a finished exchange (span.h owns the result). */
+struct span *exchange_to_span(const struct exchange *ex,
+			      const struct conn_info *ci);
+
+#endif /* WEFT_EXCHANGE_H */

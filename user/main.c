@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * weft: load the BPF side, drain its ring buffer into the stitcher, and
+ * send the spans it builds to the terminal and/or an OTLP collector.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "cli.h"
+#include "exporter.h"
+#include "ids.h"
+#include "loader.h"
+#include "output.h"
+#include "procinfo.h"
+#include "stitch.h"
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	exiting = 1;
+}
+
+struct app {
+	struct env env;
+	struct loader loader;
+	struct stitch *stitch;
+	struct exporter *exporter;
+	uint64_t spans_out;
+	uint64_t spans_unsampled;
+	uint64_t spans_filtered;
+	uint64_t records;
+	uint64_t lost_reported;
+};
+
+static bool name_listed(char **list, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* --comm and --exe are checked here, not in the kernel: they are rare
+ * and a string compare per socket call there would cost every process. */
+static bool wanted_process(struct app *a, uint32_t pid, const char *comm)
+{
+	struct procinfo *pi;
+
+	if (!a->env.n_comms && !a->env.n_exes)
+		return true;
+	if (a->env.n_comms && name_listed(a->env.comms, a->env.n_comms, comm))
+		return true;
+	if (!a->env.n_exes)
+		return false;
+	pi = procinfo_get(pid, comm);
+	return name_listed(a->env.exes, a->env.n_exes, pi->exe_name) ||
+	       name_listed(a->env.exes, a->env.n_exes, pi->exe_path);
+}
+
+static void on_span(struct span *s, void *ctx)
+{
+	struct app *a = ctx;
+
+	if (!s->sampled && !a->env.keep_unsampled) {
+		a->spans_unsampled++;
+		span_free(s);
+		return;
+	}
+	a->spans_out++;
+	output_span(stdout, a->env.output, s);
+	if (a->exporter)
+		exporter_submit(a->exporter, s);
+	else
+		span_free(s);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct app *a = ctx;
+	const struct weft_rec_head *h = data;
+
+	a->records++;
+	if (size < sizeof(*h))
+		return 0;
+	if (h->type == WEFT_REC_DATA && size >= sizeof(struct weft_data_rec)) {
+		const struct weft_data_rec *r = data;
+
+		if (size < sizeof(*r) + r->cap_len)
+			return 0;	/* malformed: never produced by our BPF */
+		if (!wanted_process(a, h->pid, r->comm)) {
+			a->spans_filtered++;
+			return 0;
+		}
+		stitch_data(a->stitch, r);
+	} else if (h->type == WEFT_REC_CLOSE && size >= sizeof(struct weft_close_rec)) {
+		stitch_close(a->stitch, data);
+	}
+	return 0;
+}
+
+static void print_stats(struct app *a, bool final)
+{
+	uint64_t c[WEFT_CNT_MAX] = { 0 };
+	struct stitch_stats ss;
+
+	loader_counters(&a->loader, c);
+	stitch_get_stats(a->stitch, &ss);
+	fprintf(stderr, "weft: %s: spans %" PRIu64 " (output %" PRIu64
+		", unsampled %" PRIu64 "), records %" PRIu64 ", connections open %" PRIu64 "\n",
+		final ? "at exit" : "stats", ss.spans, a->spans_out,
+		a->spans_unsampled, a->records, ss.conns_open);
+	fprintf(stderr, "weft: drops: ring buffer full %" PRIu64 ", user memory unreadable %" PRIu64
+		", header blocks over window %" PRIu64 " (kernel) / %" PRIu64
+		" (agent), undecodable socket calls %" PRIu64 "\n",
+		c[WEFT_CNT_RB_FULL], c[WEFT_CNT_READ_FAIL], c[WEFT_CNT_HDR_TRUNC],
+		ss.heads_truncated, c[WEFT_CNT_UNKNOWN_SYSCALL]);
+	fprintf(stderr, "weft: exchanges: closed before response %" PRIu64
+		", orphan responses %" PRIu64 ", not HTTP %" PRIu64
+		", timed out %" PRIu64 ", too many pipelined %" PRIu64
+		", incomplete at exit %" PRIu64 "\n",
+		ss.closed_early, ss.orphan_responses, ss.not_http, ss.timed_out,
+		ss.pending_overflow, ss.incomplete_at_exit);
+	if (a->exporter) {
+		struct exporter_stats es;
+
+		exporter_get_stats(a->exporter, &es);
+		fprintf(stderr, "weft: export: spans in %" PRIu64 ", exported %" PRIu64
+			", rejected %" PRIu64 ", dropped: queue full %" PRIu64
+			", errors %" PRIu64 ", shutdown %" PRIu64 "; requests %" PRIu64
+			", retries %" PRIu64 ", failed requests %" PRIu64 "\n",
+			es.spans_in, es.spans_exported, es.spans_rejected,
+			es.spans_dropped_queue, es.spans_dropped_error,
+			es.spans_dropped_shutdown, es.requests, es.retries,
+			es.export_errors);
+	}
+}
+
+/* Say so, once per increase, when the kernel had to drop records. */
+static void warn_lost(struct app *a)
+{
+	uint64_t c[WEFT_CNT_MAX] = { 0 };
+
+	if (loader_counters(&a->loader, c))
+		return;
+	if (c[WEFT_CNT_RB_FULL] > a->lost_reported) {
+		fprintf(stderr, "weft: ring buffer full: %" PRIu64 " records lost so far; "
+			"raise --ringbuf-mb or narrow with --pid/--port\n",
+			c[WEFT_CNT_RB_FULL]);
+		a->lost_reported = c[WEFT_CNT_RB_FULL];
+	}
+}
+
+static int run(struct app *a)
+{
+	struct ring_buffer *rb;
+	uint64_t start = now_mono_ns(), last_stats = start, last_sweep = start;
+	int err = 0;
+
+	rb = ring_buffer__new(loader_ringbuf_fd(&a->loader), on_record, a, NULL);
+	if (!rb) {
+		err = -errno;
+		fprintf(stderr, "weft: failed to create ring buffer reader: %s\n",
+			strerror(-err));
+		return err;
+	}
+	fprintf(stderr, "weft: tracing (hooks: %s, header window %u B, body capture %u B)%s\n",
+		loader_hooks_name(a->loader.hooks), a->env.lo.hdr_window,
+		a->env.lo.body_capture, a->exporter ? ", exporting over OTLP" : "");
+	output_header(stdout, a->env.output);
+	fflush(stdout);
+
+	while (!exiting) {
+		uint64_t now;
+
+		err = ring_buffer__poll(rb, 100);
+		if (err == -EINTR) {
+			err = 0;
+			continue;
+		}
+		if (err < 0) {
+			fprintf(stderr, "weft: failed to poll ring buffer: %s\n",
+				strerror(-err));
+			break;
+		}
+		err = 0;
+		fflush(stdout);
+		now = now_mono_ns();
+		if (a->env.duration_s &&
+		    now - start >= (uint64_t)a->env.duration_s * 1000000000ULL)
+			break;
+		if (now - last_sweep >= 10ULL * 1000000000ULL) {
+			stitch_sweep(a->stitch, now);
+			procinfo_sweep();
+			warn_lost(a);
+			last_sweep = now;
+		}
+		if (a->env.stats_s &&
+		    now - last_stats >= (uint64_t)a->env.stats_s * 1000000000ULL) {
+			print_stats(a, false);
+			last_stats = now;
+		}
+	}
+	/* what the kernel already handed over still becomes spans */
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	static struct app a;
+	struct stitch_opts so = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int err;
+
+	err = cli_parse(&a.env, argc, argv);
+	if (err)
+		return err > 0 ? 0 : 2;
+	if (isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOLBF, 0);
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err = loader_start(&a.loader, &a.env.lo);
+	if (err) {
+		cli_free(&a.env);
+		return 1;
+	}
+	if (a.env.ex.service_name)
+		procinfo_set_extra("service.name", a.env.ex.service_name);
+	for (int i = 0; i < a.env.ex.n_res_attrs; i++)
+		procinfo_set_extra(a.env.ex.res_keys[i], a.env.ex.res_vals[i]);
+	if (a.env.ex.endpoint) {
+		a.exporter = exporter_start(&a.env.ex);
+		if (!a.exporter) {
+			err = 1;
+			goto cleanup;
+		}
+	}
+	so.hdr_window = a.env.lo.hdr_window;
+	a.stitch = stitch_new(&so, on_span, &a);
+
+	err = run(&a) ? 1 : 0;
+
+cleanup:
+	if (a.stitch) {
+		struct stitch *st = a.stitch;
+
+		/* finishing open exchanges may still produce spans */
+		stitch_flush(st);
+		print_stats(&a, true);
+		a.stitch = NULL;
+		stitch_free(st);
+		fflush(stdout);
+	}
+	if (a.exporter) {
+		struct exporter_stats es;
+
+		exporter_stop_stats(a.exporter, &es);
+		fprintf(stderr, "weft: export at exit: exported %" PRIu64 " of %" PRIu64
+			" spans, dropped %" PRIu64 " (queue full %" PRIu64 ", errors %" PRIu64
+			", shutdown deadline %" PRIu64 "), rejected %" PRIu64 "\n",
+			es.spans_exported, es.spans_in,
+			es.spans_dropped_queue + es.spans_dropped_error + es.spans_dropped_shutdown,
+			es.spans_dropped_queue, es.spans_dropped_error,
+			es.spans_dropped_shutdown, es.spans_rejected);
+	}
+	loader_stop(&a.loader);
+	procinfo_free_all();
+	cli_free(&a.env);
+	return err;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Who a pid is: the resource its spans carry (service.name from its own
+ * OTEL_SERVICE_NAME, else the executable name; process.*, host.name).
+ * Looked up once per pid from /proc and cached; a pid whose start time
+ * changed is a new process.
+ */
+#ifndef WEFT_PROCINFO_H
+#define WEFT_PROCINFO_H
+
+#include <stdint.h>
+#include "span.h"
+
+struct procinfo {
+	uint32_t pid;
+	uint64_t start_time;		/* /proc/PID/stat field 22 */
+	char comm[16];
+	char exe_name[256];
+	char exe_path[4096];
+	struct resource *res;
+};
+
+/* The cached entry for pid (created on first use; never NULL). comm is
+ * the kernel's name for it, used when /proc is already gone. */
+struct procinfo *procinfo_get(uint32_t pid, const char *comm);
+/* Extra resource attributes applied to every new resource. */
+void procinfo_set_extra(const char *key, const char *val);
+/* Drop entries of processes that exited. */
+void procinfo_sweep(void);
+void procinfo_free_all(void);
+
+#endif /* WEFT_PROCINFO_H */

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * An exchange becomes a span: trace context from the request headers,
+ * attributes by the stable OpenTelemetry HTTP semantic conventions, status
+ * by their rules (server: 5xx is an error; client: 4xx and 5xx), resource
+ * of the process that handled it.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "exchange.h"
+#include "ids.h"
+#include "procinfo.h"
+#include "propagation.h"
+
+static const char *const known_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
+	"PATCH", NULL,
+};
+
+static bool method_known(const char *m)
+{
+	for (int i = 0; known_methods[i]; i++)
+		if (strcmp(m, known_methods[i]) == 0)
+			return true;
+	return false;
+}
+
+static void addr_str(const struct weft_addr *a, const uint8_t *ip, char *out,
+		     size_t size)
+{
+	if (a->family == AF_INET6) {
+		/* v4-mapped addresses read better as plain v4 */
+		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+		if (memcmp(ip, mapped, 12) == 0)
+			inet_ntop(AF_INET, ip + 12, out, size);
+		else
+			inet_ntop(AF_INET6, ip, out, size);
+	} else {
+		inet_ntop(AF_INET, ip, out, size);
+	}
+}
+
+/* Splits a Host header into name and port; false when there is none. */
+static bool split_host(const char *host, char *name, size_t size, int *port)
+{
+	const char *colon;
+	size_t n;
+
+	*port = -1;
+	if (!host[0])
+		return false;
+	if (host[0] == '[') {
+		const char *end = strchr(host, ']');
+
+		if (!end)
+			return false;
+		n = end - host - 1;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		host++;
+	} else {
+		colon = strrchr(host, ':');
+		n = colon ? (size_t)(colon - host) : strlen(host);
+	}
+	if (n == 0 || n >= size)
+		return false;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (colon) {
+		char *e;
+		long p = strtol(colon + 1, &e, 10);
+
+		if (*e == '\0' && p > 0 && p < 65536)
+			*port = (int)p;
+	}
+	return true;
+}
+
+/* Path and query of a request target, origin-form or absolute-form. */
+static void split_target(const char *target, char *path, size_t psize,
+			 char *query, size_t qsize)
+{
+	const char *p = target, *q;
+
+	if (strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0) {
+		p = strchr(p + (p[4] == 's' ? 8 : 7), '/');
+		if (!p)
+			p = "/";
+	}
+	q = strchr(p, '?');
+	snprintf(path, psize, "%.*s", q ? (int)(q - p) : (int)strlen(p), p);
+	query[0] = '\0';
+	if (q)
+		snprintf(query, qsize, "%s", q + 1);
+}
+
+static void set_context(struct span *s, const struct exchange *ex)
+{
+	struct trace_ctx ctx;
+
+	ctx_from_headers(&ex->req->ctx, &ctx);
+	ids_new_span(s->span_id);
+	if (ctx.valid) {
+		memcpy(s->trace_id, ctx.trace_id, 16);
+		memcpy(s->parent_span_id, ctx.span_id, 8);
+		s->has_parent = true;
+		if (ctx.tracestate[0])
+			s->trace_state = strdup(ctx.tracestate);
+	} else {
+		ids_new_trace(s->trace_id);
+	}
+	/* absent or deferred means sample; debug always samples */
+	s->sampled = ctx.debug || ctx.sampled != 0;
+}
+
+static void set_status(struct span *s, const struct exchange *ex, bool client)
+{
+	char buf[16];
+
+	if (ex->how != EXCH_DONE) {
+		const char *why = ex->how == EXCH_RESET ? "connection reset"
+							 : "connection closed";
+
+		span_add_str(s, "error.type", ex->how == EXCH_RESET ?
+			     "connection_reset" : "connection_closed");
+		span_set_status(s, SPAN_STATUS_ERROR, ex->status ?
+				"connection ended before the response did" : why);
+		return;
+	}
+	if (ex->status >= 500 || (client && ex->status >= 400)) {
+		snprintf(buf, sizeof(buf), "%d", ex->status);
+		span_add_str(s, "error.type", buf);
+		span_set_status(s, SPAN_STATUS_ERROR, NULL);
+	}
+}
+
+struct span *exchange_to_span(const struct exchange *ex,
+			      const struct conn_info *ci)
+{
+	const struct http_msg *m = ex->req;
+	bool client = ci->role == WEFT_ROLE_CLIENT;
+	struct span *s = span_new();
+	char local[INET6_ADDRSTRLEN], peer[INET6_ADDRSTRLEN];
+	char path[HTTP_TARGET_MAX], query[HTTP_TARGET_MAX], host[HTTP_HOST_MAX];
+	int host_port;
+	bool has_host;
+	const char *method = method_known(m->method) ? m->method : "_OTHER";
+
+	s->kind = client ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
+	set_context(s, ex);
+	s->start_unix_ns = mono_to_unix_ns(ex->start_ns);
+	s->end_unix_ns = mono_to_unix_ns(ex->end_ns > ex->start_ns ? ex->end_ns
+								   : ex->start_ns);
+	span_set_name(s, method_known(m->method) ? m->method : "HTTP");
+	span_set_resource(s, procinfo_get(ex->pid, ex->comm)->res);
+
+	addr_str(&ci->addr, ci->addr.saddr, local, sizeof(local));
+	addr_str(&ci->addr, ci->addr.daddr, peer, sizeof(peer));
+	split_target(m->target, path, sizeof(path), query, sizeof(query));
+	has_host = split_host(m->host, host, sizeof(host), &host_port);
+
+	span_add_str(s, "http.request.method", method);
+	if (strcmp(method, "_OTHER") == 0)
+		span_add_str(s, "http.request.method_original", m->method);
+	span_add_str(s, "url.path", path);
+	if (query[0])
+		span_add_str(s, "url.query", query);
+	if (ex->status > 0)
+		span_add_int(s, "http.response.status_code", ex->status);
+	span_add_str(s, "network.protocol.version", m->version_minor ? "1.1" : "1.0");
+	span_add_str(s, "network.peer.address", peer);
+	span_add_int(s, "network.peer.port", ci->addr.dport);
+	if (m->user_agent[0])
+		span_add_str(s, "user_agent.original", m->user_agent);
+
+	if (client) {
+		char full[HTTP_TARGET_MAX + HTTP_HOST_MAX + 16];
+		const char *authority = m->host[0] ? m->host : peer;
+
+		span_add_str(s, "server.address", has_host ? host : peer);
+		span_add_int(s, "server.port", has_host && host_port > 0 ?
+			     host_port : ci->addr.dport);
+		if (m->target[0] == '/')
+			snprintf(full, sizeof(full), "http://%s%s", authority, m->target);
+		else
+			snprintf(full, sizeof(full), "%s", m->target);
+		span_add_str(s, "url.full", full);
+	} else {
+		span_add_str(s, "url.scheme", "http");
+		span_add_str(s, "server.address", has_host ? host : local);
+		span_add_int(s, "server.port", has_host && host_port > 0 ?
+			     host_port : ci->addr.sport);
+		span_add_str(s, "client.address", peer);
+		span_add_int(s, "client.port", ci->addr.dport);
+	}
+	if (ex->head_truncated)
+		span_add_int(s, "weft.request.head_truncated", 1);
+	set_status(s, ex, client);
+	return s;
+}
