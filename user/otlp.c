@@ -23,6 +23,19 @@ typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse
 	Response;
 
+/* protobuf-c's generated names spell out the whole package. */
+#define request_size \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size
+#define request_pack \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack
+#define response_unpack \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack
+#define response_free \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked
+#define STATUS_CODE Opentelemetry__Proto__Trace__V1__Status__StatusCode
+#define ANY_STRING OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
+#define ANY_INT OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE
+
 /* The process's own attributes, the config's extras, and service.name. */
 #define RES_ATTRS_MAX (RESOURCE_MAX_ATTRS + 32 + 1)
 
@@ -57,10 +70,10 @@ static void set_kv(KeyValue *kv, AnyValue *av, const char *key,
 	kv->key = (char *)key;
 	kv->value = av;
 	if (a && a->type == SPAN_ATTR_INT) {
-		av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+		av->value_case = ANY_INT;
 		av->int_value = a->num;
 	} else {
-		av->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+		av->value_case = ANY_STRING;
 		av->string_value = (char *)(a ? (a->str ? a->str : "") : str);
 	}
 }
@@ -144,7 +157,7 @@ static void fill_span(struct span_pb *p, const struct span *s)
 
 	if (s->status != SPAN_STATUS_UNSET || s->status_message) {
 		opentelemetry__proto__trace__v1__status__init(&p->st);
-		p->st.code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)s->status;
+		p->st.code = (STATUS_CODE)s->status;
 		if (s->status_message)
 			p->st.message = s->status_message;
 		sp->status = &p->st;
@@ -155,7 +168,8 @@ int otlp_encode(struct span *const *spans, size_t n,
 		const struct exporter_config *cfg, uint8_t **out,
 		size_t *out_len)
 {
-	Request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+	Request req =
+		OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
 	struct span_pb *sp = NULL;
 	struct res_pb **rp = NULL;	/* one each, ~6 KiB: only as many as needed */
 	ResourceSpans **rsp = NULL;
@@ -208,11 +222,11 @@ int otlp_encode(struct span *const *spans, size_t n,
 	req.n_resource_spans = n_res;
 	req.resource_spans = rsp;
 
-	size = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(&req);
+	size = request_size(&req);
 	*out = malloc(size + 1);
 	if (!*out)
 		goto cleanup;
-	*out_len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, *out);
+	*out_len = request_pack(&req, *out);
 	err = 0;
 cleanup:
 	free(group);
@@ -234,7 +248,7 @@ int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected,
 	*message = NULL;
 	if (len == 0)
 		return 0;
-	resp = opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(NULL, len, buf);
+	resp = response_unpack(NULL, len, buf);
 	if (!resp)
 		return -EINVAL;
 	if (resp->partial_success) {
@@ -244,6 +258,6 @@ int otlp_decode_response(const uint8_t *buf, size_t len, int64_t *rejected,
 		if (m && *m)
 			*message = strdup(m);
 	}
-	opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(resp, NULL);
+	response_free(resp, NULL);
 	return 0;
 }

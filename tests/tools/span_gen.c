@@ -118,7 +118,9 @@ static struct span *gen_span(long i, struct resource **res)
 static void *sink_conn(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
-	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 OK\r\n"
+		"Content-Type: application/x-protobuf\r\n"
+		"Content-Length: 0\r\n\r\n";
 	char *buf = malloc(1 << 16);
 	size_t have = 0;
 
@@ -302,7 +304,7 @@ int main(int argc, char **argv)
 	if (env.bench && !cfg.endpoint)
 		cfg.endpoint = sink_start();
 	if (!cfg.endpoint) {
-		fprintf(stderr, "span_gen: no endpoint: set OTEL_EXPORTER_OTLP_ENDPOINT or --endpoint\n");
+		fprintf(stderr, "span_gen: no endpoint: set --endpoint or OTEL_EXPORTER_OTLP_ENDPOINT\n");
 		return 2;
 	}
 

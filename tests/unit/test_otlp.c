@@ -17,6 +17,13 @@ typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Re
 typedef Opentelemetry__Proto__Trace__V1__Span Span;
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 
+#define req_unpack \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack
+#define req_free \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked
+#define resp_pack \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack
+
 static const char *env_vars[] = {
 	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
 	"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
@@ -153,7 +160,7 @@ static bool test_encode_two_resources(void)
 	resource_unref(rb);
 
 	CHECK_INT(otlp_encode(spans, 4, &cfg, &buf, &len), 0);
-	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, len, buf);
+	req = req_unpack(NULL, len, buf);
 	free(buf);
 	if (!req)
 		goto out;
@@ -182,7 +189,7 @@ static bool test_encode_two_resources(void)
 	}
 	ok = true;
 out:
-	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req, NULL);
+	req_free(req, NULL);
 	for (int i = 0; i < 4; i++)
 		span_free(spans[i]);
 	return ok;
@@ -212,7 +219,7 @@ static bool test_encode_config_extras(void)
 	resource_unref(r);
 	CHECK_INT(otlp_encode(&s, 1, &cfg, &buf, &len), 0);
 	span_free(s);
-	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, len, buf);
+	req = req_unpack(NULL, len, buf);
 	free(buf);
 	CHECK(req && req->n_resource_spans == 1);
 	res = req->resource_spans[0]->resource;
@@ -220,7 +227,7 @@ static bool test_encode_config_extras(void)
 	     kv_str(res->attributes, 3, "service.name", "from-env") &&
 	     kv_str(res->attributes, 3, "k8s.pod.name", "override") &&
 	     kv_str(res->attributes, 3, "deployment.environment", "prod");
-	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req, NULL);
+	req_free(req, NULL);
 	return ok;
 }
 
@@ -237,13 +244,13 @@ static bool test_encode_empty_and_no_resource(void)
 	free(buf);
 	CHECK_INT(otlp_encode(&s, 1, NULL, &buf, &len), 0);
 	span_free(s);
-	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, len, buf);
+	req = req_unpack(NULL, len, buf);
 	free(buf);
 	CHECK(req);
 	ok = req->n_resource_spans == 1 &&
 	     req->resource_spans[0]->resource->n_attributes == 0 &&
 	     req->resource_spans[0]->scope_spans[0]->n_spans == 1;
-	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req, NULL);
+	req_free(req, NULL);
 	return ok;
 }
 
@@ -265,7 +272,7 @@ static bool test_decode_response(void)
 	ps.rejected_spans = 3;
 	ps.error_message = "too old";
 	resp.partial_success = &ps;
-	len = opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&resp, buf);
+	len = resp_pack(&resp, buf);
 	CHECK_INT(otlp_decode_response(buf, len, &rej, &msg), 0);
 	CHECK_INT(rej, 3);
 	CHECK_STR(msg, "too old");
