@@ -20,6 +20,7 @@
 #include "http_detect.bpf.h"
 #include "io_src.bpf.h"
 #include "capture.bpf.h"
+#include "go_link.bpf.h"
 
 #define AF_INET		2
 #define AF_INET6	10
@@ -105,7 +106,8 @@ static __noinline void copy_tail(struct weft_data_rec *rec,
 
 /* The one path every hook ends in: one socket call moved len bytes. */
 static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir,
-				     const struct io_src *src, __u32 flags)
+				     const struct io_src *src, __u32 flags,
+				     __u64 g)
 {
 	__u64 key = (__u64)sk, pid_tgid;
 	struct conn_state *c, fresh = {};
@@ -174,7 +176,8 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir,
 	rec->h.conn.sk = key;
 	rec->h.conn.gen = c->gen;
 	fill_addr(&rec->addr, sk, family);
-	rec->goid = 0;
+	rec->g = g;
+	rec->origin_g = dir == WEFT_DIR_SEND ? go_origin(rec->h.pid, g) : 0;
 	rec->seq = chunk_seq(sk, dir, len);
 	rec->len = len;
 	rec->cap_len = cap;
@@ -200,14 +203,17 @@ static __always_inline bool user_task(void)
 	return !(t->flags & (PF_KTHREAD | PF_IO_WORKER));
 }
 
-/* Buffer of the syscall in progress, from the task's saved registers. */
-static __always_inline int io_src_from_regs(struct io_src *src, long ret)
+/* Buffer of the syscall in progress, from the task's saved registers;
+ * also R14, the goroutine when the caller is Go. */
+static __always_inline int io_src_from_regs(struct io_src *src, long ret,
+					    __u64 *g)
 {
 	struct pt_regs *regs;
 
 	if (!user_task())
 		return -1;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	*g = BPF_CORE_READ(regs, r14);
 	if (io_src_from_args(src, BPF_CORE_READ(regs, orig_ax),
 			     BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx),
 			     ret)) {
@@ -221,20 +227,22 @@ SEC("tp_btf/sock_send_length")
 int BPF_PROG(on_sock_send, struct sock *sk, int ret, int flags)
 {
 	struct io_src src;
+	__u64 g;
 
-	if (ret <= 0 || io_src_from_regs(&src, ret))
+	if (ret <= 0 || io_src_from_regs(&src, ret, &g))
 		return 0;
-	return handle_io(sk, ret, WEFT_DIR_SEND, &src, 0);
+	return handle_io(sk, ret, WEFT_DIR_SEND, &src, 0, g);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(on_sock_recv, struct sock *sk, int ret, int flags)
 {
 	struct io_src src;
+	__u64 g;
 
-	if (ret <= 0 || (flags & MSG_PEEK) || io_src_from_regs(&src, ret))
+	if (ret <= 0 || (flags & MSG_PEEK) || io_src_from_regs(&src, ret, &g))
 		return 0;
-	return handle_io(sk, ret, WEFT_DIR_RECV, &src, 0);
+	return handle_io(sk, ret, WEFT_DIR_RECV, &src, 0, g);
 }
 
 /* ---- fallback for kernels without the sock tracepoints ---- */
@@ -329,7 +337,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (io_src_from_args(&src, args.nr, args.a1, args.a2, ret))
 		return 0;
 	return handle_io(sk, ret, is_send(args.nr) ? WEFT_DIR_SEND : WEFT_DIR_RECV,
-			 &src, WEFT_F_SYSCALL_HOOK);
+			 &src, WEFT_F_SYSCALL_HOOK, BPF_CORE_READ(regs, r14));
 }
 
 /* ---- connection lifecycle ---- */
@@ -385,6 +393,31 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 		}
 	}
 	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* ---- new programs: the agent looks for Go binaries to probe ---- */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	struct weft_rec_head *r;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!wanted_task(pid_tgid >> 32))
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(WEFT_CNT_RB_FULL);
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->type = WEFT_REC_EXEC;
+	r->pid = pid_tgid >> 32;
+	r->tid = (__u32)pid_tgid;
+	r->ts_ns = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(r, 0);
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 enum weft_rec_type {
 	WEFT_REC_DATA = 1,	/* bytes sent or received on a tracked socket */
 	WEFT_REC_CLOSE = 2,	/* a tracked socket went to TCP_CLOSE */
+	WEFT_REC_EXEC = 3,	/* a process called exec: maybe a Go binary */
 };
 
 enum weft_dir {
@@ -77,7 +78,10 @@ struct weft_rec_head {
 struct weft_data_rec {
 	struct weft_rec_head h;
 	struct weft_addr addr;
-	__u64 goid;		/* Go goroutine id, 0 when not Go/unknown */
+	__u64 g;		/* R14 at the syscall: the goroutine (g pointer)
+				 * in Go processes, noise elsewhere */
+	__u64 origin_g;		/* Go: goroutine whose http.Transport call this
+				 * write carries (writeLoop -> caller), else 0 */
 	__u32 seq;		/* TCP sequence number of this chunk's first byte */
 	__u32 len;		/* bytes the syscall moved */
 	__u32 cap_len;		/* bytes of data[] that follow */
@@ -115,7 +119,7 @@ enum weft_counter {
 _Static_assert(sizeof(struct weft_conn_key) == 16, "conn key layout");
 _Static_assert(sizeof(struct weft_addr) == 40, "addr layout");
 _Static_assert(sizeof(struct weft_rec_head) == 40, "head layout");
-_Static_assert(offsetof(struct weft_data_rec, data) == 144, "data rec layout");
+_Static_assert(offsetof(struct weft_data_rec, data) == 152, "data rec layout");
 _Static_assert(sizeof(struct weft_close_rec) == 48, "close rec layout");
 #endif
 

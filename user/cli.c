@@ -25,6 +25,12 @@ static const char usage[] =
 "  -P, --port PORT          only connections with this local or remote port\n"
 "                           (repeatable)\n"
 "      --keep-unsampled     also output spans of traces marked not sampled\n"
+"      --keep-instrumented  keep spans of processes that make their own spans\n"
+"                           (an SDK or sidecar; dropped by default as duplicates)\n"
+"      --link-mode MODE     headers (default): a server span whose caller is on\n"
+"                           another node is parented to the header span id;\n"
+"                           derived: ids derived so weft instances on every node\n"
+"                           agree (see README, Linking)\n"
 "Output:\n"
 "  -o, --output FMT         text (default), json (one object per line), none\n"
 "      --otlp-endpoint URL  export over OTLP/HTTP to URL (base; /v1/traces is\n"
@@ -65,7 +71,8 @@ enum {
 	OPT_CAPTURE = 256, OPT_WINDOW, OPT_RINGBUF, OPT_HOOKS, OPT_STATS,
 	OPT_UNSAMPLED, OPT_ENDPOINT, OPT_TRACES_ENDPOINT, OPT_HEADER,
 	OPT_COMPRESSION, OPT_TIMEOUT, OPT_CA, OPT_CERT, OPT_KEY, OPT_INSECURE,
-	OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_QUEUE, OPT_SERVICE,
+	OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_QUEUE, OPT_SERVICE, OPT_LINK_MODE,
+	OPT_KEEP_INSTR,
 };
 
 static const struct option longopts[] = {
@@ -97,6 +104,8 @@ static const struct option longopts[] = {
 	{ "batch-timeout", required_argument, NULL, OPT_BATCH_TIMEOUT },
 	{ "queue-batches", required_argument, NULL, OPT_QUEUE },
 	{ "service-name", required_argument, NULL, OPT_SERVICE },
+	{ "link-mode", required_argument, NULL, OPT_LINK_MODE },
+	{ "keep-instrumented", no_argument, NULL, OPT_KEEP_INSTR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -295,6 +304,19 @@ int cli_parse(struct env *env, int argc, char **argv)
 			break;
 		case OPT_SERVICE:
 			replace(&env->ex.service_name, optarg);
+			break;
+		case OPT_LINK_MODE:
+			if (strcmp(optarg, "headers") == 0)
+				env->link_mode = LINK_HEADERS;
+			else if (strcmp(optarg, "derived") == 0)
+				env->link_mode = LINK_DERIVED;
+			else {
+				fprintf(stderr, "weft: --link-mode must be headers or derived\n");
+				return -1;
+			}
+			break;
+		case OPT_KEEP_INSTR:
+			env->keep_instrumented = true;
 			break;
 		default:
 			fprintf(stderr, "Try 'weft --help' for more information.\n");

@@ -7,6 +7,7 @@
 #include "loader.h"
 #include "output.h"
 #include "exporter.h"
+#include "link.h"
 
 #define CLI_MAX_NAMES 64
 
@@ -21,6 +22,8 @@ struct env {
 	int duration_s;			/* 0 = until interrupted */
 	int stats_s;			/* 0 = only at exit */
 	bool keep_unsampled;
+	enum link_mode link_mode;
+	bool keep_instrumented;
 	struct exporter_config ex;	/* endpoint NULL = no export */
 };
 

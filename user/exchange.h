@@ -26,6 +26,17 @@ struct exchange {
 	int status;			/* final status code, 0 = no response */
 	enum exch_end how;
 	bool head_truncated;		/* request head larger than the window */
+	/* identity, decided when the request head is parsed (link.c) */
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t parent_span_id[8];
+	bool has_parent;
+	bool sampled;
+	bool suppress;			/* another source emits this span (rule 3) */
+	bool linked;			/* parent found on this node (rule 2) */
+	bool is_server;
+	uint64_t ctx_key;		/* thread or goroutine that handled it */
+	char *tracestate;		/* owned */
 };
 
 struct conn_info {

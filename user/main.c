@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include "cli.h"
 #include "exporter.h"
+#include "goprobes.h"
 #include "ids.h"
 #include "loader.h"
 #include "output.h"
@@ -100,6 +101,9 @@ static int on_record(void *ctx, void *data, size_t size)
 		stitch_data(a->stitch, r);
 	} else if (h->type == WEFT_REC_CLOSE && size >= sizeof(struct weft_close_rec)) {
 		stitch_close(a->stitch, data);
+	} else if (h->type == WEFT_REC_EXEC) {
+		goprobes_forget(h->pid);
+		goprobes_consider(h->pid);
 	}
 	return 0;
 }
@@ -126,6 +130,19 @@ static void print_stats(struct app *a, bool final)
 		", incomplete at exit %" PRIu64 "\n",
 		ss.closed_early, ss.orphan_responses, ss.not_http, ss.timed_out,
 		ss.pending_overflow, ss.incomplete_at_exit);
+	{
+		struct link_stats ls;
+		uint64_t gb, ga, gs;
+
+		stitch_get_link_stats(a->stitch, &ls);
+		goprobes_stats(&gb, &ga, &gs);
+		fprintf(stderr, "weft: links: on this node %" PRIu64 ", in process %" PRIu64
+			", suppressed (made by the process itself) client %" PRIu64
+			" / server %" PRIu64 "; Go binaries %" PRIu64 " (probed %" PRIu64
+			", stripped %" PRIu64 ")\n",
+			ls.wire_links, ls.process_links, ls.suppressed_client,
+			ls.suppressed_server, gb, ga, gs);
+	}
 	if (a->exporter) {
 		struct exporter_stats es;
 
@@ -246,6 +263,11 @@ int main(int argc, char **argv)
 		}
 	}
 	so.hdr_window = a.env.lo.hdr_window;
+	so.is_go = goprobes_is_go;
+	so.link.mode = a.env.link_mode;
+	so.link.keep_instrumented = a.env.keep_instrumented;
+	goprobes_init(&a.loader, a.env.lo.verbose);
+	goprobes_scan_all();
 	a.stitch = stitch_new(&so, on_span, &a);
 
 	err = run(&a) ? 1 : 0;
@@ -273,6 +295,7 @@ cleanup:
 			es.spans_dropped_queue, es.spans_dropped_error,
 			es.spans_dropped_shutdown, es.spans_rejected);
 	}
+	goprobes_free();
 	loader_stop(&a.loader);
 	procinfo_free_all();
 	cli_free(&a.env);

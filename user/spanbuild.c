@@ -13,7 +13,6 @@
 #include "exchange.h"
 #include "ids.h"
 #include "procinfo.h"
-#include "propagation.h"
 
 static const char *const known_methods[] = {
 	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
@@ -99,21 +98,13 @@ static void split_target(const char *target, char *path, size_t psize,
 
 static void set_context(struct span *s, const struct exchange *ex)
 {
-	struct trace_ctx ctx;
-
-	ctx_from_headers(&ex->req->ctx, &ctx);
-	ids_new_span(s->span_id);
-	if (ctx.valid) {
-		memcpy(s->trace_id, ctx.trace_id, 16);
-		memcpy(s->parent_span_id, ctx.span_id, 8);
-		s->has_parent = true;
-		if (ctx.tracestate[0])
-			s->trace_state = strdup(ctx.tracestate);
-	} else {
-		ids_new_trace(s->trace_id);
-	}
-	/* absent or deferred means sample; debug always samples */
-	s->sampled = ctx.debug || ctx.sampled != 0;
+	memcpy(s->trace_id, ex->trace_id, 16);
+	memcpy(s->span_id, ex->span_id, 8);
+	memcpy(s->parent_span_id, ex->parent_span_id, 8);
+	s->has_parent = ex->has_parent;
+	s->sampled = ex->sampled;
+	if (ex->tracestate)
+		s->trace_state = strdup(ex->tracestate);
 }
 
 static void set_status(struct span *s, const struct exchange *ex, bool client)

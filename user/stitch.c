@@ -55,6 +55,7 @@ struct stitch {
 	void *cb_ctx;
 	struct conn *tab[CONN_BUCKETS];
 	struct stitch_stats stats;
+	struct link *link;
 };
 
 struct stitch *stitch_new(const struct stitch_opts *o, span_cb cb, void *ctx)
@@ -70,6 +71,7 @@ struct stitch *stitch_new(const struct stitch_opts *o, span_cb cb, void *ctx)
 		st->o.idle_timeout_ns = 300ULL * 1000000000ULL;
 	st->cb = cb;
 	st->cb_ctx = ctx;
+	st->link = link_new(&o->link);
 	return st;
 }
 
@@ -105,6 +107,7 @@ static void exchange_free(struct exchange *ex)
 {
 	if (!ex)
 		return;
+	free(ex->tracestate);
 	free(ex->req);
 	free(ex);
 }
@@ -137,8 +140,11 @@ static enum weft_dir req_dir(const struct conn *c)
 
 static void emit(struct stitch *st, struct conn *c, struct exchange *ex)
 {
-	struct span *s = exchange_to_span(ex, &c->ci);
+	struct span *s;
 
+	if (!link_done(st->link, ex, &c->ci))
+		return;
+	s = exchange_to_span(ex, &c->ci);
 	st->stats.spans++;
 	st->cb(s, st->cb_ctx);
 }
@@ -189,6 +195,7 @@ static void on_request(struct stitch *st, struct conn *c, struct stream *s,
 	ex->req_seq = r->seq;
 	ex->start_ns = s->first_ns;
 	ex->head_truncated = truncated;
+	link_request(st->link, ex, &c->ci, r, st->o.is_go && st->o.is_go(r->h.pid));
 	if (c->q_tail)
 		c->q_tail->next = ex;
 	else
@@ -530,10 +537,16 @@ void stitch_free(struct stitch *st)
 	if (!st)
 		return;
 	stitch_flush(st);
+	link_free(st->link);
 	free(st);
 }
 
 void stitch_get_stats(const struct stitch *st, struct stitch_stats *out)
 {
 	*out = st->stats;
+}
+
+void stitch_get_link_stats(const struct stitch *st, struct link_stats *out)
+{
+	link_get_stats(st->link, out);
 }

@@ -12,11 +12,14 @@
 #include <stdint.h>
 #include "weft.h"
 #include "span.h"
+#include "link.h"
 
 typedef void (*span_cb)(struct span *s, void *ctx);
 
 struct stitch_opts {
 	uint32_t hdr_window;		/* longest header block parsed */
+	bool (*is_go)(uint32_t pid);	/* Go process? NULL = never */
+	struct link_opts link;
 	uint64_t idle_timeout_ns;	/* forget a silent connection after this */
 };
 
@@ -44,5 +47,6 @@ void stitch_flush(struct stitch *st);
 /* Flushes, then frees everything. */
 void stitch_free(struct stitch *st);
 void stitch_get_stats(const struct stitch *st, struct stitch_stats *out);
+void stitch_get_link_stats(const struct stitch *st, struct link_stats *out);
 
 #endif /* WEFT_STITCH_H */

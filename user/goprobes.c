@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Go uprobe attachment, one per executable (device, inode). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <bpf/libbpf.h>
+#include "goinspect.h"
+#include "goprobes.h"
+#include "weft.skel.h"
+
+#define PID_SLOTS 8192
+
+struct binary {
+	struct binary *next;
+	dev_t dev;
+	ino_t ino;
+	bool is_go;
+	struct bpf_link *links[2];
+};
+
+struct pid_slot {
+	uint32_t pid;
+	int8_t is_go;		/* -1 unknown, 0, 1 */
+};
+
+static struct loader *ldr;
+static bool verbose;
+static struct binary *binaries;
+static struct pid_slot pids[PID_SLOTS];
+static uint64_t n_binaries, n_attached, n_stripped;
+
+int goprobes_init(struct loader *l, bool v)
+{
+	ldr = l;
+	verbose = v;
+	return 0;
+}
+
+static struct bpf_link *attach(struct bpf_program *prog, const char *path,
+			       uint64_t off)
+{
+	struct bpf_link *link;
+
+	link = bpf_program__attach_uprobe(prog, false, -1, path, off);
+	if (!link && verbose)
+		fprintf(stderr, "weft: could not attach %s to %s+0x%llx: %s\n",
+			bpf_program__name(prog), path, (unsigned long long)off,
+			strerror(errno));
+	return link;
+}
+
+static struct binary *inspect(uint32_t pid)
+{
+	char path[64];
+	struct go_binary gb;
+	struct binary *b;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	if (stat(path, &st))
+		return NULL;
+	for (b = binaries; b; b = b->next)
+		if (b->dev == st.st_dev && b->ino == st.st_ino)
+			return b;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		abort();
+	b->dev = st.st_dev;
+	b->ino = st.st_ino;
+	b->next = binaries;
+	binaries = b;
+	if (go_inspect(path, &gb) || !gb.is_go)
+		return b;
+	b->is_go = true;
+	n_binaries++;
+	if (!ldr || !ldr->skel)
+		return b;	/* inspection only (unit tests) */
+	if (!gb.roundtrip_off || !gb.request_write_off) {
+		/* stripped, or no net/http client in it */
+		if (!gb.has_symbols)
+			n_stripped++;
+		return b;
+	}
+	b->links[0] = attach(ldr->skel->progs.go_transport_roundtrip, path,
+			     gb.roundtrip_off);
+	b->links[1] = attach(ldr->skel->progs.go_request_write, path,
+			     gb.request_write_off);
+	if (b->links[0] && b->links[1])
+		n_attached++;
+	if (verbose)
+		fprintf(stderr, "weft: Go binary %s (%s) of pid %u: link probes %s\n",
+			path, gb.version[0] ? gb.version : "unknown version", pid,
+			b->links[0] && b->links[1] ? "attached" : "not attached");
+	return b;
+}
+
+bool goprobes_consider(uint32_t pid)
+{
+	struct pid_slot *s = &pids[pid % PID_SLOTS];
+	struct binary *b;
+
+	if (s->pid == pid && s->is_go >= 0)
+		return s->is_go;
+	b = inspect(pid);
+	s->pid = pid;
+	s->is_go = b && b->is_go;
+	return s->is_go;
+}
+
+bool goprobes_is_go(uint32_t pid)
+{
+	return goprobes_consider(pid);
+}
+
+/* An exec replaces the image: forget what we knew about the pid. */
+void goprobes_forget(uint32_t pid)
+{
+	struct pid_slot *s = &pids[pid % PID_SLOTS];
+
+	if (s->pid == pid)
+		s->is_go = -1;
+}
+
+void goprobes_scan_all(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+
+		if (*end || !pid)
+			continue;
+		goprobes_consider(pid);
+	}
+	closedir(d);
+}
+
+void goprobes_stats(uint64_t *nb, uint64_t *na, uint64_t *ns)
+{
+	*nb = n_binaries;
+	*na = n_attached;
+	*ns = n_stripped;
+}
+
+void goprobes_free(void)
+{
+	while (binaries) {
+		struct binary *b = binaries;
+
+		binaries = b->next;
+		bpf_link__destroy(b->links[0]);
+		bpf_link__destroy(b->links[1]);
+		free(b);
+	}
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Attach the Go linking uprobes (bpf/go_link.bpf.h) to every Go binary
+ * that runs on the node: once per executable file, found at start-up by
+ * scanning /proc and later from exec events and first-seen pids.
+ */
+#ifndef WEFT_GOPROBES_H
+#define WEFT_GOPROBES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "loader.h"
+
+int goprobes_init(struct loader *l, bool verbose);
+/* Look at pid's executable; attach when it is a new Go binary. Returns
+ * true when the process is Go. Cached per pid. */
+bool goprobes_consider(uint32_t pid);
+bool goprobes_is_go(uint32_t pid);
+void goprobes_forget(uint32_t pid);
+void goprobes_scan_all(void);
+void goprobes_stats(uint64_t *binaries, uint64_t *attached, uint64_t *stripped);
+void goprobes_free(void);
+
+#endif /* WEFT_GOPROBES_H */

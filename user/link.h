@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Parent links: who is the parent of a span, decided when its request head
+ * is parsed so that children and the other end of a connection can refer
+ * to it before it completes. The rules (README, "Linking"):
+ *  1. in a process, a client span is the child of the server span being
+ *     handled by the same thread (Go: by the goroutine that asked for it);
+ *  2. both ends on this node: the server span's parent is the client span
+ *     recorded for the same request on the other end (4-tuple + TCP
+ *     sequence number of the request's first byte), whatever the headers;
+ *  3. a request carrying a span id the process made itself: no client span
+ *     (it would duplicate the process's own), the downstream parent is that
+ *     span id, and the process's server spans are suppressed by default;
+ *  4. a request carrying exactly the incoming context (a forwarder): a
+ *     client span of our own, child of the server span;
+ *  5. across nodes: headers (default) or derived ids (--link-mode derived);
+ *  6. no headers at all: a new trace at the first span seen;
+ *  7. sampling decisions on the wire are kept.
+ */
+#ifndef WEFT_LINK_H
+#define WEFT_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "exchange.h"
+
+enum link_mode {
+	LINK_HEADERS,		/* rule 5 default */
+	LINK_DERIVED,		/* rule 5 opt-in */
+};
+
+struct link_opts {
+	enum link_mode mode;
+	bool keep_instrumented;	/* keep spans of processes making their own */
+};
+
+struct link_stats {
+	uint64_t wire_links;		/* server spans parented on this node */
+	uint64_t process_links;		/* client spans parented in-process */
+	uint64_t suppressed_client;	/* rule 3 client spans not emitted */
+	uint64_t suppressed_server;	/* server spans of instrumented processes */
+};
+
+struct link;
+
+struct link *link_new(const struct link_opts *o);
+void link_free(struct link *lk);
+/* Decide the identity of a request just parsed. is_go: the process is Go
+ * (goroutines, not threads, carry requests). */
+void link_request(struct link *lk, struct exchange *ex, const struct conn_info *ci,
+		  const struct weft_data_rec *r, bool is_go);
+/* The exchange is complete: returns false when its span must not be
+ * emitted (suppressed), and forgets per-request state. */
+bool link_done(struct link *lk, struct exchange *ex, const struct conn_info *ci);
+void link_get_stats(const struct link *lk, struct link_stats *out);
+/* Deterministic span id for rule 5 derived mode (exposed for tests). */
+void link_derive_span_id(const uint8_t trace_id[16], const uint8_t span_id[8],
+			 uint32_t seq, uint8_t out[8]);
+
+#endif /* WEFT_LINK_H */
