@@ -25,6 +25,7 @@ struct wire {
 /* The server span a thread or goroutine is handling now. */
 struct current {
 	struct current *hnext;
+	struct current *inext;		/* chain of the by-incoming-id index */
 	uint32_t pid;
 	uint64_t key;
 	uint8_t trace_id[16];
@@ -40,6 +41,7 @@ struct link {
 	struct wire *oldest, *newest;
 	int n_wire;
 	struct current *ctab[CUR_BUCKETS];
+	struct current *itab[CUR_BUCKETS];	/* by (pid, incoming span id) */
 	uint32_t own[OWN_SLOTS];	/* pids seen making their own spans */
 	struct link_stats stats;
 };
@@ -166,6 +168,35 @@ static struct current **cur_slot(struct link *lk, uint32_t pid, uint64_t key)
 	return pp;
 }
 
+static struct current **in_slot(struct link *lk, uint32_t pid,
+				const uint8_t span_id[8], const struct current *want)
+{
+	uint64_t h;
+	struct current **pp;
+
+	memcpy(&h, span_id, 8);
+	h = (h * 0x9e3779b97f4a7c15ULL) ^ pid;
+	pp = &lk->itab[(h >> 19) % CUR_BUCKETS];
+	while (*pp && (want ? *pp != want :
+		       ((*pp)->pid != pid || memcmp((*pp)->in_span_id, span_id, 8))))
+		pp = &(*pp)->inext;
+	return pp;
+}
+
+static void cur_remove(struct link *lk, struct current **pp)
+{
+	struct current *c = *pp;
+
+	*pp = c->hnext;
+	if (c->has_in) {
+		struct current **ip = in_slot(lk, c->pid, c->in_span_id, c);
+
+		if (*ip)
+			*ip = c->inext;
+	}
+	free(c);
+}
+
 static bool own_has(const struct link *lk, uint32_t pid)
 {
 	return lk->own[pid % OWN_SLOTS] == pid;
@@ -228,21 +259,26 @@ static void link_server(struct link *lk, struct exchange *ex,
 
 	/* rule 1: this thread/goroutine now works for this span */
 	pp = cur_slot(lk, ex->pid, ex->ctx_key);
-	c = *pp;
-	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			abort();
-		c->pid = ex->pid;
-		c->key = ex->ctx_key;
-		*pp = c;
-	}
+	if (*pp)
+		cur_remove(lk, pp);	/* its previous request ended unseen */
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->pid = ex->pid;
+	c->key = ex->ctx_key;
+	*pp = c;
 	memcpy(c->trace_id, ex->trace_id, 16);
 	memcpy(c->span_id, ex->span_id, 8);
 	c->sampled = ex->sampled;
 	c->has_in = ctx->valid;
-	if (ctx->valid)
+	if (ctx->valid) {
+		struct current **ip;
+
 		memcpy(c->in_span_id, ctx->span_id, 8);
+		ip = in_slot(lk, c->pid, c->in_span_id, NULL);
+		c->inext = *ip;
+		*ip = c;
+	}
 	(void)now;
 }
 
@@ -252,6 +288,18 @@ static void link_client(struct link *lk, struct exchange *ex,
 {
 	struct current *cur = *cur_slot(lk, ex->pid, parent_key);
 	const uint8_t *wire_span = ex->span_id;
+
+	/* No thread/goroutine link (a stripped Go binary, a runtime we do not
+	 * follow) but the request forwards the context a server span of this
+	 * process received: that server span is the parent (rule 4). Without
+	 * this, a forwarder would look like rule 3 and lose all its spans. */
+	if (ctx->valid && (!cur || !cur->has_in ||
+			   memcmp(ctx->span_id, cur->in_span_id, 8))) {
+		struct current *f = *in_slot(lk, ex->pid, ctx->span_id, NULL);
+
+		if (f)
+			cur = f;
+	}
 
 	if (ctx->valid && !(cur && cur->has_in &&
 			    memcmp(ctx->span_id, cur->in_span_id, 8) == 0)) {
@@ -331,10 +379,8 @@ bool link_done(struct link *lk, struct exchange *ex, const struct conn_info *ci)
 	if (ex->is_server) {
 		struct current **pp = cur_slot(lk, ex->pid, ex->ctx_key), *c = *pp;
 
-		if (c && memcmp(c->span_id, ex->span_id, 8) == 0) {
-			*pp = c->hnext;
-			free(c);
-		}
+		if (c && memcmp(c->span_id, ex->span_id, 8) == 0)
+			cur_remove(lk, pp);
 		if (own_has(lk, ex->pid) && !lk->o.keep_instrumented) {
 			lk->stats.suppressed_server++;
 			return false;
@@ -354,13 +400,8 @@ void link_free(struct link *lk)
 		return;
 	while (lk->oldest)
 		wire_unlink(lk, lk->oldest);
-	for (int b = 0; b < CUR_BUCKETS; b++) {
-		while (lk->ctab[b]) {
-			struct current *c = lk->ctab[b];
-
-			lk->ctab[b] = c->hnext;
-			free(c);
-		}
-	}
+	for (int b = 0; b < CUR_BUCKETS; b++)
+		while (lk->ctab[b])
+			cur_remove(lk, &lk->ctab[b]);
 	free(lk);
 }
