@@ -37,6 +37,7 @@ const volatile __u32 hdr_window = WEFT_HDR_WINDOW_DEFAULT;
 const volatile __u32 body_capture = WEFT_BODY_CAPTURE_DEFAULT;
 const volatile bool filter_pids = false;
 const volatile bool filter_ports = false;
+const volatile __u32 netns_inum = 0;	/* --netns: only sockets of this net ns */
 
 static __noinline void fill_addr(struct weft_addr *a, struct sock *sk,
 				      __u16 family)
@@ -73,6 +74,13 @@ static __always_inline bool wanted_task(__u32 tgid)
 	if (filter_pids && !bpf_map_lookup_elem(&pid_filter, &tgid))
 		return false;
 	return true;
+}
+
+static __always_inline bool wanted_netns(const struct sock *sk)
+{
+	if (!netns_inum)
+		return true;
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) == netns_inum;
 }
 
 static __always_inline bool wanted_ports(__u16 lport, __u16 rport)
@@ -131,7 +139,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir,
 		return 0;
 	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (!wanted_ports(lport, rport))
+	if (!wanted_ports(lport, rport) || !wanted_netns(sk))
 		return 0;
 
 	c = bpf_map_lookup_elem(&conns, &key);
@@ -360,7 +368,8 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 		};
 
 		if (!wanted_ports(BPF_CORE_READ(sk, __sk_common.skc_num),
-				  bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))))
+				  bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))) ||
+		    !wanted_netns(sk))
 			return 0;
 		bpf_map_update_elem(&conns, &key, &fresh, BPF_ANY);
 		return 0;

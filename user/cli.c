@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "cli.h"
 
 #ifndef WEFT_VERSION
@@ -24,6 +25,8 @@ static const char usage[] =
 "                           or full path; repeatable)\n"
 "  -P, --port PORT          only connections with this local or remote port\n"
 "                           (repeatable)\n"
+"      --netns PATH         only sockets of this network namespace (a file such\n"
+"                           as /var/run/netns/NAME or /proc/PID/ns/net)\n"
 "      --keep-unsampled     also output spans of traces marked not sampled\n"
 "      --keep-instrumented  keep spans of processes that make their own spans\n"
 "                           (an SDK or sidecar; dropped by default as duplicates)\n"
@@ -72,7 +75,7 @@ enum {
 	OPT_UNSAMPLED, OPT_ENDPOINT, OPT_TRACES_ENDPOINT, OPT_HEADER,
 	OPT_COMPRESSION, OPT_TIMEOUT, OPT_CA, OPT_CERT, OPT_KEY, OPT_INSECURE,
 	OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_QUEUE, OPT_SERVICE, OPT_LINK_MODE,
-	OPT_KEEP_INSTR,
+	OPT_KEEP_INSTR, OPT_NETNS,
 };
 
 static const struct option longopts[] = {
@@ -106,6 +109,7 @@ static const struct option longopts[] = {
 	{ "service-name", required_argument, NULL, OPT_SERVICE },
 	{ "link-mode", required_argument, NULL, OPT_LINK_MODE },
 	{ "keep-instrumented", no_argument, NULL, OPT_KEEP_INSTR },
+	{ "netns", required_argument, NULL, OPT_NETNS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -318,6 +322,20 @@ int cli_parse(struct env *env, int argc, char **argv)
 		case OPT_KEEP_INSTR:
 			env->keep_instrumented = true;
 			break;
+		case OPT_NETNS: {
+			struct stat st;
+
+			/* a path (/var/run/netns/X, /proc/PID/ns/net) or an inode */
+			if (stat(optarg, &st) == 0) {
+				env->lo.netns_inum = st.st_ino;
+			} else if (parse_long("netns", optarg, 1, UINT32_MAX, &v) == 0) {
+				env->lo.netns_inum = v;
+			} else {
+				fprintf(stderr, "weft: --netns wants a namespace file or inode number\n");
+				return -1;
+			}
+			break;
+		}
 		default:
 			fprintf(stderr, "Try 'weft --help' for more information.\n");
 			return -1;

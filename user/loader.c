@@ -93,6 +93,7 @@ static int configure(struct loader *l, const struct loader_opts *o)
 	s->rodata->body_capture = o->body_capture;
 	s->rodata->filter_pids = o->n_pids > 0;
 	s->rodata->filter_ports = o->n_ports > 0;
+	s->rodata->netns_inum = o->netns_inum;
 
 	bpf_program__set_autoload(s->progs.on_sock_send, sock);
 	bpf_program__set_autoload(s->progs.on_sock_recv, sock);

@@ -25,6 +25,7 @@ struct loader_opts {
 	int n_pids;
 	uint16_t ports[LOADER_MAX_PORTS];
 	int n_ports;
+	uint32_t netns_inum;	/* 0 = every network namespace */
 	bool verbose;
 };
 
