@@ -77,4 +77,58 @@ int go_request_write(struct pt_regs *ctx)
 	return 0;
 }
 
+/*
+ * Goroutines a handler starts (fan-out) call out from goroutines of their
+ * own. runtime.newproc1(fn, callergp, ...) runs on the system stack with the
+ * creator in RBX; the runtime.gostartcallfn(&newg.sched, fn) it calls next
+ * on the same thread names the new g. g.sched sits at offset 56 in every Go
+ * release since the register ABI (stack, stackguard0/1, _panic, _defer, m).
+ * The agent walks this map upwards when a goroutine has no server span.
+ */
+#define G_SCHED_OFF 56
+
+/* thread -> creator g, between newproc1 and gostartcallfn */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} go_tid_creator SEC(".maps");
+
+/* {tgid, new g} -> creator g (read by the agent) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct go_key);
+	__type(value, __u64);
+} go_g_parent SEC(".maps");
+
+SEC("uprobe")
+int go_newproc1(struct pt_regs *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 creator = ctx->bx;
+
+	bpf_map_update_elem(&go_tid_creator, &tid, &creator, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int go_gostartcallfn(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	__u64 *creator = bpf_map_lookup_elem(&go_tid_creator, &tid);
+	struct go_key k = { .tgid = pid_tgid >> 32 };
+	__u64 c;
+
+	if (!creator)
+		return 0;
+	c = *creator;
+	bpf_map_delete_elem(&go_tid_creator, &tid);
+	k.ptr = ctx->ax - G_SCHED_OFF;
+	bpf_map_update_elem(&go_g_parent, &k, &c, BPF_ANY);
+	return 0;
+}
+
 #endif /* WEFT_GO_LINK_BPF_H */

@@ -10,6 +10,8 @@
 
 #define SYM_ROUNDTRIP	"net/http.(*Transport).roundTrip"
 #define SYM_REQ_WRITE	"net/http.(*Request).write"
+#define SYM_NEWPROC1	"runtime.newproc1"
+#define SYM_STARTCALL	"runtime.gostartcallfn"
 
 /*
  * A Go amd64 prologue that checks the stack looks like
@@ -155,9 +157,13 @@ int go_inspect(const char *path, struct go_binary *out)
 			if (!gelf_getsym(d, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
 				continue;
 			name = elf_strptr(e, ssh.sh_link, sym.st_name);
-			if (!name || name[0] != 'n')
+			if (!name || (name[0] != 'n' && name[0] != 'r'))
 				continue;
-			if (strcmp(name, SYM_ROUNDTRIP) == 0)
+			if (strcmp(name, SYM_NEWPROC1) == 0)
+				out->newproc1_off = probe_offset(e, sym.st_value);
+			else if (strcmp(name, SYM_STARTCALL) == 0)
+				out->gostartcallfn_off = probe_offset(e, sym.st_value);
+			else if (strcmp(name, SYM_ROUNDTRIP) == 0)
 				out->roundtrip_off = probe_offset(e, sym.st_value);
 			else if (strcmp(name, SYM_REQ_WRITE) == 0)
 				out->request_write_off = probe_offset(e, sym.st_value);

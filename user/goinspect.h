@@ -16,6 +16,8 @@ struct go_binary {
 	bool has_symbols;		/* .symtab present (not stripped) */
 	uint64_t roundtrip_off;		/* file offset of the probe, 0 = none */
 	uint64_t request_write_off;
+	uint64_t newproc1_off;		/* goroutine parents (fan-out) */
+	uint64_t gostartcallfn_off;
 };
 
 /* Returns 0 and fills out, or -errno when the file can't be read as ELF. */

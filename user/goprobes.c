@@ -18,7 +18,7 @@ struct binary {
 	dev_t dev;
 	ino_t ino;
 	bool is_go;
-	struct bpf_link *links[2];
+	struct bpf_link *links[4];
 };
 
 struct pid_slot {
@@ -88,6 +88,12 @@ static struct binary *inspect(uint32_t pid)
 			     gb.roundtrip_off);
 	b->links[1] = attach(ldr->skel->progs.go_request_write, path,
 			     gb.request_write_off);
+	if (gb.newproc1_off && gb.gostartcallfn_off) {
+		b->links[2] = attach(ldr->skel->progs.go_newproc1, path,
+				     gb.newproc1_off);
+		b->links[3] = attach(ldr->skel->progs.go_gostartcallfn, path,
+				     gb.gostartcallfn_off);
+	}
 	if (b->links[0] && b->links[1])
 		n_attached++;
 	if (verbose)
@@ -142,6 +148,19 @@ void goprobes_scan_all(void)
 	closedir(d);
 }
 
+uint64_t goprobes_g_parent(uint32_t pid, uint64_t g)
+{
+	struct { uint32_t tgid, pad; uint64_t ptr; } k = { pid, 0, g };
+	uint64_t parent = 0;
+
+	if (!ldr || !ldr->skel)
+		return 0;
+	if (bpf_map__lookup_elem(ldr->skel->maps.go_g_parent, &k, sizeof(k),
+				 &parent, sizeof(parent), 0))
+		return 0;
+	return parent;
+}
+
 void goprobes_stats(uint64_t *nb, uint64_t *na, uint64_t *ns)
 {
 	*nb = n_binaries;
@@ -155,8 +174,8 @@ void goprobes_free(void)
 		struct binary *b = binaries;
 
 		binaries = b->next;
-		bpf_link__destroy(b->links[0]);
-		bpf_link__destroy(b->links[1]);
+		for (int i = 0; i < 4; i++)
+			bpf_link__destroy(b->links[i]);
 		free(b);
 	}
 }

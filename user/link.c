@@ -284,10 +284,18 @@ static void link_server(struct link *lk, struct exchange *ex,
 
 static void link_client(struct link *lk, struct exchange *ex,
 			const struct conn_info *ci, const struct trace_ctx *ctx,
-			uint64_t parent_key, uint64_t now)
+			uint64_t parent_key, bool is_go, uint64_t now)
 {
 	struct current *cur = *cur_slot(lk, ex->pid, parent_key);
 	const uint8_t *wire_span = ex->span_id;
+
+	/* Go fan-out: a goroutine the handler started works for its span */
+	for (int depth = 0; !cur && is_go && lk->o.g_parent && depth < 8; depth++) {
+		parent_key = lk->o.g_parent(ex->pid, parent_key);
+		if (!parent_key)
+			break;
+		cur = *cur_slot(lk, ex->pid, parent_key);
+	}
 
 	/* No thread/goroutine link (a stripped Go binary, a runtime we do not
 	 * follow) but the request forwards the context a server span of this
@@ -356,7 +364,7 @@ void link_request(struct link *lk, struct exchange *ex, const struct conn_info *
 	} else {
 		uint64_t pk = is_go && r->origin_g ? r->origin_g : ex->ctx_key;
 
-		link_client(lk, ex, ci, &ctx, pk, r->h.ts_ns);
+		link_client(lk, ex, ci, &ctx, pk, is_go, r->h.ts_ns);
 	}
 }
 

@@ -32,6 +32,8 @@ enum link_mode {
 struct link_opts {
 	enum link_mode mode;
 	bool keep_instrumented;	/* keep spans of processes making their own */
+	/* Go: creator of a goroutine (0 = unknown); NULL = not followed */
+	uint64_t (*g_parent)(uint32_t pid, uint64_t g);
 };
 
 struct link_stats {

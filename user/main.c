@@ -266,6 +266,7 @@ int main(int argc, char **argv)
 	so.is_go = goprobes_is_go;
 	so.link.mode = a.env.link_mode;
 	so.link.keep_instrumented = a.env.keep_instrumented;
+	so.link.g_parent = goprobes_g_parent;
 	goprobes_init(&a.loader, a.env.lo.verbose);
 	goprobes_scan_all();
 	a.stitch = stitch_new(&so, on_span, &a);

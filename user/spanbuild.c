@@ -142,9 +142,12 @@ struct span *exchange_to_span(const struct exchange *ex,
 
 	s->kind = client ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
 	set_context(s, ex);
+	/* One conversion: the offset is re-read per call, and converting the
+	 * end separately would add its jitter to the duration (even make a
+	 * zero-length span end before it starts). */
 	s->start_unix_ns = mono_to_unix_ns(ex->start_ns);
-	s->end_unix_ns = mono_to_unix_ns(ex->end_ns > ex->start_ns ? ex->end_ns
-								   : ex->start_ns);
+	s->end_unix_ns = s->start_unix_ns +
+			 (ex->end_ns > ex->start_ns ? ex->end_ns - ex->start_ns : 0);
 	span_set_name(s, method_known(m->method) ? m->method : "HTTP");
 	span_set_resource(s, procinfo_get(ex->pid, ex->comm)->res);
 
