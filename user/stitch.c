@@ -267,9 +267,9 @@ static void handle_head(struct stitch *st, struct conn *c, enum weft_dir d,
 
 		while (keep && s->head[keep - 1] != '\n')
 			keep--;
-		s->head = realloc(s->head, keep + 2);
-		if (!s->head)
-			abort();
+		/* head_append made s->head hdr_window + 2 bytes and keep is at
+		 * most hdr_window: room for the CRLF. Never shrink it, since
+		 * head_append only allocates when s->head is NULL. */
 		memcpy(s->head + keep, "\r\n", 2);
 		s->head_len = keep + 2;
 		st->stats.heads_truncated++;
@@ -418,6 +418,11 @@ static void feed(struct stitch *st, struct conn *c, enum weft_dir d,
 				if (n < 0) {
 					st->stats.not_http++;
 					stream_reset(s, ST_LOST);
+					/* the head was good: end the span at the last
+					 * byte seen, or the next response would free
+					 * the exchange unseen (on_response) */
+					if (s->is_response)
+						response_done(st, c, s->last_ns, EXCH_DONE);
 					return;
 				}
 				pos += n;
