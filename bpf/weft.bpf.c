@@ -142,9 +142,11 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir,
 	if (!wanted_ports(lport, rport) || !wanted_netns(sk))
 		return 0;
 
+	/* Every chunk is checked, even inside an open header block: bytes
+	 * that began like "GET " but were not HTTP must not hide the next real
+	 * message (userspace trusts its own framing over this flag). */
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c || !c->http || !c->d[dir & 1].hdr_open)
-		start = chunk_starts_message(src, len);
+	start = chunk_starts_message(src, len);
 	if (!c) {
 		if (!start) {
 			count(WEFT_CNT_NOT_HTTP);

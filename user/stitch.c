@@ -344,10 +344,20 @@ static void feed(struct stitch *st, struct conn *c, enum weft_dir d,
 	uint32_t len = r->len, cap = r->cap_len < len ? r->cap_len : len;
 	uint32_t pos = 0;
 
+	/* A message start ends what can only be ended by guessing: a lost
+	 * stream, a body running to close, a chunked body whose framing was
+	 * lost in a gap, or a head that never ended (binary that began like
+	 * "GET "). */
 	if ((r->flags & WEFT_F_MSG_START) &&
-	    (s->st == ST_LOST || s->st == ST_BODY_EOF)) {
-		if (s->st == ST_BODY_EOF && s->is_response)
+	    (s->st == ST_LOST || s->st == ST_BODY_EOF ||
+	     (s->st == ST_BODY_CHUNKED && s->ch.lost) ||
+	     (s->st == ST_HEAD && cap >= 8 &&
+	      (http_looks_like_request(data, cap) ||
+	       http_looks_like_response(data, cap))))) {
+		if (s->st != ST_HEAD && s->st != ST_LOST && s->is_response)
 			response_done(st, c, s->last_ns, EXCH_DONE);
+		if (s->st == ST_HEAD)
+			st->stats.not_http++;
 		stream_reset(s, ST_IDLE);
 	}
 

@@ -10,7 +10,7 @@ cd "$root"
 GO119=${GO119:-/usr/lib/go-1.19/bin/go}
 GO126=${GO126:-/usr/local/go/bin/go}
 out=${APPS_OUT:-$root/build/apps}
-apps="goserver goclient"
+apps="goserver goclient sidecar"
 
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
 export GOPATH=${GOPATH:-$root/build/gopath}

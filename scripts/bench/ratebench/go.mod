@@ -1,0 +1,3 @@
+module weft/bench/ratebench
+
+go 1.19

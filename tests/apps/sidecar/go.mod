@@ -1,0 +1,3 @@
+module weft.test/sidecar
+
+go 1.19
