@@ -112,30 +112,86 @@ static __noinline void copy_tail(struct weft_data_rec *rec,
 	rec->tail_len = io_read(src, len - n, rec->tail, n);
 }
 
-/* The one path every hook ends in: one socket call moved len bytes. */
-static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir,
-				     const struct io_src *src, __u32 flags,
-				     __u64 g)
-{
-	__u64 key = (__u64)sk, pid_tgid;
-	struct conn_state *c, fresh = {};
-	struct weft_data_rec *rec;
-	struct scratch *s;
-	struct dir_state *ds;
-	__u32 zero = 0, len, cap = 0;
-	__u16 family, lport, rport;
-	bool start = false;
+/* One socket call, as the hooks found it. */
+struct io_ctx {
+	struct io_src src;
+	__u64 sk;
+	__u64 pid_tgid;
+	__u64 g;
+	__u32 len;
+	__u32 flags;
+	__u16 family;
+	__u8 dir;
+	__u8 pad[5];
+};
 
-	if (ret <= 0)
+/*
+ * Build and send the record of a chunk on an HTTP connection. Not inlined:
+ * the verifier checks it once per distinct caller state instead of once
+ * per path through the connection-tracking branches above it.
+ */
+static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
+{
+	struct sock *sk = (struct sock *)ic->sk;
+	struct weft_data_rec *rec;
+	struct dir_state *ds;
+	struct scratch *s;
+	__u32 zero = 0, cap = 0, flags = ic->flags, len = ic->len;
+	__u8 dir = ic->dir & 1;
+
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
 		return 0;
-	len = ret;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
+	rec = &s->rec;
+	ds = &c->d[dir];
+	if (ds->hdr_open)
+		cap = capture_head(s, &ic->src, len, ds, hdr_window, body_capture,
+				   &flags);
+
+	rec->h.type = WEFT_REC_DATA;
+	rec->h.pid = ic->pid_tgid >> 32;
+	rec->h.tid = (__u32)ic->pid_tgid;
+	rec->h.cpu = bpf_get_smp_processor_id();
+	rec->h.ts_ns = bpf_ktime_get_ns();
+	rec->h.conn.sk = ic->sk;
+	rec->h.conn.gen = c->gen;
+	fill_addr(&rec->addr, sk, ic->family);
+	rec->g = ic->g;
+	rec->origin_g = dir == WEFT_DIR_SEND ? go_origin(rec->h.pid, ic->g) : 0;
+	rec->seq = chunk_seq(sk, dir, len);
+	rec->len = len;
+	rec->cap_len = cap;
+	rec->flags = flags;
+	rec->dir = dir;
+	rec->role = c->role;
+	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
+	copy_tail(rec, &ic->src, len);
+
+	if (cap > WEFT_DATA_MAX)
+		cap = WEFT_DATA_MAX;
+	if (bpf_ringbuf_output(&events, rec, sizeof(*rec) + cap, 0))
+		count(WEFT_CNT_RB_FULL);
+	else
+		count(WEFT_CNT_DATA_EVENTS);
+	return 0;
+}
+
+/* The one path every hook ends in: one socket call moved ic->len bytes. */
+static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic)
+{
+	__u64 key = (__u64)sk;
+	struct conn_state *c, fresh = {};
+	struct dir_state *ds;
+	__u16 lport, rport;
+	bool start;
+
+	ic->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (ic->family != AF_INET && ic->family != AF_INET6)
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
-	if (!wanted_task(pid_tgid >> 32))
+	ic->pid_tgid = bpf_get_current_pid_tgid();
+	if (!wanted_task(ic->pid_tgid >> 32))
 		return 0;
 	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
@@ -146,7 +202,7 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir,
 	 * that began like "GET " but were not HTTP must not hide the next real
 	 * message (userspace trusts its own framing over this flag). */
 	c = bpf_map_lookup_elem(&conns, &key);
-	start = chunk_starts_message(src, len);
+	start = chunk_starts_message(&ic->src, ic->len);
 	if (!c) {
 		if (!start) {
 			count(WEFT_CNT_NOT_HTTP);
@@ -163,47 +219,15 @@ static __always_inline int handle_io(struct sock *sk, long ret, __u8 dir,
 			return 0;
 		c->http = 1;
 	}
-	ds = &c->d[dir & 1];
 	if (start) {
-		flags |= WEFT_F_MSG_START;
+		ds = &c->d[ic->dir & 1];
+		ic->flags |= WEFT_F_MSG_START;
 		ds->hdr_open = 1;
 		ds->hdr_len = 0;
 		ds->win = 0;
 	}
-
-	s = bpf_map_lookup_elem(&scratch_map, &zero);
-	if (!s)
-		return 0;
-	rec = &s->rec;
-	if (ds->hdr_open)
-		cap = capture_head(s, src, len, ds, hdr_window, body_capture, &flags);
-
-	rec->h.type = WEFT_REC_DATA;
-	rec->h.pid = pid_tgid >> 32;
-	rec->h.tid = (__u32)pid_tgid;
-	rec->h.cpu = bpf_get_smp_processor_id();
-	rec->h.ts_ns = bpf_ktime_get_ns();
-	rec->h.conn.sk = key;
-	rec->h.conn.gen = c->gen;
-	fill_addr(&rec->addr, sk, family);
-	rec->g = g;
-	rec->origin_g = dir == WEFT_DIR_SEND ? go_origin(rec->h.pid, g) : 0;
-	rec->seq = chunk_seq(sk, dir, len);
-	rec->len = len;
-	rec->cap_len = cap;
-	rec->flags = flags;
-	rec->dir = dir;
-	rec->role = c->role;
-	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
-	copy_tail(rec, src, len);
-
-	if (cap > WEFT_DATA_MAX)
-		cap = WEFT_DATA_MAX;
-	if (bpf_ringbuf_output(&events, rec, sizeof(*rec) + cap, 0))
-		count(WEFT_CNT_RB_FULL);
-	else
-		count(WEFT_CNT_DATA_EVENTS);
-	return 0;
+	ic->sk = key;
+	return emit_chunk(ic, c);
 }
 
 static __always_inline bool user_task(void)
@@ -215,16 +239,18 @@ static __always_inline bool user_task(void)
 
 /* Buffer of the syscall in progress, from the task's saved registers;
  * also R14, the goroutine when the caller is Go. */
-static __always_inline int io_src_from_regs(struct io_src *src, long ret,
-					    __u64 *g)
+static __always_inline int io_from_regs(struct io_ctx *ic, long ret, __u8 dir)
 {
 	struct pt_regs *regs;
 
 	if (!user_task())
 		return -1;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	*g = BPF_CORE_READ(regs, r14);
-	if (io_src_from_args(src, BPF_CORE_READ(regs, orig_ax),
+	ic->g = BPF_CORE_READ(regs, r14);
+	ic->len = ret;
+	ic->dir = dir;
+	ic->flags = 0;
+	if (io_src_from_args(&ic->src, BPF_CORE_READ(regs, orig_ax),
 			     BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx),
 			     ret)) {
 		count(WEFT_CNT_UNKNOWN_SYSCALL);
@@ -236,23 +262,21 @@ static __always_inline int io_src_from_regs(struct io_src *src, long ret,
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(on_sock_send, struct sock *sk, int ret, int flags)
 {
-	struct io_src src;
-	__u64 g;
+	struct io_ctx ic;
 
-	if (ret <= 0 || io_src_from_regs(&src, ret, &g))
+	if (ret <= 0 || io_from_regs(&ic, ret, WEFT_DIR_SEND))
 		return 0;
-	return handle_io(sk, ret, WEFT_DIR_SEND, &src, 0, g);
+	return handle_io(sk, &ic);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(on_sock_recv, struct sock *sk, int ret, int flags)
 {
-	struct io_src src;
-	__u64 g;
+	struct io_ctx ic;
 
-	if (ret <= 0 || (flags & MSG_PEEK) || io_src_from_regs(&src, ret, &g))
+	if (ret <= 0 || (flags & MSG_PEEK) || io_from_regs(&ic, ret, WEFT_DIR_RECV))
 		return 0;
-	return handle_io(sk, ret, WEFT_DIR_RECV, &src, 0, g);
+	return handle_io(sk, &ic);
 }
 
 /* ---- fallback for kernels without the sock tracepoints ---- */
@@ -328,7 +352,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct sys_args *a, args;
-	struct io_src src;
+	struct io_ctx ic;
 	struct sock *sk;
 
 	a = bpf_map_lookup_elem(&inflight, &pid_tgid);
@@ -344,10 +368,13 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	sk = sock_of_fd(args.fd);
 	if (!sk)
 		return 0;
-	if (io_src_from_args(&src, args.nr, args.a1, args.a2, ret))
+	if (io_src_from_args(&ic.src, args.nr, args.a1, args.a2, ret))
 		return 0;
-	return handle_io(sk, ret, is_send(args.nr) ? WEFT_DIR_SEND : WEFT_DIR_RECV,
-			 &src, WEFT_F_SYSCALL_HOOK, BPF_CORE_READ(regs, r14));
+	ic.len = ret;
+	ic.dir = is_send(args.nr) ? WEFT_DIR_SEND : WEFT_DIR_RECV;
+	ic.flags = WEFT_F_SYSCALL_HOOK;
+	ic.g = BPF_CORE_READ(regs, r14);
+	return handle_io(sk, &ic);
 }
 
 /* ---- connection lifecycle ---- */
