@@ -10,7 +10,8 @@ is extracted from the request headers, a SERVER span is started (child of
 that context, or the root of a new trace) and ended once the response is
 written. /call?url=U makes a GET to U inside a CLIENT span, with that span's
 B3 headers injected (its own span id, as any SDK does), and answers with the
-downstream status and body. /hello answers 200 "hello". Spans go to Jaeger
+downstream status and body. /hello answers 200 "hello". Every request is
+sampled (ALWAYS_ON: see main()), so X-B3-Sampled: 1 goes downstream. Spans go to Jaeger
 over OTLP/HTTP (protobuf) from a BatchSpanProcessor (exported every 100 ms
 and at SIGTERM/SIGINT, before the process exits).
 
@@ -33,6 +34,7 @@ from opentelemetry.propagators.b3 import B3MultiFormat
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -108,7 +110,10 @@ def main():
                     help="OTLP/HTTP traces endpoint (used as is)")
     a = ap.parse_args()
     name = os.environ.get("OTEL_SERVICE_NAME") or a.name
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
+    # ALWAYS_ON, not the default ParentBased: the B3 propagator reads a missing
+    # X-B3-Sampled (callers that copy only the ids, as mesh apps do) as "not
+    # sampled", and this service must report its spans whatever its caller sent.
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}), sampler=ALWAYS_ON)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=a.otlp, timeout=5),
                                                    schedule_delay_millis=100))
     trace.set_tracer_provider(provider)

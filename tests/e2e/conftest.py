@@ -66,7 +66,8 @@ def start_server(kind, **kw):
     try:
         return L.Server(kind, **kw)
     except L.Failed as e:
-        pytest.fail(str(e), pytrace=False)
+        err = str(e)
+    pytest.fail(err, pytrace=False)
 
 
 @pytest.fixture(scope="module", params=SERVER_KINDS)
@@ -113,10 +114,13 @@ def weft(request, weft_bin):
         argv += list(args)
         w = L.Weft(argv, env=env, output=output)
         runs.append(w)
+        err = None
         try:
             w.wait_ready()
         except L.Failed as e:
-            pytest.fail(str(e), pytrace=False)
+            err = str(e)
+        if err:
+            pytest.fail(err, pytrace=False)
         return w
     yield start
     for w in runs:

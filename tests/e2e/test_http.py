@@ -28,12 +28,29 @@ class Ctx:
         self.trace, self.span, self.sampled = trace, span, sampled
 
 
-def run(weft, server, hooks, traffic, nspans, ports=None):
-    """Start weft on the server's port, run traffic(), wait for nspans spans,
-    stop weft (SIGINT) and return (weft, traffic result, spans)."""
+def _client_pids(r):
+    if isinstance(r, tuple):
+        return [x.pid for x in r if isinstance(x, L.CurlResult)]
+    return [r.pid] if isinstance(r, L.CurlResult) else []
+
+
+def run(weft, server, hooks, traffic, n_server, n_client=None, client_pids=None, ports=None):
+    """Start weft on the server's port, run traffic(), wait until n_server
+    server spans of the server and n_client client spans of the clients were
+    printed (or SPAN_WAIT passed), stop weft (SIGINT); return (weft, traffic
+    result, spans)."""
     w = weft(ports=ports or [server.port], hooks=hooks)
     r = traffic()
-    w.wait_for(lambda spans: len(spans) >= nspans)
+    pids = client_pids or _client_pids(r)
+    n_client = n_server if n_client is None else n_client
+
+    def done(spans):
+        ns = len([s for s in spans if L.res(s).get("process.pid") == server.pid
+                  and s.get("kind") == "server"])
+        nc = len([s for s in spans if L.res(s).get("process.pid") in pids
+                  and s.get("kind") == "client"])
+        return ns >= n_server and nc >= n_client
+    w.wait_for(done)
     rc = w.stop()
     spans = w.spans()
     assert rc == 0, "weft exited with %s after SIGINT\n%s" % (rc, w.stderr())
@@ -42,6 +59,44 @@ def run(weft, server, hooks, traffic, nspans, ports=None):
         errs += ["%s: %s" % (s.get("span_id"), e) for e in L.check_span_format(s)]
     L.assert_ok(errs, spans, what="malformed spans")
     return w, r, spans
+
+
+def _key(span):
+    a = L.attrs(span)
+    return (a.get("http.request.method"), a.get("url.path"), a.get("url.query"))
+
+
+def match_requests(spans, reqs, what, errs):
+    """Order spans as reqs: by (method, path, query) when those are unique,
+    else by start time. Also checks that start times follow the request order."""
+    keys = [(q.get("method", "GET"), q["path"], q.get("query")) for q in reqs]
+    if len(set(keys)) == len(keys) and len(spans) == len(reqs):
+        by = {}
+        for s in spans:
+            by.setdefault(_key(s), []).append(s)
+        if all(len(by.get(k, [])) == 1 for k in keys):
+            ordered = [by[k][0] for k in keys]
+            for i in range(1, len(ordered)):
+                if ordered[i]["start_time_unix_nano"] < ordered[i - 1]["start_time_unix_nano"]:
+                    errs.append("%s span of request %d (%s) starts %d ns before that of request "
+                                "%d (%s)" % (what, i, keys[i][1], ordered[i - 1]["start_time_unix_nano"]
+                                             - ordered[i]["start_time_unix_nano"], i - 1, keys[i - 1][1]))
+            return ordered
+    return spans
+
+
+def check_links(server_spans, client_spans, reqs, errs):
+    """A server span whose parent is one of the client spans (on-node link,
+    issue 4) must be linked to the client span of the same request."""
+    cids = {c["span_id"]: i for i, c in enumerate(client_spans)}
+    for i, s in enumerate(server_spans):
+        j = cids.get(s["parent_span_id"])
+        if j is not None and j != i:
+            errs.append("server span of request %d (%s %s) is linked to the client span of "
+                        "request %d (%s %s)" % (i, _key(s)[1], _key(s)[2], j,
+                                                _key(client_spans[j])[1], _key(client_spans[j])[2]))
+        if j is not None and s["trace_id"] != client_spans[j]["trace_id"]:
+            errs.append("server span %d: child of client span %d but in another trace" % (i, j))
 
 
 def check_curl_exchanges(spans, server, cr, reqs, ctx=None, client_required=True,
@@ -64,6 +119,10 @@ def check_curl_exchanges(spans, server, cr, reqs, ctx=None, client_required=True
     if len(cr.transfers) != len(reqs):
         errs.append("curl reported %d transfers: %s" % (len(cr.transfers), cr.err))
     L.assert_ok(errs, spans, what="span counts")
+    ss = match_requests(ss, reqs, "server", errs)
+    if cs:
+        cs = match_requests(cs, reqs, "curl client", errs)
+        check_links(ss, cs, reqs, errs)
 
     ua = "weft-e2e/1.0"
     for i, q in enumerate(reqs):
@@ -123,6 +182,11 @@ def check_curl_exchanges(spans, server, cr, reqs, ctx=None, client_required=True
     for i in range(1, len(ss)):
         if same_conn and ss[i]["start_time_unix_nano"] < ss[i - 1]["end_time_unix_nano"]:
             errs.append("server spans %d and %d overlap on one connection" % (i - 1, i))
+    for i in range(1, len(cs)):
+        if same_conn and cs[i]["start_time_unix_nano"] < cs[i - 1]["end_time_unix_nano"]:
+            errs.append("curl client span %d ends %.3f ms after client span %d (next request on "
+                        "the connection) started" % (i - 1, (cs[i - 1]["end_time_unix_nano"]
+                                                            - cs[i]["start_time_unix_nano"]) / 1e6, i))
     L.assert_ok(errs, spans)
     return ss, cs
 
@@ -131,7 +195,7 @@ def check_curl_exchanges(spans, server, cr, reqs, ctx=None, client_required=True
 
 
 def test_plain_get(weft, server, hooks):
-    _, cr, spans = run(weft, server, hooks, lambda: L.curl(server.url("/hello")), 2)
+    _, cr, spans = run(weft, server, hooks, lambda: L.curl(server.url("/hello")), 1)
     check_curl_exchanges(spans, server, cr, [dict(path="/hello", status=200)])
 
 
@@ -159,7 +223,7 @@ CONTEXT_CASES = {
 def test_context_headers(weft, server, hooks, case):
     headers, ctx = CONTEXT_CASES[case]
     _, cr, spans = run(weft, server, hooks,
-                       lambda: L.curl(server.url("/hello"), headers=headers), 2)
+                       lambda: L.curl(server.url("/hello"), headers=headers), 1, 0)
     if not ctx.sampled and not L.of_pid(spans, server.pid, "server"):
         pytest.skip("weft dropped the unsampled trace (issue 4 rule 7); nothing to check")
     # curl sent a span id of its own: issue 4 (rule 3) will drop curl's client span.
@@ -173,7 +237,7 @@ def test_response_headers_are_not_context(weft, server, hooks):
 
     def traffic():
         return L.curl(server.url("/respctx")), L.curl(server.url("/respctx"), headers=hdrs)
-    _, (c1, c2), spans = run(weft, server, hooks, traffic, 3)
+    _, (c1, c2), spans = run(weft, server, hooks, traffic, 2, 1)
     bad = [s for s in spans if "bad0bad0" in s["trace_id"] or "bad1bad1" in s["parent_span_id"]]
     L.assert_ok(["span took its context from a response header" for _ in bad], spans)
     ss = L.of_pid(spans, server.pid, "server")
@@ -188,7 +252,7 @@ def test_response_headers_are_not_context(weft, server, hooks):
 def test_keepalive_many_requests(weft, server, hooks):
     n = 12
     urls = [server.url("/hello?i=%d" % i) for i in range(n)]
-    _, cr, spans = run(weft, server, hooks, lambda: L.curl(urls), 2 * n)
+    _, cr, spans = run(weft, server, hooks, lambda: L.curl(urls), n)
     assert [t["connects"] for t in cr.transfers] == [1] + [0] * (n - 1), cr.transfers
     check_curl_exchanges(spans, server, cr,
                          [dict(path="/hello", query="i=%d" % i, status=200) for i in range(n)],
@@ -208,7 +272,7 @@ def test_keepalive_goclient(weft, server, hooks):
                            env=L.NO_PROXY_ENV)
         assert p.returncode == 0, p.stderr
         return t0, time.time_ns()
-    _, (t0, t1), spans = run(weft, server, hooks, traffic, 5)
+    _, (t0, t1), spans = run(weft, server, hooks, traffic, 5, 0)
     ss = L.of_pid(spans, server.pid, "server")
     assert len(ss) == 5, L.dump(spans)
     errs = []
@@ -265,7 +329,8 @@ def test_pipelined_requests(weft, server, hooks):
             got = [_read_response(f) for _ in reqs]
             lport = s.getsockname()[1]
         return t0, time.time_ns(), got, lport
-    _, (t0, t1, got, lport), spans = run(weft, server, hooks, traffic, 6)
+    _, (t0, t1, got, lport), spans = run(weft, server, hooks, traffic, 3,
+                                         client_pids=[os.getpid()])
     assert got == [c for _, _, c in reqs]
     me = os.getpid()
     ss = L.of_pid(spans, server.pid, "server")
@@ -275,6 +340,10 @@ def test_pipelined_requests(weft, server, hooks):
         errs.append("%d server spans and %d client spans (this process) for 3 pipelined "
                     "requests" % (len(ss), len(cs)))
     L.assert_ok(errs, spans)
+    rq = [dict(path=p, query=q) for p, q, _ in reqs]
+    ss = match_requests(ss, rq, "server", errs)
+    cs = match_requests(cs, rq, "client", errs)
+    check_links(ss, cs, rq, errs)
     for i, (p, q, c) in enumerate(reqs):
         common = dict(method="GET", path=p, query=q, status=c, user_agent="weft-e2e/1.0",
                       t0=t0, t1=t1)
@@ -290,7 +359,7 @@ def test_pipelined_requests(weft, server, hooks):
 
 def test_chunked_response(weft, server, hooks):
     # 8 parts flushed 5 ms apart: the span must last until the final chunk.
-    _, cr, spans = run(weft, server, hooks, lambda: L.curl(server.url("/chunked?parts=8")), 2)
+    _, cr, spans = run(weft, server, hooks, lambda: L.curl(server.url("/chunked?parts=8")), 1)
     check_curl_exchanges(spans, server, cr,
                          [dict(path="/chunked", query="parts=8", status=200, min_ms=30)])
 
@@ -298,7 +367,7 @@ def test_chunked_response(weft, server, hooks):
 def test_big_response_body(weft, server, hooks):
     def traffic():
         return L.curl([server.url("/big"), server.url("/hello?after=big")])
-    _, cr, spans = run(weft, server, hooks, traffic, 4)
+    _, cr, spans = run(weft, server, hooks, traffic, 2)
     ss, _ = check_curl_exchanges(spans, server, cr, [dict(path="/big", status=200),
                                                      dict(path="/hello", query="after=big",
                                                           status=200)], same_conn=True)
@@ -312,7 +381,7 @@ def test_big_request_body(weft, server, hooks, tmp_path):
         return L.curl([server.url("/echo"), server.url("/echo?again=1")],
                       data_file=str(body))
     # curl sends the body with both URLs: two POSTs on one connection.
-    _, cr, spans = run(weft, server, hooks, traffic, 4)
+    _, cr, spans = run(weft, server, hooks, traffic, 2)
     check_curl_exchanges(spans, server, cr,
                          [dict(method="POST", path="/echo", status=200),
                           dict(method="POST", path="/echo", query="again=1", status=200)],
@@ -324,7 +393,7 @@ def test_big_cookie_before_b3(weft, server, hooks):
     cookie = "Cookie: " + "; ".join("c%d=%s" % (i, "v" * 90) for i in range(128))[:12 * 1024]
     hdrs = [cookie, "X-B3-TraceId: " + TID128, "X-B3-SpanId: " + SID, "X-B3-Sampled: 1"]
     _, cr, spans = run(weft, server, hooks,
-                       lambda: L.curl(server.url("/hello"), headers=hdrs), 2)
+                       lambda: L.curl(server.url("/hello"), headers=hdrs), 1, 0)
     check_curl_exchanges(spans, server, cr, [dict(path="/hello", status=200)],
                          ctx=Ctx(TID128, SID), client_required=False)
 
@@ -339,7 +408,7 @@ def test_header_block_beyond_window(weft, server, hooks):
     def traffic():
         return (L.curl(server.url("/hello?big=1"), headers=hdrs),
                 L.curl(server.url("/hello?after=1"), headers=hdrs[1:]))
-    w, (c1, c2), spans = run(weft, server, hooks, traffic, 3)
+    w, (c1, c2), spans = run(weft, server, hooks, traffic, 2, 0)
     ss = L.of_pid(spans, server.pid, "server")
     assert len(ss) == 2, "expected 2 server spans\n" + L.dump(spans)
     errs = []
@@ -360,7 +429,7 @@ def test_header_block_beyond_window(weft, server, hooks):
 def test_status_codes(weft, server, hooks):
     codes = [404, 500, 201, 503, 400]
     urls = [server.url("/status/%d" % c) for c in codes]
-    _, cr, spans = run(weft, server, hooks, lambda: L.curl(urls), 2 * len(codes))
+    _, cr, spans = run(weft, server, hooks, lambda: L.curl(urls), len(codes))
     assert [t["code"] for t in cr.transfers] == codes
     ss, cs = check_curl_exchanges(spans, server, cr,
                                   [dict(path="/status/%d" % c, status=c) for c in codes],
@@ -372,12 +441,12 @@ def test_status_codes(weft, server, hooks):
 
 def test_query_string(weft, server, hooks):
     q = "a=1&b=two%20words&c=%2Fslash&empty="
-    _, cr, spans = run(weft, server, hooks, lambda: L.curl(server.url("/hello?" + q)), 2)
+    _, cr, spans = run(weft, server, hooks, lambda: L.curl(server.url("/hello?" + q)), 1)
     check_curl_exchanges(spans, server, cr, [dict(path="/hello", query=q, status=200)])
 
 
 def test_slow_handler_duration(weft, server, hooks):
-    _, cr, spans = run(weft, server, hooks, lambda: L.curl(server.url("/slow?ms=150")), 2)
+    _, cr, spans = run(weft, server, hooks, lambda: L.curl(server.url("/slow?ms=150")), 1)
     check_curl_exchanges(spans, server, cr,
                          [dict(path="/slow", query="ms=150", status=200, min_ms=150)])
 
@@ -409,7 +478,7 @@ def test_server_exits_mid_response(weft, fresh_server, kind, hooks):
     """/exit sends headers promising 1000 bytes, 10 bytes, then the process exits."""
     server = fresh_server(kind)
     _, cr, spans = run(weft, server, hooks,
-                       lambda: L.curl(server.url("/exit"), check=False), 2)
+                       lambda: L.curl(server.url("/exit"), check=False), 1)
     assert cr.rc != 0 and not server.alive()
     _error_spans(spans, server, cr, "/exit", (200, None))
 
@@ -417,7 +486,7 @@ def test_server_exits_mid_response(weft, fresh_server, kind, hooks):
 def test_server_closes_unanswered(weft, server, hooks):
     """/close reads the request and closes the connection without a response."""
     _, cr, spans = run(weft, server, hooks,
-                       lambda: L.curl(server.url("/close"), check=False), 2)
+                       lambda: L.curl(server.url("/close"), check=False), 1)
     assert cr.rc == 52, cr.err  # curl: empty reply from server
     _error_spans(spans, server, cr, "/close", (None,))
 
@@ -446,7 +515,7 @@ def test_malformed_and_binary_traffic(weft, server, hooks):
                 except OSError:
                     pass
         return L.curl(server.url("/hello?control=1"))
-    w, cr, spans = run(weft, server, hooks, traffic, 2)
+    w, cr, spans = run(weft, server, hooks, traffic, 1)
     # Servers do answer garbage with "400 Bad Request": a response without a
     # request must not become a span either.
     check_curl_exchanges(spans, server, cr, [dict(path="/hello", query="control=1", status=200)])
@@ -456,7 +525,7 @@ def test_ipv6_loopback(weft, fresh_server, hooks):
     if not socket.has_ipv6:
         pytest.skip("no IPv6")
     server = fresh_server("go1.26", host="::1")
-    _, cr, spans = run(weft, server, hooks, lambda: L.curl(server.url("/hello")), 2)
+    _, cr, spans = run(weft, server, hooks, lambda: L.curl(server.url("/hello")), 1)
     ss = L.of_pid(spans, server.pid, "server")
     cs = L.of_pid(spans, cr.pid, "client")
     assert len(ss) == 1 and len(cs) == 1, L.dump(spans)
@@ -471,3 +540,15 @@ def test_ipv6_loopback(weft, fresh_server, hooks):
                                server_addr="::1", peer_addr="::1", t0=cr.t0, t1=cr.t1,
                                url=server.url("/hello"))
     L.assert_ok(errs, spans)
+
+
+def test_sigint_flushes_completed_spans(weft, server, hooks):
+    """SIGINT right after the traffic, with no waiting: every completed
+    exchange must still be printed."""
+    w = weft(ports=[server.port], hooks=hooks)
+    cr = L.curl([server.url("/hello?f=%d" % i) for i in range(5)])
+    rc = w.stop()
+    assert rc == 0, w.stderr()
+    check_curl_exchanges(w.spans(), server, cr,
+                         [dict(path="/hello", query="f=%d" % i, status=200) for i in range(5)],
+                         same_conn=True)
