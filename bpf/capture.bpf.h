@@ -83,7 +83,7 @@ static long copy_step(__u64 i, struct copy_ctx *cc)
 	n = cc->want - off;
 	if (n > COPY_STEP)
 		n = COPY_STEP;
-	got = io_read(&cc->src, off, &cc->sc.s->data[off & (WEFT_DATA_MAX - 1)], n);
+	got = io_read(&cc->src, off, cc->sc.s, off, n);
 	cc->off = off + got;
 	if (got < n) {
 		cc->read_fail = 1;

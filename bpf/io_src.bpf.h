@@ -75,16 +75,32 @@ static __noinline int io_src_from_args(struct io_src *src, __u64 nr,
 	return -1;
 }
 
+#define IO_DST_TAIL	0xffffffffU	/* io_read into s->rec.tail */
+
 /*
- * Copy n (<= COPY_STEP) bytes starting at stream offset off into dst,
- * walking the segments. Returns bytes copied.
+ * Copy n (<= COPY_STEP) bytes starting at stream offset off into s->data at
+ * dst (or into s->rec.tail), walking the segments. Returns bytes copied.
+ * A global function: the verifier checks it once, on its own, instead of
+ * once per calling state (the segment walk is what made programs too big).
  */
-static __noinline __u32 io_read(const struct io_src *src, __u32 off,
-			       __u8 *dst, __u32 n)
+__noinline __u32 io_read(const struct io_src *src, __u32 off,
+			 struct scratch *s, __u32 dst, __u32 n)
 {
 	__u64 seg_start = 0;
 	__u32 done = 0;
+	__u8 *out;
 
+	if (!src || !s)
+		return 0;
+	if (n > COPY_STEP)
+		n = COPY_STEP;
+	if (dst == IO_DST_TAIL) {
+		if (n > WEFT_TAIL_LEN)
+			n = WEFT_TAIL_LEN;
+		out = s->rec.tail;
+	} else {
+		out = &s->data[dst & (WEFT_DATA_MAX - 1)];
+	}
 	for (int i = 0; i < MAX_SEGS; i++) {
 		__u64 len = src->len[i];
 		__u64 want_at = off + done;
@@ -103,7 +119,7 @@ static __noinline __u32 io_read(const struct io_src *src, __u32 off,
 			l = COPY_STEP;
 		if (done > COPY_STEP)
 			break;
-		if (bpf_probe_read_user(dst + done, l,
+		if (bpf_probe_read_user(out + done, l,
 					(void *)(src->ptr[i] + (want_at - seg_start))))
 			break;
 		done += l;

@@ -17,7 +17,10 @@ struct dir_state {
 	__u32 hdr_open;		/* inside a header block: copy everything */
 	__u32 hdr_len;		/* bytes of that block seen so far */
 	__u32 win;		/* last 4 bytes seen, to find CRLFCRLF across chunks */
-	__u32 pad;
+	__u32 pend_len;		/* bytes in pend */
+	__u64 pend;		/* a chunk shorter than 8 bytes between messages:
+				 * Go's server reads the next request's first
+				 * byte alone (its background read) */
 };
 
 struct conn_state {

@@ -51,8 +51,9 @@ static __noinline void fill_addr(struct weft_addr *a, struct sock *sk,
 		BPF_CORE_READ_INTO((__u32 *)a->saddr, sk, __sk_common.skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)a->daddr, sk, __sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(a->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(a->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		/* whole 16-byte arrays: BPF_CORE_READ_INTO would copy one byte */
+		bpf_core_read(a->saddr, sizeof(a->saddr), &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(a->daddr, sizeof(a->daddr), &sk->__sk_common.skc_v6_daddr);
 	}
 }
 
@@ -104,12 +105,43 @@ static __noinline bool chunk_starts_message(const struct io_src *src,
 	return http_start_word(w);
 }
 
-static __noinline void copy_tail(struct weft_data_rec *rec,
+static __always_inline void copy_tail(struct scratch *s,
 				      const struct io_src *src, __u32 len)
 {
 	__u32 n = len < WEFT_TAIL_LEN ? len : WEFT_TAIL_LEN;
 
-	rec->tail_len = io_read(src, len - n, rec->tail, n);
+	s->rec.tail_len = io_read(src, len - n, s, IO_DST_TAIL, n);
+}
+
+/* Does pend + the start of this chunk make a message start? */
+static __noinline bool pend_starts_message(struct dir_state *ds,
+					   const struct io_src *src, __u32 len)
+{
+	__u32 have = ds->pend_len & 7, need = 8 - have;
+	__u64 w = 0;
+
+	if (!have || len < need || src->len[0] < need)
+		return false;
+	if (bpf_probe_read_user(&w, need & 7, (void *)src->ptr[0]))
+		return false;
+	return http_start_word(ds->pend | (w << (have * 8)));
+}
+
+/* Remember a short chunk that may be the first bytes of a message. */
+static __noinline void pend_update(struct dir_state *ds, const struct io_src *src,
+				   __u32 len)
+{
+	__u32 have = ds->pend_len & 7;
+	__u64 w = 0;
+
+	if (len >= 8 || have + len > 7 || src->len[0] < len ||
+	    bpf_probe_read_user(&w, len & 7, (void *)src->ptr[0])) {
+		ds->pend_len = 0;
+		ds->pend = 0;
+		return;
+	}
+	ds->pend |= w << (have * 8);
+	ds->pend_len = have + len;
 }
 
 /* One socket call, as the hooks found it. */
@@ -147,6 +179,8 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	if (ds->hdr_open)
 		cap = capture_head(s, &ic->src, len, ds, hdr_window, body_capture,
 				   &flags);
+	else if (len < 8)
+		cap = io_read(&ic->src, 0, s, 0, len);	/* see pend */
 
 	rec->h.type = WEFT_REC_DATA;
 	rec->h.pid = ic->pid_tgid >> 32;
@@ -165,7 +199,7 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	rec->dir = dir;
 	rec->role = c->role;
 	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
-	copy_tail(rec, &ic->src, len);
+	copy_tail(s, &ic->src, len);
 
 	if (cap > WEFT_DATA_MAX)
 		cap = WEFT_DATA_MAX;
@@ -219,8 +253,14 @@ static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic)
 			return 0;
 		c->http = 1;
 	}
+	ds = &c->d[ic->dir & 1];
+	if (!start && !ds->hdr_open)
+		start = pend_starts_message(ds, &ic->src, ic->len);
+	if (!ds->hdr_open && ic->len < 8 && !start)
+		pend_update(ds, &ic->src, ic->len);
+	else
+		ds->pend_len = 0;
 	if (start) {
-		ds = &c->d[ic->dir & 1];
 		ic->flags |= WEFT_F_MSG_START;
 		ds->hdr_open = 1;
 		ds->hdr_len = 0;

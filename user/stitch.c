@@ -14,6 +14,7 @@
 #include "stitch.h"
 #include "exchange.h"
 #include "http.h"
+#include "procinfo.h"
 
 #define CONN_BUCKETS	16384
 #define MAX_PENDING	64	/* pipelined requests waiting per connection */
@@ -34,7 +35,14 @@ struct stream {
 	uint64_t body_left;
 	struct http_chunked ch;
 	uint64_t first_ns, last_ns;
+	uint32_t first_seq;	/* TCP sequence number of the message's first byte */
 	bool is_response;	/* what the current message is */
+	/* A chunk shorter than a request line's first word, between
+	 * messages: Go's server reads the next request's first byte alone. */
+	uint8_t pend[8];
+	uint32_t pend_len;
+	uint64_t pend_ns;
+	uint32_t pend_seq;
 };
 
 struct conn {
@@ -192,7 +200,9 @@ static void on_request(struct stitch *st, struct conn *c, struct stream *s,
 	ex->tid = r->h.tid;
 	memcpy(ex->comm, r->comm, sizeof(ex->comm));
 	ex->comm[sizeof(ex->comm) - 1] = '\0';
-	ex->req_seq = r->seq;
+	ex->req_seq = s->first_seq;
+	/* read /proc while the process is alive: the span may outlive it */
+	procinfo_get(r->h.pid, ex->comm);
 	ex->start_ns = s->first_ns;
 	ex->head_truncated = truncated;
 	link_request(st->link, ex, &c->ci, r, st->o.is_go && st->o.is_go(r->h.pid));
@@ -344,6 +354,22 @@ static void feed(struct stitch *st, struct conn *c, enum weft_dir d,
 	uint32_t len = r->len, cap = r->cap_len < len ? r->cap_len : len;
 	uint32_t pos = 0;
 
+	/* A short chunk between messages may be the first bytes of the next
+	 * one: keep it until the rest arrives. */
+	if (len < 8 && cap == len && (s->st == ST_IDLE || s->st == ST_LOST)) {
+		if (s->pend_len + len > sizeof(s->pend) - 1) {
+			s->pend_len = 0;
+			return;
+		}
+		if (!s->pend_len) {
+			s->pend_ns = r->h.ts_ns;
+			s->pend_seq = r->seq;
+		}
+		memcpy(s->pend + s->pend_len, data, len);
+		s->pend_len += len;
+		return;
+	}
+
 	/* A message start ends what can only be ended by guessing: a lost
 	 * stream, a body running to close, a chunked body whose framing was
 	 * lost in a gap, or a head that never ended (binary that began like
@@ -365,7 +391,26 @@ static void feed(struct stitch *st, struct conn *c, enum weft_dir d,
 		switch (s->st) {
 		case ST_IDLE: {
 			uint32_t avail = pos < cap ? cap - pos : 0;
+			uint8_t tmp[24];
+			size_t tl = 0;
 
+			if (s->pend_len && pos == 0) {
+				/* pend + this chunk: a message start? */
+				tl = s->pend_len;
+				memcpy(tmp, s->pend, tl);
+				memcpy(tmp + tl, data, avail < 16 ? avail : 16);
+				tl += avail < 16 ? avail : 16;
+			}
+			if (tl && (http_looks_like_request(tmp, tl) ||
+				   http_looks_like_response(tmp, tl))) {
+				stream_reset(s, ST_HEAD);
+				head_append(st, s, s->pend, s->pend_len);
+				s->first_ns = s->pend_ns;
+				s->first_seq = s->pend_seq;
+				s->pend_len = 0;
+				break;
+			}
+			s->pend_len = 0;
 			if (!avail ||
 			    !(http_looks_like_request(data + pos, avail) ||
 			      http_looks_like_response(data + pos, avail))) {
@@ -375,6 +420,7 @@ static void feed(struct stitch *st, struct conn *c, enum weft_dir d,
 			}
 			stream_reset(s, ST_HEAD);
 			s->first_ns = r->h.ts_ns;
+			s->first_seq = r->seq + pos;
 			break;
 		}
 		case ST_HEAD: {
