@@ -234,7 +234,6 @@ def curl(url, headers=(), netns=None, timeout=30):
     r.t1 = time.time_ns()
     r.rc, r.err = p.returncode, err.decode("utf-8", "replace")
     lines = out.decode("utf-8", "replace").replace("\r", "").split("\n")
-    lines = [x for x in lines]
     r.code = int(lines[-2]) if len(lines) >= 2 and lines[-2].isdigit() else 0
     r.headers = {}
     for x in lines:
