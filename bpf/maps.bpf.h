@@ -7,10 +7,11 @@
  * so a large body behind a small header block costs one step, not 16 KiB. */
 #define COPY_STEP	1024
 #define COPY_STEPS	(WEFT_DATA_MAX / COPY_STEP)
-/* Scratch data is twice the largest copy so every masked offset plus a
- * bounded length stays inside the value (the verifier checks max+max). */
-#define SCRATCH_DATA	(2 * WEFT_DATA_MAX)
-#define SCRATCH_MASK	(SCRATCH_DATA - 1)
+/* Scratch data leaves room past the largest copy so that every masked
+ * offset plus a bounded length stays inside the value (the verifier checks
+ * max offset + max length), and the whole value stays under the 32 KiB a
+ * per-CPU map value may have. */
+#define SCRATCH_DATA	(WEFT_DATA_MAX + 2 * COPY_STEP)
 
 /* Per-direction progress of the message the kernel is forwarding. */
 struct dir_state {
@@ -54,10 +55,9 @@ struct {
 	__type(value, struct conn_state);
 } conns SEC(".maps");
 
-/* One record-building area per CPU; max_entries set to the CPU count. An
- * ARRAY, not a PERCPU_ARRAY, because per-CPU values are limited to 32 KiB. */
+/* One record-building area per CPU. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct scratch);

@@ -74,16 +74,24 @@ uint64_t now_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* The offset is re-read every call: two clock reads cost ~40 ns and follow
- * NTP adjustments of the wall clock. */
+/* The wall-minus-monotonic offset is re-read at most once a second: spans
+ * converted within that second keep their monotonic order exactly (reading
+ * two clocks per span jitters by tens of ns), and NTP steps still reach us. */
 uint64_t mono_to_unix_ns(uint64_t mono_ns)
 {
+	static int64_t off;
+	static uint64_t off_at;
 	struct timespec rt, mo;
-	int64_t off;
+	uint64_t now;
 
-	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mo);
-	off = ((int64_t)rt.tv_sec - mo.tv_sec) * 1000000000LL +
-	      (rt.tv_nsec - mo.tv_nsec);
+	now = (uint64_t)mo.tv_sec * 1000000000ULL + mo.tv_nsec;
+	if (!off_at || now - off_at >= 1000000000ULL) {
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_MONOTONIC, &mo);
+		off = ((int64_t)rt.tv_sec - mo.tv_sec) * 1000000000LL +
+		      (rt.tv_nsec - mo.tv_nsec);
+		off_at = now;
+	}
 	return mono_ns + off;
 }
