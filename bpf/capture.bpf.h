@@ -37,14 +37,9 @@ static __always_inline __u64 load_word(struct scratch *s, __u32 off)
 	return w;
 }
 
-static long scan_byte(__u64 i, struct scan_ctx *sc)
+/* One byte of a header block; returns 1 when scanning must stop. */
+static __always_inline long scan_one(struct scan_ctx *sc, __u32 pos, __u8 b)
 {
-	__u32 pos = sc->start + (__u32)i;
-	__u8 b;
-
-	if (pos >= sc->end)
-		return 1;
-	b = sc->s->data[pos & (WEFT_DATA_MAX - 1)];
 	sc->win = (sc->win << 8) | b;
 	if (++sc->hdr_len >= sc->hdr_window) {
 		sc->truncated = 1;
@@ -61,6 +56,44 @@ static long scan_byte(__u64 i, struct scan_ctx *sc)
 	}
 	sc->head_end = pos + 1;
 	return 1;
+}
+
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+#define LFS	(ONES * '\n')
+
+/*
+ * Eight bytes per round: a blank line ends in '\n', so a word without one
+ * only shifts the window and counts; only words holding a line feed (about
+ * one per header line) are looked at byte by byte. Eight times fewer
+ * rounds than a byte loop over a typical 150-byte head.
+ */
+static long scan_word(__u64 i, struct scan_ctx *sc)
+{
+	__u32 pos = sc->start + (__u32)i * 8, n;
+	__u64 w, x;
+
+	if (pos >= sc->end)
+		return 1;
+	n = sc->end - pos;
+	w = *(__u64 *)&sc->s->data[pos & (WEFT_DATA_MAX - 1)];
+	x = w ^ LFS;
+	if (n >= 8 && !((x - ONES) & ~x & HIGHS)) {
+		sc->win = (__u32)__builtin_bswap32((__u32)(w >> 32));
+		sc->hdr_len += 8;
+		if (sc->hdr_len >= sc->hdr_window) {
+			sc->truncated = 1;
+			return 1;
+		}
+		return 0;
+	}
+	for (int k = 0; k < 8; k++) {
+		if (k >= n)
+			return 1;
+		if (scan_one(sc, pos + k, (w >> (k * 8)) & 0xff))
+			return 1;
+	}
+	return 0;
 }
 
 struct copy_ctx {
@@ -93,7 +126,7 @@ static long copy_step(__u64 i, struct copy_ctx *cc)
 		return 0;	/* only copying the body prefix now */
 	cc->sc.start = off;
 	cc->sc.end = off + got;
-	bpf_loop(COPY_STEP, scan_byte, &cc->sc, 0);
+	bpf_loop(COPY_STEP / 8, scan_word, &cc->sc, 0);
 	if (cc->sc.head_end) {
 		__u32 w = cc->sc.head_end + cc->body_capture;
 

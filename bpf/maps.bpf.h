@@ -28,8 +28,10 @@ struct conn_state {
 	__u64 gen;		/* tells a reused sk address from the old socket */
 	__u8 role;		/* enum weft_role */
 	__u8 http;		/* an HTTP message was seen on this socket */
-	__u8 pad[6];
+	__u8 addr_ok;		/* addr filled (once: it never changes) */
+	__u8 pad[5];
 	struct dir_state d[2];	/* indexed by enum weft_dir */
+	struct weft_addr addr;
 };
 
 /* A data record under construction, with room for its bytes: data[] sits
@@ -86,6 +88,14 @@ struct {
 	__type(key, __u16);
 	__type(value, __u8);
 } port_filter SEC(".maps");
+
+/* --comm: command names to trace when the filter is on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, char[16]);
+	__type(value, __u8);
+} comm_filter SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {

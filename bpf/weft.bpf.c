@@ -37,6 +37,7 @@ const volatile __u32 hdr_window = WEFT_HDR_WINDOW_DEFAULT;
 const volatile __u32 body_capture = WEFT_BODY_CAPTURE_DEFAULT;
 const volatile bool filter_pids = false;
 const volatile bool filter_ports = false;
+const volatile bool filter_comms = false;
 const volatile __u32 netns_inum = 0;	/* --netns: only sockets of this net ns */
 
 static __noinline void fill_addr(struct weft_addr *a, struct sock *sk,
@@ -74,6 +75,13 @@ static __always_inline bool wanted_task(__u32 tgid)
 		return false;	/* our own OTLP export would trace itself */
 	if (filter_pids && !bpf_map_lookup_elem(&pid_filter, &tgid))
 		return false;
+	if (filter_comms) {
+		char comm[16] = {};
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!bpf_map_lookup_elem(&comm_filter, comm))
+			return false;
+	}
 	return true;
 }
 
@@ -189,7 +197,11 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	rec->h.ts_ns = bpf_ktime_get_ns();
 	rec->h.conn.sk = ic->sk;
 	rec->h.conn.gen = c->gen;
-	fill_addr(&rec->addr, sk, ic->family);
+	if (!c->addr_ok) {
+		fill_addr(&c->addr, sk, ic->family);
+		c->addr_ok = 1;
+	}
+	rec->addr = c->addr;
 	rec->g = ic->g;
 	rec->origin_g = dir == WEFT_DIR_SEND ? go_origin(rec->h.pid, ic->g) : 0;
 	rec->seq = chunk_seq(sk, dir, len);

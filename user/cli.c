@@ -341,6 +341,18 @@ int cli_parse(struct env *env, int argc, char **argv)
 			return -1;
 		}
 	}
+	/* --comm alone is filtered in the kernel (cheap, and nothing else
+	 * reaches the ring buffer); with --exe too, either may match, so the
+	 * agent decides */
+	if (env->n_comms && !env->n_exes) {
+		if (env->n_comms > 64) {
+			fprintf(stderr, "weft: too many --comm (max 64)\n");
+			return -1;
+		}
+		for (int i = 0; i < env->n_comms; i++)
+			strncpy(env->lo.comms[i], env->comms[i], 15);
+		env->lo.n_comms = env->n_comms;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "weft: unexpected argument '%s'\n"
 			"Try 'weft --help' for more information.\n", argv[optind]);

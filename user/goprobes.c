@@ -18,12 +18,16 @@ struct binary {
 	dev_t dev;
 	ino_t ino;
 	bool is_go;
+	char path[64];			/* /proc/PID/exe of a process running it */
+	uint64_t newproc1_off, gostartcallfn_off;
+	bool fanout_tried;
 	struct bpf_link *links[4];
 };
 
 struct pid_slot {
 	uint32_t pid;
 	int8_t is_go;		/* -1 unknown, 0, 1 */
+	struct binary *bin;
 };
 
 static struct loader *ldr;
@@ -88,12 +92,13 @@ static struct binary *inspect(uint32_t pid)
 			     gb.roundtrip_off);
 	b->links[1] = attach(ldr->skel->progs.go_request_write, path,
 			     gb.request_write_off);
-	if (gb.newproc1_off && gb.gostartcallfn_off) {
-		b->links[2] = attach(ldr->skel->progs.go_newproc1, path,
-				     gb.newproc1_off);
-		b->links[3] = attach(ldr->skel->progs.go_gostartcallfn, path,
-				     gb.gostartcallfn_off);
-	}
+	/* The goroutine-creation probes cost two traps per goroutine, and
+	 * net/http's server starts one per request (its background read):
+	 * they are attached only once the binary is seen calling out from a
+	 * goroutine that is not a handler (goprobes_want_fanout). */
+	b->newproc1_off = gb.newproc1_off;
+	b->gostartcallfn_off = gb.gostartcallfn_off;
+	snprintf(b->path, sizeof(b->path), "%s", path);
 	if (b->links[0] && b->links[1])
 		n_attached++;
 	if (verbose)
@@ -113,6 +118,7 @@ bool goprobes_consider(uint32_t pid)
 	b = inspect(pid);
 	s->pid = pid;
 	s->is_go = b && b->is_go;
+	s->bin = b;
 	return s->is_go;
 }
 
@@ -146,6 +152,28 @@ void goprobes_scan_all(void)
 		goprobes_consider(pid);
 	}
 	closedir(d);
+}
+
+void goprobes_want_fanout(uint32_t pid)
+{
+	struct pid_slot *s = &pids[pid % PID_SLOTS];
+	struct binary *b = s->pid == pid ? s->bin : NULL;
+	char path[64];
+
+	if (!b || b->fanout_tried || !ldr || !ldr->skel)
+		return;
+	b->fanout_tried = true;
+	if (!b->newproc1_off || !b->gostartcallfn_off)
+		return;
+	/* the process that asked is alive: attach through its exe link */
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	b->links[2] = attach(ldr->skel->progs.go_newproc1, path, b->newproc1_off);
+	b->links[3] = attach(ldr->skel->progs.go_gostartcallfn, path,
+			     b->gostartcallfn_off);
+	if (verbose)
+		fprintf(stderr, "weft: pid %u calls out from a goroutine of its own: "
+			"goroutine-creation probes %s\n", pid,
+			b->links[2] && b->links[3] ? "attached" : "not attached");
 }
 
 uint64_t goprobes_g_parent(uint32_t pid, uint64_t g)

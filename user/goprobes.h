@@ -18,6 +18,9 @@ bool goprobes_consider(uint32_t pid);
 bool goprobes_is_go(uint32_t pid);
 void goprobes_forget(uint32_t pid);
 void goprobes_scan_all(void);
+/* pid's Go binary calls out from goroutines we cannot place: follow
+ * goroutine creation from now on (attached once per binary). */
+void goprobes_want_fanout(uint32_t pid);
 /* The goroutine that started goroutine g of pid, 0 when unknown. */
 uint64_t goprobes_g_parent(uint32_t pid, uint64_t g);
 void goprobes_stats(uint64_t *binaries, uint64_t *attached, uint64_t *stripped);

@@ -33,6 +33,8 @@ struct current {
 	bool sampled;
 	bool has_in;			/* it came with context */
 	uint8_t in_span_id[8];		/* ... whose span id this is */
+	struct exchange *ex;		/* the server exchange (alive while this is) */
+	struct conn_info ci;		/* its connection, to retry rule 2 */
 };
 
 struct link {
@@ -220,6 +222,30 @@ void link_derive_span_id(const uint8_t trace_id[16], const uint8_t span_id[8],
 	memcpy(out, &h, 8);
 }
 
+/*
+ * Rule 2 found late: on two CPUs a server can read a request before the
+ * client's send tracepoint has put the client's record in the ring. Retried
+ * before the server span lends its identity to a child and when it ends.
+ */
+static bool late_wire_link(struct link *lk, struct exchange *ex,
+			   const struct conn_info *ci)
+{
+	struct wire *w;
+
+	if (ex->linked)
+		return false;
+	w = wire_find(lk, ci, ex->req_seq);
+	if (!w)
+		return false;
+	memcpy(ex->trace_id, w->trace_id, 16);
+	memcpy(ex->parent_span_id, w->span_id, 8);
+	ex->has_parent = true;
+	ex->linked = true;
+	lk->stats.wire_links++;
+	wire_unlink(lk, w);
+	return true;
+}
+
 static void link_server(struct link *lk, struct exchange *ex,
 			const struct conn_info *ci, const struct trace_ctx *ctx,
 			uint64_t now)
@@ -270,6 +296,8 @@ static void link_server(struct link *lk, struct exchange *ex,
 	memcpy(c->trace_id, ex->trace_id, 16);
 	memcpy(c->span_id, ex->span_id, 8);
 	c->sampled = ex->sampled;
+	c->ex = ex;
+	c->ci = *ci;
 	c->has_in = ctx->valid;
 	if (ctx->valid) {
 		struct current **ip;
@@ -292,8 +320,11 @@ static void link_client(struct link *lk, struct exchange *ex,
 	/* Go fan-out: a goroutine the handler started works for its span */
 	for (int depth = 0; !cur && is_go && lk->o.g_parent && depth < 8; depth++) {
 		parent_key = lk->o.g_parent(ex->pid, parent_key);
-		if (!parent_key)
+		if (!parent_key) {
+			if (depth == 0 && lk->o.want_g_parents)
+				lk->o.want_g_parents(ex->pid);
 			break;
+		}
 		cur = *cur_slot(lk, ex->pid, parent_key);
 	}
 
@@ -321,6 +352,10 @@ static void link_client(struct link *lk, struct exchange *ex,
 		wire_put(lk, ci, ex->req_seq, ex->trace_id, ex->span_id,
 			 ex->sampled, now);
 		return;
+	}
+	if (cur && cur->ex && late_wire_link(lk, cur->ex, &cur->ci)) {
+		memcpy(cur->trace_id, cur->ex->trace_id, 16);
+		cur->sampled = cur->ex->sampled;
 	}
 	if (cur) {
 		/* rules 1 and 4: child of the server span at work */
@@ -370,31 +405,34 @@ void link_request(struct link *lk, struct exchange *ex, const struct conn_info *
 
 bool link_done(struct link *lk, struct exchange *ex, const struct conn_info *ci)
 {
-	if (ex->is_server && !ex->linked) {
-		/* On two CPUs the server may read a request before the client's
-		 * send tracepoint has fired; by the response it has. */
-		struct wire *w = wire_find(lk, ci, ex->req_seq);
-
-		if (w) {
-			memcpy(ex->trace_id, w->trace_id, 16);
-			memcpy(ex->parent_span_id, w->span_id, 8);
-			ex->has_parent = true;
-			ex->linked = true;
-			lk->stats.wire_links++;
-			wire_unlink(lk, w);
-		}
-	}
+	if (ex->is_server)
+		late_wire_link(lk, ex, ci);
 	if (ex->is_server) {
 		struct current **pp = cur_slot(lk, ex->pid, ex->ctx_key), *c = *pp;
 
 		if (c && memcmp(c->span_id, ex->span_id, 8) == 0)
 			cur_remove(lk, pp);
-		if (own_has(lk, ex->pid) && !lk->o.keep_instrumented) {
-			lk->stats.suppressed_server++;
-			return false;
-		}
 	}
-	return !ex->suppress;
+	if (ex->suppress)
+		return false;
+	/* rule 3: a process making its own spans gets none from us, its
+	 * server spans and its other requests (its exporter's) alike */
+	if (own_has(lk, ex->pid) && !lk->o.keep_instrumented) {
+		lk->stats.suppressed_server++;
+		return false;
+	}
+	return true;
+}
+
+void link_forget(struct link *lk, const struct exchange *ex)
+{
+	struct current **pp;
+
+	if (!ex->is_server)
+		return;
+	pp = cur_slot(lk, ex->pid, ex->ctx_key);
+	if (*pp && (*pp)->ex == ex)
+		cur_remove(lk, pp);
 }
 
 void link_get_stats(const struct link *lk, struct link_stats *out)

@@ -34,13 +34,15 @@ struct link_opts {
 	bool keep_instrumented;	/* keep spans of processes making their own */
 	/* Go: creator of a goroutine (0 = unknown); NULL = not followed */
 	uint64_t (*g_parent)(uint32_t pid, uint64_t g);
+	/* Go: ask for goroutine-creation tracking in pid; NULL = never */
+	void (*want_g_parents)(uint32_t pid);
 };
 
 struct link_stats {
 	uint64_t wire_links;		/* server spans parented on this node */
 	uint64_t process_links;		/* client spans parented in-process */
 	uint64_t suppressed_client;	/* rule 3 client spans not emitted */
-	uint64_t suppressed_server;	/* server spans of instrumented processes */
+	uint64_t suppressed_server;	/* other spans of instrumented processes */
 };
 
 struct link;
@@ -54,6 +56,8 @@ void link_request(struct link *lk, struct exchange *ex, const struct conn_info *
 /* The exchange is complete: returns false when its span must not be
  * emitted (suppressed), and forgets per-request state. */
 bool link_done(struct link *lk, struct exchange *ex, const struct conn_info *ci);
+/* The exchange is freed without a span: drop what refers to it. */
+void link_forget(struct link *lk, const struct exchange *ex);
 void link_get_stats(const struct link *lk, struct link_stats *out);
 /* Deterministic span id for rule 5 derived mode (exposed for tests). */
 void link_derive_span_id(const uint8_t trace_id[16], const uint8_t span_id[8],

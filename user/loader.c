@@ -94,6 +94,9 @@ static int configure(struct loader *l, const struct loader_opts *o)
 	s->rodata->filter_pids = o->n_pids > 0;
 	s->rodata->filter_ports = o->n_ports > 0;
 	s->rodata->netns_inum = o->netns_inum;
+	/* --exe without --comm is decided in the agent, so comm filtering in
+	 * the kernel is only on when it alone decides */
+	s->rodata->filter_comms = o->n_comms > 0;
 
 	bpf_program__set_autoload(s->progs.on_sock_send, sock);
 	bpf_program__set_autoload(s->progs.on_sock_recv, sock);
@@ -112,6 +115,10 @@ static int fill_filters(struct loader *l, const struct loader_opts *o)
 	for (int i = 0; i < o->n_pids; i++)
 		if (bpf_map__update_elem(l->skel->maps.pid_filter, &o->pids[i],
 					 sizeof(o->pids[i]), &one, 1, BPF_ANY))
+			return -errno;
+	for (int i = 0; i < o->n_comms; i++)
+		if (bpf_map__update_elem(l->skel->maps.comm_filter, o->comms[i],
+					 sizeof(o->comms[i]), &one, 1, BPF_ANY))
 			return -errno;
 	for (int i = 0; i < o->n_ports; i++)
 		if (bpf_map__update_elem(l->skel->maps.port_filter, &o->ports[i],

@@ -26,6 +26,8 @@ struct loader_opts {
 	uint16_t ports[LOADER_MAX_PORTS];
 	int n_ports;
 	uint32_t netns_inum;	/* 0 = every network namespace */
+	char comms[64][16];	/* --comm, filtered in the kernel */
+	int n_comms;
 	bool verbose;
 };
 

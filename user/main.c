@@ -137,8 +137,8 @@ static void print_stats(struct app *a, bool final)
 		stitch_get_link_stats(a->stitch, &ls);
 		goprobes_stats(&gb, &ga, &gs);
 		fprintf(stderr, "weft: links: on this node %" PRIu64 ", in process %" PRIu64
-			", suppressed (made by the process itself) client %" PRIu64
-			" / server %" PRIu64 "; Go binaries %" PRIu64 " (probed %" PRIu64
+			", suppressed as made by the process itself %" PRIu64
+			" (+%" PRIu64 " other spans of such processes); Go binaries %" PRIu64 " (probed %" PRIu64
 			", stripped %" PRIu64 ")\n",
 			ls.wire_links, ls.process_links, ls.suppressed_client,
 			ls.suppressed_server, gb, ga, gs);
@@ -267,6 +267,7 @@ int main(int argc, char **argv)
 	so.link.mode = a.env.link_mode;
 	so.link.keep_instrumented = a.env.keep_instrumented;
 	so.link.g_parent = goprobes_g_parent;
+	so.link.want_g_parents = goprobes_want_fanout;
 	goprobes_init(&a.loader, a.env.lo.verbose);
 	goprobes_scan_all();
 	a.stitch = stitch_new(&so, on_span, &a);

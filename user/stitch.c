@@ -111,10 +111,11 @@ static struct conn *conn_get(struct stitch *st, const struct weft_conn_key *k,
 	return c;
 }
 
-static void exchange_free(struct exchange *ex)
+static void exchange_free(struct stitch *st, struct exchange *ex)
 {
 	if (!ex)
 		return;
+	link_forget(st->link, ex);
 	free(ex->tracestate);
 	free(ex->req);
 	free(ex);
@@ -134,9 +135,9 @@ static void conn_free(struct stitch *st, struct conn *c)
 		struct exchange *ex = c->q_head;
 
 		c->q_head = ex->next;
-		exchange_free(ex);
+		exchange_free(st, ex);
 	}
-	exchange_free(c->resp);
+	exchange_free(st, c->resp);
 	free(c);
 	st->stats.conns_open--;
 }
@@ -176,7 +177,7 @@ static void response_done(struct stitch *st, struct conn *c, uint64_t end_ns,
 	ex->end_ns = end_ns;
 	ex->how = how;
 	emit(st, c, ex);
-	exchange_free(ex);
+	exchange_free(st, ex);
 }
 
 static void on_request(struct stitch *st, struct conn *c, struct stream *s,
@@ -233,7 +234,7 @@ static struct exchange *on_response(struct stitch *st, struct conn *c,
 	ex->next = NULL;
 	ex->status = m->status;
 	/* a previous response still open (until-close framing) cannot be */
-	exchange_free(c->resp);
+	exchange_free(st, c->resp);
 	c->resp = ex;
 	return ex;
 }
@@ -544,7 +545,7 @@ static void conn_end(struct stitch *st, struct conn *c, uint64_t ts,
 		ex->how = how;
 		st->stats.closed_early++;
 		emit(st, c, ex);
-		exchange_free(ex);
+		exchange_free(st, ex);
 	}
 	c->q_tail = NULL;
 }
