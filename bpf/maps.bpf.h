@@ -97,6 +97,19 @@ struct {
 	__type(value, __u8);
 } comm_filter SEC(".maps");
 
+/*
+ * Waking the agent for every record costs an irq_work and a context switch
+ * per record; instead records go in silently and the agent polls every
+ * few milliseconds, unless enough has piled up to be worth a wakeup now.
+ */
+#define WAKEUP_BYTES	(128 << 10)
+
+static __always_inline __u64 rb_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > WAKEUP_BYTES ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);

@@ -215,7 +215,7 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 
 	if (cap > WEFT_DATA_MAX)
 		cap = WEFT_DATA_MAX;
-	if (bpf_ringbuf_output(&events, rec, sizeof(*rec) + cap, 0))
+	if (bpf_ringbuf_output(&events, rec, sizeof(*rec) + cap, rb_flags()))
 		count(WEFT_CNT_RB_FULL);
 	else
 		count(WEFT_CNT_DATA_EVENTS);
@@ -476,7 +476,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 			r->h.conn.gen = c->gen;
 			r->oldstate = oldstate;
 			r->pad = 0;
-			bpf_ringbuf_submit(r, 0);
+			bpf_ringbuf_submit(r, rb_flags());
 			count(WEFT_CNT_CLOSE_EVENTS);
 		} else {
 			count(WEFT_CNT_RB_FULL);
@@ -507,7 +507,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid,
 	r->pid = pid_tgid >> 32;
 	r->tid = (__u32)pid_tgid;
 	r->ts_ns = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(r, 0);
+	/* a new process may be a Go binary to probe before it serves */
+	bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 

@@ -20,6 +20,8 @@
 #include "procinfo.h"
 #include "stitch.h"
 
+#define POLL_MS 10	/* the longest a record waits in the ring buffer */
+
 static volatile sig_atomic_t exiting;
 
 static void on_signal(int sig)
@@ -195,7 +197,9 @@ static int run(struct app *a)
 	while (!exiting) {
 		uint64_t now;
 
-		err = ring_buffer__poll(rb, 100);
+		/* records arrive without wakeups (see rb_flags in the BPF side):
+		 * a short timeout bounds how long a span waits */
+		err = ring_buffer__poll(rb, POLL_MS);
 		if (err == -EINTR) {
 			err = 0;
 			continue;

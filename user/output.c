@@ -1,91 +1,190 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The console and JSON-lines writers. */
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "output.h"
 
-void json_str(FILE *f, const char *s)
+/*
+ * JSON is built in a line buffer and written with one fwrite: per-character
+ * stdio calls cost a third of the agent's time at 40k spans/s.
+ */
+struct jbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void jb_grow(struct jbuf *b, size_t need)
 {
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			/* bytes from the wire: control bytes escaped, the
-			 * rest passed on (invalid UTF-8 included) */
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-	}
-	fputc('"', f);
+	if (b->len + need <= b->cap)
+		return;
+	while (b->len + need > b->cap)
+		b->cap = b->cap ? b->cap * 2 : 4096;
+	b->p = realloc(b->p, b->cap);
+	if (!b->p)
+		abort();
 }
 
-static void json_attrs(FILE *f, const struct span_attr *a, int n)
+static void jb_put(struct jbuf *b, const char *s, size_t n)
 {
-	fputc('{', f);
+	jb_grow(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void jb_puts(struct jbuf *b, const char *s)
+{
+	jb_put(b, s, strlen(s));
+}
+
+static void jb_printf(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	jb_grow(b, n + 1);
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, n + 1, fmt, ap);
+	va_end(ap);
+	b->len += n;
+}
+
+static void jb_u64(struct jbuf *b, uint64_t v)
+{
+	char tmp[24];
+	int i = sizeof(tmp);
+
+	do {
+		tmp[--i] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	jb_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+static void jb_i64(struct jbuf *b, int64_t v)
+{
+	if (v < 0) {
+		jb_put(b, "-", 1);
+		jb_u64(b, (uint64_t)0 - (uint64_t)v);
+	} else {
+		jb_u64(b, v);
+	}
+}
+
+/* A JSON string: runs of plain bytes are copied whole; bytes from the
+ * wire that are control characters are escaped, the rest (invalid UTF-8
+ * included) passed on. */
+static void jb_str(struct jbuf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+
+	jb_put(b, "\"", 1);
+	while (*p) {
+		const unsigned char *run = p;
+
+		while (*p >= 0x20 && *p != '"' && *p != '\\' && *p != 0x7f)
+			p++;
+		if (p > run)
+			jb_put(b, (const char *)run, p - run);
+		if (!*p)
+			break;
+		switch (*p) {
+		case '"':
+			jb_put(b, "\\\"", 2);
+			break;
+		case '\\':
+			jb_put(b, "\\\\", 2);
+			break;
+		case '\n':
+			jb_put(b, "\\n", 2);
+			break;
+		case '\r':
+			jb_put(b, "\\r", 2);
+			break;
+		case '\t':
+			jb_put(b, "\\t", 2);
+			break;
+		default:
+			jb_printf(b, "\\u%04x", *p);
+		}
+		p++;
+	}
+	jb_put(b, "\"", 1);
+}
+
+void json_str(FILE *f, const char *s)
+{
+	struct jbuf b = { 0 };
+
+	jb_str(&b, s);
+	fwrite(b.p, 1, b.len, f);
+	free(b.p);
+}
+
+static void json_attrs(struct jbuf *b, const struct span_attr *a, int n)
+{
+	jb_put(b, "{", 1);
 	for (int i = 0; i < n; i++) {
 		if (i)
-			fputc(',', f);
-		json_str(f, a[i].key);
-		fputc(':', f);
+			jb_put(b, ",", 1);
+		jb_str(b, a[i].key);
+		jb_put(b, ":", 1);
 		if (a[i].type == SPAN_ATTR_INT)
-			fprintf(f, "%" PRId64, a[i].num);
+			jb_i64(b, a[i].num);
 		else
-			json_str(f, a[i].str);
+			jb_str(b, a[i].str);
 	}
-	fputc('}', f);
+	jb_put(b, "}", 1);
 }
 
 static void output_json(FILE *f, const struct span *s)
 {
+	static struct jbuf b;
 	char tid[33], sid[17], pid[17] = "";
 
+	b.len = 0;
 	hex_encode(s->trace_id, 16, tid);
 	hex_encode(s->span_id, 8, sid);
 	if (s->has_parent)
 		hex_encode(s->parent_span_id, 8, pid);
-	fprintf(f, "{\"trace_id\":\"%s\",\"span_id\":\"%s\",\"parent_span_id\":\"%s\","
-		"\"name\":", tid, sid, pid);
-	json_str(f, s->name);
-	fprintf(f, ",\"kind\":\"%s\",\"start_time_unix_nano\":%" PRIu64
-		",\"end_time_unix_nano\":%" PRIu64 ",\"status\":\"%s\"",
-		s->kind == SPAN_KIND_CLIENT ? "client" : "server",
-		s->start_unix_ns, s->end_unix_ns,
-		s->status == SPAN_STATUS_ERROR ? "error" :
-		s->status == SPAN_STATUS_OK ? "ok" : "unset");
+	jb_puts(&b, "{\"trace_id\":\"");
+	jb_puts(&b, tid);
+	jb_puts(&b, "\",\"span_id\":\"");
+	jb_puts(&b, sid);
+	jb_puts(&b, "\",\"parent_span_id\":\"");
+	jb_puts(&b, pid);
+	jb_puts(&b, "\",\"name\":");
+	jb_str(&b, s->name);
+	jb_puts(&b, s->kind == SPAN_KIND_CLIENT ? ",\"kind\":\"client\"" : ",\"kind\":\"server\"");
+	jb_puts(&b, ",\"start_time_unix_nano\":");
+	jb_u64(&b, s->start_unix_ns);
+	jb_puts(&b, ",\"end_time_unix_nano\":");
+	jb_u64(&b, s->end_unix_ns);
+	jb_puts(&b, s->status == SPAN_STATUS_ERROR ? ",\"status\":\"error\"" :
+		    s->status == SPAN_STATUS_OK ? ",\"status\":\"ok\"" : ",\"status\":\"unset\"");
 	if (s->status_message) {
-		fputs(",\"status_message\":", f);
-		json_str(f, s->status_message);
+		jb_puts(&b, ",\"status_message\":");
+		jb_str(&b, s->status_message);
 	}
 	if (s->trace_state) {
-		fputs(",\"trace_state\":", f);
-		json_str(f, s->trace_state);
+		jb_puts(&b, ",\"trace_state\":");
+		jb_str(&b, s->trace_state);
 	}
-	fprintf(f, ",\"sampled\":%s,\"attributes\":", s->sampled ? "true" : "false");
-	json_attrs(f, s->attrs, s->n_attrs);
-	fputs(",\"resource\":", f);
+	jb_puts(&b, s->sampled ? ",\"sampled\":true,\"attributes\":" :
+		    ",\"sampled\":false,\"attributes\":");
+	json_attrs(&b, s->attrs, s->n_attrs);
+	jb_puts(&b, ",\"resource\":");
 	if (s->res)
-		json_attrs(f, s->res->attrs, s->res->n_attrs);
+		json_attrs(&b, s->res->attrs, s->res->n_attrs);
 	else
-		fputs("{}", f);
-	fputs("}\n", f);
+		jb_puts(&b, "{}");
+	jb_puts(&b, "}\n");
+	fwrite(b.p, 1, b.len, f);
 }
 
 static const char *attr_s(const struct span *s, const char *k)
