@@ -15,7 +15,8 @@ static char *xstrdup(const char *s)
 
 static void attr_clear(struct span_attr *a)
 {
-	free(a->key);
+	if (!a->key_static)
+		free(a->key);
 	if (a->type == SPAN_ATTR_STR)
 		free(a->str);
 	memset(a, 0, sizeof(*a));
@@ -23,7 +24,8 @@ static void attr_clear(struct span_attr *a)
 
 static void attr_copy(struct span_attr *dst, const struct span_attr *src)
 {
-	dst->key = xstrdup(src->key);
+	dst->key_static = src->key_static;
+	dst->key = src->key_static ? src->key : xstrdup(src->key);
 	dst->type = src->type;
 	dst->num = src->num;
 	dst->str = src->type == SPAN_ATTR_STR ? xstrdup(src->str) : NULL;
@@ -94,24 +96,34 @@ static struct span_attr *attr_slot(struct span_attr *attrs, int *n, int max,
 	return &attrs[(*n)++];
 }
 
+static struct span_attr *span_slot(struct span *s, const char *key)
+{
+	struct span_attr *a;
+
+	if (s->n_attrs >= SPAN_MAX_ATTRS)
+		return NULL;
+	a = &s->attrs[s->n_attrs++];
+	a->key = (char *)key;
+	a->key_static = true;
+	return a;
+}
+
 void span_add_str(struct span *s, const char *key, const char *val)
 {
-	struct span_attr *a = attr_slot(s->attrs, &s->n_attrs, SPAN_MAX_ATTRS, key);
+	struct span_attr *a = span_slot(s, key);
 
 	if (!a)
 		return;
-	a->key = xstrdup(key);
 	a->type = SPAN_ATTR_STR;
 	a->str = xstrdup(val);
 }
 
 void span_add_int(struct span *s, const char *key, int64_t val)
 {
-	struct span_attr *a = attr_slot(s->attrs, &s->n_attrs, SPAN_MAX_ATTRS, key);
+	struct span_attr *a = span_slot(s, key);
 
 	if (!a)
 		return;
-	a->key = xstrdup(key);
 	a->type = SPAN_ATTR_INT;
 	a->num = val;
 }

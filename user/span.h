@@ -34,7 +34,8 @@ enum span_attr_type {
 };
 
 struct span_attr {
-	char *key;			/* owned */
+	char *key;			/* owned, unless key_static */
+	bool key_static;		/* key is a string literal (span attributes) */
 	enum span_attr_type type;
 	char *str;			/* owned, when type == SPAN_ATTR_STR */
 	int64_t num;			/* when type == SPAN_ATTR_INT */
@@ -72,7 +73,12 @@ void span_free(struct span *s);
 struct span *span_clone(const struct span *s);
 void span_set_name(struct span *s, const char *name);
 void span_set_status(struct span *s, enum span_status st, const char *msg);
-/* Attributes past SPAN_MAX_ATTRS are dropped silently (the limit is fixed). */
+/*
+ * Span attributes: key must be a string literal (or outlive the span) and
+ * appear once per span: at tens of thousands of spans a second, copying
+ * keys and checking for duplicates was a fifth of the agent's time.
+ * Attributes past SPAN_MAX_ATTRS are dropped (the limit is fixed).
+ */
 void span_add_str(struct span *s, const char *key, const char *val);
 void span_add_int(struct span *s, const char *key, int64_t val);
 const struct span_attr *span_find_attr(const struct span *s, const char *key);

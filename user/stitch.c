@@ -180,23 +180,22 @@ static void response_done(struct stitch *st, struct conn *c, uint64_t end_ns,
 	exchange_free(st, ex);
 }
 
-static void on_request(struct stitch *st, struct conn *c, struct stream *s,
-		       const struct http_msg *m, const struct weft_data_rec *r,
+/* Queues the request; the exchange takes m (returns false when the
+ * request was dropped and m is still the caller's). */
+static bool on_request(struct stitch *st, struct conn *c, struct stream *s,
+		       struct http_msg *m, const struct weft_data_rec *r,
 		       bool truncated)
 {
 	struct exchange *ex;
 
 	if (c->q_len >= MAX_PENDING) {
 		st->stats.pending_overflow++;
-		return;
+		return false;
 	}
 	ex = calloc(1, sizeof(*ex));
 	if (!ex)
 		abort();
-	ex->req = malloc(sizeof(*ex->req));
-	if (!ex->req)
-		abort();
-	*ex->req = *m;
+	ex->req = m;
 	ex->pid = r->h.pid;
 	ex->tid = r->h.tid;
 	memcpy(ex->comm, r->comm, sizeof(ex->comm));
@@ -213,6 +212,7 @@ static void on_request(struct stitch *st, struct conn *c, struct stream *s,
 		c->q_head = ex;
 	c->q_tail = ex;
 	c->q_len++;
+	return true;
 }
 
 /* A response head arrived: pair it with the oldest waiting request. */
@@ -269,6 +269,7 @@ static void handle_head(struct stitch *st, struct conn *c, enum weft_dir d,
 	struct http_msg *m = malloc(sizeof(*m));
 	enum http_parse_result pr;
 	char method[HTTP_METHOD_MAX] = "";
+	bool taken = false;
 
 	if (!m)
 		abort();
@@ -305,7 +306,8 @@ static void handle_head(struct stitch *st, struct conn *c, enum weft_dir d,
 	s->is_response = !m->is_request;
 	s->last_ns = r->h.ts_ns;
 	if (m->is_request) {
-		on_request(st, c, s, m, r, truncated);
+		/* the queued exchange owns m from here; it outlives this call */
+		taken = on_request(st, c, s, m, r, truncated);
 	} else {
 		struct exchange *ex = on_response(st, c, m);
 
@@ -326,7 +328,8 @@ static void handle_head(struct stitch *st, struct conn *c, enum weft_dir d,
 		start_body(st, c, s, m, method, r->h.ts_ns);
 	if (truncated && s->is_response)
 		response_done(st, c, r->h.ts_ns, EXCH_DONE);
-	free(m);
+	if (!taken)
+		free(m);
 }
 
 static bool head_append(struct stitch *st, struct stream *s, const uint8_t *p,
