@@ -40,9 +40,10 @@ const volatile bool filter_ports = false;
 const volatile bool filter_comms = false;
 const volatile __u32 netns_inum = 0;	/* --netns: only sockets of this net ns */
 
-static __noinline void fill_addr(struct weft_addr *a, struct sock *sk,
-				      __u16 family)
+static __noinline void fill_addr(struct weft_addr *a, struct sock *sk)
 {
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
 	a->family = family;
 	a->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	a->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
@@ -160,9 +161,8 @@ struct io_ctx {
 	__u64 g;
 	__u32 len;
 	__u32 flags;
-	__u16 family;
 	__u8 dir;
-	__u8 pad[5];
+	__u8 pad[7];
 };
 
 /*
@@ -198,7 +198,7 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	rec->h.conn.sk = ic->sk;
 	rec->h.conn.gen = c->gen;
 	if (!c->addr_ok) {
-		fill_addr(&c->addr, sk, ic->family);
+		fill_addr(&c->addr, sk);
 		c->addr_ok = 1;
 	}
 	rec->addr = c->addr;
@@ -211,7 +211,11 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	rec->dir = dir;
 	rec->role = c->role;
 	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
-	copy_tail(s, &ic->src, len);
+	/* the tail serves chunked framing where bytes were not copied */
+	if (cap < len)
+		copy_tail(s, &ic->src, len);
+	else
+		rec->tail_len = 0;
 
 	if (cap > WEFT_DATA_MAX)
 		cap = WEFT_DATA_MAX;
@@ -222,32 +226,47 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	return 0;
 }
 
-/* The one path every hook ends in: one socket call moved ic->len bytes. */
-static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic)
+/*
+ * Cheap checks first, before any user memory is read: most socket calls on
+ * a node are not HTTP we follow. A socket already in conns passed the
+ * socket checks when it was added; only the process filter is left.
+ */
+static __always_inline int io_prefilter(struct sock *sk, struct io_ctx *ic,
+					struct conn_state **cp)
 {
 	__u64 key = (__u64)sk;
-	struct conn_state *c, fresh = {};
-	struct dir_state *ds;
-	__u16 lport, rport;
-	bool start;
+	__u16 family;
 
-	ic->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (ic->family != AF_INET && ic->family != AF_INET6)
-		return 0;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
 	ic->pid_tgid = bpf_get_current_pid_tgid();
 	if (!wanted_task(ic->pid_tgid >> 32))
+		return -1;
+	*cp = bpf_map_lookup_elem(&conns, &key);
+	if (*cp)
 		return 0;
-	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (!wanted_ports(lport, rport) || !wanted_netns(sk))
-		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return -1;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return -1;
+	if (!wanted_ports(BPF_CORE_READ(sk, __sk_common.skc_num),
+			  bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))) ||
+	    !wanted_netns(sk))
+		return -1;
+	return 0;
+}
+
+/* The one path every hook ends in: one socket call moved ic->len bytes. */
+static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
+				     struct conn_state *c)
+{
+	__u64 key = (__u64)sk;
+	struct conn_state fresh = {};
+	struct dir_state *ds;
+	bool start;
 
 	/* Every chunk is checked, even inside an open header block: bytes
 	 * that began like "GET " but were not HTTP must not hide the next real
 	 * message (userspace trusts its own framing over this flag). */
-	c = bpf_map_lookup_elem(&conns, &key);
 	start = chunk_starts_message(&ic->src, ic->len);
 	if (!c) {
 		if (!start) {
@@ -297,14 +316,13 @@ static __always_inline int io_from_regs(struct io_ctx *ic, long ret, __u8 dir)
 
 	if (!user_task())
 		return -1;
+	/* a BTF pointer: plain loads, no probe-read helper calls */
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	ic->g = BPF_CORE_READ(regs, r14);
+	ic->g = regs->r14;
 	ic->len = ret;
 	ic->dir = dir;
 	ic->flags = 0;
-	if (io_src_from_args(&ic->src, BPF_CORE_READ(regs, orig_ax),
-			     BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx),
-			     ret)) {
+	if (io_src_from_args(&ic->src, regs->orig_ax, regs->si, regs->dx, ret)) {
 		count(WEFT_CNT_UNKNOWN_SYSCALL);
 		return -1;
 	}
@@ -314,21 +332,25 @@ static __always_inline int io_from_regs(struct io_ctx *ic, long ret, __u8 dir)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(on_sock_send, struct sock *sk, int ret, int flags)
 {
+	struct conn_state *c;
 	struct io_ctx ic;
 
-	if (ret <= 0 || io_from_regs(&ic, ret, WEFT_DIR_SEND))
+	if (ret <= 0 || io_prefilter(sk, &ic, &c) ||
+	    io_from_regs(&ic, ret, WEFT_DIR_SEND))
 		return 0;
-	return handle_io(sk, &ic);
+	return handle_io(sk, &ic, c);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(on_sock_recv, struct sock *sk, int ret, int flags)
 {
+	struct conn_state *c;
 	struct io_ctx ic;
 
-	if (ret <= 0 || (flags & MSG_PEEK) || io_from_regs(&ic, ret, WEFT_DIR_RECV))
+	if (ret <= 0 || (flags & MSG_PEEK) || io_prefilter(sk, &ic, &c) ||
+	    io_from_regs(&ic, ret, WEFT_DIR_RECV))
 		return 0;
-	return handle_io(sk, &ic);
+	return handle_io(sk, &ic, c);
 }
 
 /* ---- fallback for kernels without the sock tracepoints ---- */
@@ -404,6 +426,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct sys_args *a, args;
+	struct conn_state *c;
 	struct io_ctx ic;
 	struct sock *sk;
 
@@ -418,7 +441,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	    (args.nr == NR_recvmsg && (args.a2 & MSG_PEEK)))
 		return 0;
 	sk = sock_of_fd(args.fd);
-	if (!sk)
+	if (!sk || io_prefilter(sk, &ic, &c))
 		return 0;
 	if (io_src_from_args(&ic.src, args.nr, args.a1, args.a2, ret))
 		return 0;
@@ -426,7 +449,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	ic.dir = is_send(args.nr) ? WEFT_DIR_SEND : WEFT_DIR_RECV;
 	ic.flags = WEFT_F_SYSCALL_HOOK;
 	ic.g = BPF_CORE_READ(regs, r14);
-	return handle_io(sk, &ic);
+	return handle_io(sk, &ic, c);
 }
 
 /* ---- connection lifecycle ---- */

@@ -20,6 +20,7 @@ struct exchange {
 	struct http_msg *req;		/* owned */
 	uint32_t pid, tid;		/* the process that sent/read the request */
 	char comm[16];
+	struct resource *res;		/* the process, read while it was alive */
 	uint32_t req_seq;		/* TCP sequence number of the first byte */
 	uint64_t start_ns;		/* monotonic: first request byte seen */
 	uint64_t end_ns;		/* monotonic: last response byte seen */

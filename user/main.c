@@ -104,6 +104,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	} else if (h->type == WEFT_REC_CLOSE && size >= sizeof(struct weft_close_rec)) {
 		stitch_close(a->stitch, data);
 	} else if (h->type == WEFT_REC_EXEC) {
+		/* read the new image's name and environment while it runs */
+		procinfo_forget(h->pid);
+		procinfo_get(h->pid, "");
 		goprobes_forget(h->pid);
 		goprobes_consider(h->pid);
 	}
@@ -209,6 +212,13 @@ static int run(struct app *a)
 				strerror(-err));
 			break;
 		}
+		/* epoll only reports forced wakeups: take what came quietly */
+		err = ring_buffer__consume(rb);
+		if (err < 0) {
+			fprintf(stderr, "weft: failed to read ring buffer: %s\n",
+				strerror(-err));
+			break;
+		}
 		err = 0;
 		fflush(stdout);
 		now = now_mono_ns();
@@ -274,6 +284,7 @@ int main(int argc, char **argv)
 	so.link.want_g_parents = goprobes_want_fanout;
 	goprobes_init(&a.loader, a.env.lo.verbose);
 	goprobes_scan_all();
+	procinfo_scan_all();
 	a.stitch = stitch_new(&so, on_span, &a);
 
 	err = run(&a) ? 1 : 0;

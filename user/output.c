@@ -2,6 +2,7 @@
 /* The console and JSON-lines writers. */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -79,6 +80,14 @@ static void jb_i64(struct jbuf *b, int64_t v)
 /* A JSON string: runs of plain bytes are copied whole; bytes from the
  * wire that are control characters are escaped, the rest (invalid UTF-8
  * included) passed on. */
+/* Bytes copied as they are: not NUL, control, quote, backslash or DEL. */
+static const bool plain[256] = {
+	[0x20 ... 0x21] = true,		/* '"' is 0x22 */
+	[0x23 ... 0x5b] = true,		/* '\\' is 0x5c */
+	[0x5d ... 0x7e] = true,
+	[0x80 ... 0xff] = true,
+};
+
 static void jb_str(struct jbuf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
@@ -87,7 +96,7 @@ static void jb_str(struct jbuf *b, const char *s)
 	while (*p) {
 		const unsigned char *run = p;
 
-		while (*p >= 0x20 && *p != '"' && *p != '\\' && *p != 0x7f)
+		while (plain[*p])
 			p++;
 		if (p > run)
 			jb_put(b, (const char *)run, p - run);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Per-process resource attributes, from /proc, cached by pid. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -168,6 +169,38 @@ struct procinfo *procinfo_get(uint32_t pid, const char *comm)
 	e->next = *head;
 	*head = e;
 	return &e->pi;
+}
+
+void procinfo_forget(uint32_t pid)
+{
+	struct entry **pp = &table[pid % BUCKETS];
+
+	while (*pp && (*pp)->pi.pid != pid)
+		pp = &(*pp)->next;
+	if (*pp) {
+		struct entry *e = *pp;
+
+		*pp = e->next;
+		resource_unref(e->pi.res);
+		free(e);
+	}
+}
+
+void procinfo_scan_all(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+
+		if (!*end && pid)
+			procinfo_get(pid, "");
+	}
+	closedir(d);
 }
 
 void procinfo_sweep(void)

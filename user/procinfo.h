@@ -25,6 +25,11 @@ struct procinfo {
 struct procinfo *procinfo_get(uint32_t pid, const char *comm);
 /* Extra resource attributes applied to every new resource. */
 void procinfo_set_extra(const char *key, const char *val);
+/* exec replaced pid's image: what we knew is stale. */
+void procinfo_forget(uint32_t pid);
+/* Read every running process now, so that spans of a process that exits
+ * before its span completes still name it right. */
+void procinfo_scan_all(void);
 /* Drop entries of processes that exited. */
 void procinfo_sweep(void);
 void procinfo_free_all(void);

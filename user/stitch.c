@@ -116,6 +116,7 @@ static void exchange_free(struct stitch *st, struct exchange *ex)
 	if (!ex)
 		return;
 	link_forget(st->link, ex);
+	resource_unref(ex->res);
 	free(ex->tracestate);
 	free(ex->req);
 	free(ex);
@@ -202,7 +203,7 @@ static bool on_request(struct stitch *st, struct conn *c, struct stream *s,
 	ex->comm[sizeof(ex->comm) - 1] = '\0';
 	ex->req_seq = s->first_seq;
 	/* read /proc while the process is alive: the span may outlive it */
-	procinfo_get(r->h.pid, ex->comm);
+	ex->res = resource_ref(procinfo_get(r->h.pid, ex->comm)->res);
 	ex->start_ns = s->first_ns;
 	ex->head_truncated = truncated;
 	link_request(st->link, ex, &c->ci, r, st->o.is_go && st->o.is_go(r->h.pid));
