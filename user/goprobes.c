@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Go uprobe attachment, one per executable (device, inode). */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,24 +133,6 @@ void goprobes_forget(uint32_t pid)
 
 	if (s->pid == pid)
 		s->is_go = -1;
-}
-
-void goprobes_scan_all(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char *end;
-		unsigned long pid = strtoul(de->d_name, &end, 10);
-
-		if (*end || !pid)
-			continue;
-		goprobes_consider(pid);
-	}
-	closedir(d);
 }
 
 void goprobes_want_fanout(uint32_t pid)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Attach the Go linking uprobes (bpf/go_link.bpf.h) to every Go binary
- * that runs on the node: once per executable file, found at start-up by
- * scanning /proc and later from exec events and first-seen pids.
+ * that runs on the node: once per executable file, found at start-up (the
+ * agent's /proc scan) and later from exec events and first-seen pids.
  */
 #ifndef WEFT_GOPROBES_H
 #define WEFT_GOPROBES_H
@@ -17,7 +17,6 @@ int goprobes_init(struct loader *l, bool verbose);
 bool goprobes_consider(uint32_t pid);
 bool goprobes_is_go(uint32_t pid);
 void goprobes_forget(uint32_t pid);
-void goprobes_scan_all(void);
 /* pid's Go binary calls out from goroutines we cannot place: follow
  * goroutine creation from now on (attached once per binary). */
 void goprobes_want_fanout(uint32_t pid);

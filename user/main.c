@@ -83,6 +83,12 @@ static void on_span(struct span *s, void *ctx)
 		span_free(s);
 }
 
+/* At start-up every running process may be a Go binary to probe. */
+static void goprobes_note_pid(uint32_t pid)
+{
+	goprobes_consider(pid);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct app *a = ctx;
@@ -283,8 +289,7 @@ int main(int argc, char **argv)
 	so.link.g_parent = goprobes_g_parent;
 	so.link.want_g_parents = goprobes_want_fanout;
 	goprobes_init(&a.loader, a.env.lo.verbose);
-	goprobes_scan_all();
-	procinfo_scan_all();
+	procinfo_scan_all(goprobes_note_pid);
 	a.stitch = stitch_new(&so, on_span, &a);
 
 	err = run(&a) ? 1 : 0;

@@ -186,7 +186,7 @@ void procinfo_forget(uint32_t pid)
 	}
 }
 
-void procinfo_scan_all(void)
+void procinfo_scan_all(void (*also)(uint32_t pid))
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -197,8 +197,11 @@ void procinfo_scan_all(void)
 		char *end;
 		unsigned long pid = strtoul(de->d_name, &end, 10);
 
-		if (!*end && pid)
-			procinfo_get(pid, "");
+		if (*end || !pid)
+			continue;
+		procinfo_get(pid, "");
+		if (also)
+			also(pid);
 	}
 	closedir(d);
 }

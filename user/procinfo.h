@@ -28,8 +28,9 @@ void procinfo_set_extra(const char *key, const char *val);
 /* exec replaced pid's image: what we knew is stale. */
 void procinfo_forget(uint32_t pid);
 /* Read every running process now, so that spans of a process that exits
- * before its span completes still name it right. */
-void procinfo_scan_all(void);
+ * before its span completes still name it right; also(pid) is called for
+ * each (NULL: nothing else). */
+void procinfo_scan_all(void (*also)(uint32_t pid));
 /* Drop entries of processes that exited. */
 void procinfo_sweep(void);
 void procinfo_free_all(void);
