@@ -187,8 +187,12 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	if (ds->hdr_open)
 		cap = capture_head(s, &ic->src, len, ds, hdr_window, body_capture,
 				   &flags);
-	else if (len < 8)
-		cap = io_read(&ic->src, 0, s, 0, len);	/* see pend */
+	else if (len <= COPY_STEP)
+		/* Small chunks go whole: the end of one body and the head of
+		 * the next message often arrive in one read (pipelining, heads
+		 * and bodies written separately), and a chunk under 8 bytes may
+		 * be the start of a request (see pend). */
+		cap = io_read(&ic->src, 0, s, 0, len);
 
 	rec->h.type = WEFT_REC_DATA;
 	rec->h.pid = ic->pid_tgid >> 32;
