@@ -55,10 +55,12 @@ static bool wanted_process(struct app *a, uint32_t pid, const char *comm)
 {
 	struct procinfo *pi;
 
-	if (!a->env.n_comms && !a->env.n_exes)
+	/* no filter, or --comm alone: the kernel already applied it */
+	if ((!a->env.n_comms && !a->env.n_exes) || a->env.lo.n_comms)
 		return true;
-	if (a->env.n_comms && name_listed(a->env.comms, a->env.n_comms, comm))
-		return true;
+	for (int i = 0; i < a->env.n_comms; i++)
+		if (strncmp(a->env.comms[i], comm, 15) == 0)	/* comm: 15 chars */
+			return true;
 	if (!a->env.n_exes)
 		return false;
 	pi = procinfo_get(pid, comm);

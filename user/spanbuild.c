@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include "exchange.h"
 #include "ids.h"
-#include "procinfo.h"
 
 static const char *const known_methods[] = {
 	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
@@ -149,7 +148,7 @@ struct span *exchange_to_span(const struct exchange *ex,
 	s->end_unix_ns = s->start_unix_ns +
 			 (ex->end_ns > ex->start_ns ? ex->end_ns - ex->start_ns : 0);
 	span_set_name(s, method_known(m->method) ? m->method : "HTTP");
-	span_set_resource(s, ex->res ? ex->res : procinfo_get(ex->pid, ex->comm)->res);
+	span_set_resource(s, ex->res);
 
 	addr_str(&ci->addr, ci->addr.saddr, local, sizeof(local));
 	addr_str(&ci->addr, ci->addr.daddr, peer, sizeof(peer));
