@@ -41,6 +41,7 @@ struct conn_state {
 struct scratch {
 	struct weft_data_rec rec;
 	__u8 data[SCRATCH_DATA];
+	__u32 nrec;		/* records this CPU sent, for rb_flags */
 };
 
 /* Records to userspace; size set by the loader (--ringbuf-mb). */
@@ -101,11 +102,18 @@ struct {
  * Waking the agent for every record costs an irq_work and a context switch
  * per record; instead records go in silently and the agent polls every
  * few milliseconds, unless enough has piled up to be worth a wakeup now.
+ * Asking the ring how full it is reads the consumer's position, a cache
+ * line the agent writes from another CPU, so each CPU asks only every
+ * RB_QUERY_EVERY records (with 16 MiB of ring and the agent polling every
+ * 10 ms, the ring cannot fill between two questions).
  */
 #define WAKEUP_BYTES	(128 << 10)
+#define RB_QUERY_EVERY	32
 
-static __always_inline __u64 rb_flags(void)
+static __always_inline __u64 rb_flags(__u32 *nrec)
 {
+	if ((++*nrec % RB_QUERY_EVERY) != 0)
+		return BPF_RB_NO_WAKEUP;
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > WAKEUP_BYTES ?
 	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }

@@ -207,7 +207,10 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	}
 	rec->addr = c->addr;
 	rec->g = ic->g;
-	rec->origin_g = dir == WEFT_DIR_SEND ? go_origin(rec->h.pid, ic->g) : 0;
+	/* only a request written by Go's writeLoop has an asker to name:
+	 * responses on accepted connections skip the lookup */
+	rec->origin_g = dir == WEFT_DIR_SEND && c->role != WEFT_ROLE_SERVER ?
+			go_origin(rec->h.pid, ic->g) : 0;
 	rec->seq = chunk_seq(sk, dir, len);
 	rec->len = len;
 	rec->cap_len = cap;
@@ -223,7 +226,8 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 
 	if (cap > WEFT_DATA_MAX)
 		cap = WEFT_DATA_MAX;
-	if (bpf_ringbuf_output(&events, rec, sizeof(*rec) + cap, rb_flags()))
+	if (bpf_ringbuf_output(&events, rec, sizeof(*rec) + cap,
+			       rb_flags(&s->nrec)))
 		count(WEFT_CNT_RB_FULL);
 	else
 		count(WEFT_CNT_DATA_EVENTS);
@@ -503,7 +507,8 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 			r->h.conn.gen = c->gen;
 			r->oldstate = oldstate;
 			r->pad = 0;
-			bpf_ringbuf_submit(r, rb_flags());
+			/* one per connection: not worth a wakeup question */
+			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 			count(WEFT_CNT_CLOSE_EVENTS);
 		} else {
 			count(WEFT_CNT_RB_FULL);
