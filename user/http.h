@@ -44,6 +44,8 @@ struct http_ctx_headers {
 	bool traceparent_dup;
 };
 
+/* http_parse_head resets a message field by field (msg_reset in http.c):
+ * a new field must be added there too. */
 struct http_msg {
 	bool is_request;
 	int version_minor;		/* 0 or 1 (HTTP/1.x) */

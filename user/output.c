@@ -151,6 +151,19 @@ static void json_attrs(struct jbuf *b, const struct span_attr *a, int n)
 	jb_put(b, "}", 1);
 }
 
+/* A process's resource is the same in every span of it: escaped once. */
+static void json_resource(struct jbuf *b, struct resource *r)
+{
+	if (!r->json) {
+		struct jbuf rb = { 0 };
+
+		json_attrs(&rb, r->attrs, r->n_attrs);
+		r->json = rb.p;
+		r->json_len = rb.len;
+	}
+	jb_put(b, r->json, r->json_len);
+}
+
 static void output_json(FILE *f, const struct span *s)
 {
 	static struct jbuf b;
@@ -189,7 +202,7 @@ static void output_json(FILE *f, const struct span *s)
 	json_attrs(&b, s->attrs, s->n_attrs);
 	jb_puts(&b, ",\"resource\":");
 	if (s->res)
-		json_attrs(&b, s->res->attrs, s->res->n_attrs);
+		json_resource(&b, s->res);
 	else
 		jb_puts(&b, "{}");
 	jb_puts(&b, "}\n");

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Span and resource objects: ownership, attributes, ids as hex. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "span.h"
@@ -17,7 +18,7 @@ static void attr_clear(struct span_attr *a)
 {
 	if (!a->key_static)
 		free(a->key);
-	if (a->type == SPAN_ATTR_STR)
+	if (a->type == SPAN_ATTR_STR && !a->str_in_arena)
 		free(a->str);
 	memset(a, 0, sizeof(*a));
 }
@@ -33,10 +34,11 @@ static void attr_copy(struct span_attr *dst, const struct span_attr *src)
 
 struct span *span_new(void)
 {
-	struct span *s = calloc(1, sizeof(*s));
+	struct span *s = malloc(sizeof(*s));
 
 	if (!s)
 		abort();
+	memset(s, 0, offsetof(struct span, arena));	/* the arena needs none */
 	s->kind = SPAN_KIND_SERVER;
 	s->sampled = true;
 	return s;
@@ -59,12 +61,16 @@ struct span *span_clone(const struct span *s)
 {
 	struct span *c = span_new();
 
-	*c = *s;
+	memcpy(c, s, offsetof(struct span, arena) + s->arena_len);
 	c->trace_state = s->trace_state ? xstrdup(s->trace_state) : NULL;
 	c->name = s->name ? xstrdup(s->name) : NULL;
 	c->status_message = s->status_message ? xstrdup(s->status_message) : NULL;
-	for (int i = 0; i < s->n_attrs; i++)
-		attr_copy(&c->attrs[i], &s->attrs[i]);
+	for (int i = 0; i < s->n_attrs; i++) {
+		if (s->attrs[i].str_in_arena)	/* same offset in the copy's arena */
+			c->attrs[i].str = c->arena + (s->attrs[i].str - s->arena);
+		else
+			attr_copy(&c->attrs[i], &s->attrs[i]);
+	}
 	c->res = s->res ? resource_ref(s->res) : NULL;
 	return c;
 }
@@ -111,11 +117,21 @@ static struct span_attr *span_slot(struct span *s, const char *key)
 void span_add_str(struct span *s, const char *key, const char *val)
 {
 	struct span_attr *a = span_slot(s, key);
+	size_t n;
 
 	if (!a)
 		return;
 	a->type = SPAN_ATTR_STR;
-	a->str = xstrdup(val);
+	if (!val)
+		val = "";
+	n = strlen(val) + 1;
+	if (n <= sizeof(s->arena) - s->arena_len) {
+		a->str = memcpy(s->arena + s->arena_len, val, n);
+		a->str_in_arena = true;
+		s->arena_len += n;
+	} else {
+		a->str = xstrdup(val);
+	}
 }
 
 void span_add_int(struct span *s, const char *key, int64_t val)
@@ -167,12 +183,17 @@ void resource_unref(struct resource *r)
 		return;
 	for (int i = 0; i < r->n_attrs; i++)
 		attr_clear(&r->attrs[i]);
+	free(r->json);
 	free(r);
 }
 
 void resource_set_str(struct resource *r, const char *key, const char *val)
 {
-	struct span_attr *a = attr_slot(r->attrs, &r->n_attrs, RESOURCE_MAX_ATTRS, key);
+	struct span_attr *a;
+
+	free(r->json);
+	r->json = NULL;
+	a = attr_slot(r->attrs, &r->n_attrs, RESOURCE_MAX_ATTRS, key);
 
 	if (!a)
 		return;
@@ -183,7 +204,11 @@ void resource_set_str(struct resource *r, const char *key, const char *val)
 
 void resource_set_int(struct resource *r, const char *key, int64_t val)
 {
-	struct span_attr *a = attr_slot(r->attrs, &r->n_attrs, RESOURCE_MAX_ATTRS, key);
+	struct span_attr *a;
+
+	free(r->json);
+	r->json = NULL;
+	a = attr_slot(r->attrs, &r->n_attrs, RESOURCE_MAX_ATTRS, key);
 
 	if (!a)
 		return;

@@ -14,6 +14,7 @@
 
 #define SPAN_MAX_ATTRS		24
 #define RESOURCE_MAX_ATTRS	24
+#define SPAN_ARENA		768	/* bytes of attribute values kept inline */
 
 /* Values match OTLP's Span.SpanKind so the encoder can copy them. */
 enum span_kind {
@@ -37,7 +38,9 @@ struct span_attr {
 	char *key;			/* owned, unless key_static */
 	bool key_static;		/* key is a string literal (span attributes) */
 	enum span_attr_type type;
-	char *str;			/* owned, when type == SPAN_ATTR_STR */
+	char *str;			/* when type == SPAN_ATTR_STR: owned, or in
+					 * the span's arena (str_in_arena) */
+	bool str_in_arena;
 	int64_t num;			/* when type == SPAN_ATTR_INT */
 };
 
@@ -46,6 +49,10 @@ struct resource {
 	uint32_t pid;
 	int n_attrs;
 	struct span_attr attrs[RESOURCE_MAX_ATTRS];
+	/* The attributes as a JSON object, made by the JSON writer the first
+	 * time it needs them (main thread only); dropped by resource_set_*. */
+	char *json;
+	size_t json_len;
 };
 
 struct span {
@@ -64,6 +71,10 @@ struct span {
 	int n_attrs;
 	struct span_attr attrs[SPAN_MAX_ATTRS];
 	struct resource *res;		/* one reference held by the span */
+	/* Attribute values live here while they fit: a malloc and a free per
+	 * value were a tenth of the agent's time. */
+	size_t arena_len;
+	char arena[SPAN_ARENA];
 };
 
 struct span *span_new(void);

@@ -313,7 +313,7 @@ static void handle_head(struct stitch *st, struct conn *c, enum weft_dir d,
 		struct exchange *ex = on_response(st, c, m);
 
 		if (ex)
-			snprintf(method, sizeof(method), "%s", ex->req->method);
+			memcpy(method, ex->req->method, sizeof(method));
 		if (m->status == 101 ||
 		    (strcmp(method, "CONNECT") == 0 && m->status / 100 == 2)) {
 			response_done(st, c, r->h.ts_ns, EXCH_DONE);
