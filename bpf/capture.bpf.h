@@ -194,7 +194,7 @@ struct copy_ctx {
 };
 
 /* One COPY_STEP: copy, then scan what was copied unless the head ended. */
-static long copy_step(__u64 i, struct copy_ctx *cc)
+static __noinline long copy_step_at(__u64 i, struct copy_ctx *cc)
 {
 	__u32 off = (__u32)i * COPY_STEP, n, got;
 
@@ -225,6 +225,11 @@ static long copy_step(__u64 i, struct copy_ctx *cc)
 	return 0;
 }
 
+static long copy_step(__u64 i, struct copy_ctx *cc)
+{
+	return copy_step_at(i, cc);
+}
+
 /*
  * Copy the header part of this chunk into s->data and find where the header
  * block ends. Returns the number of bytes to forward.
@@ -250,7 +255,11 @@ static __always_inline __u32 capture_head(struct scratch *s,
 	cc.sc.st.prev = win_word(ds->win);
 	cc.limit = len < WEFT_DATA_MAX ? len : WEFT_DATA_MAX;
 	cc.want = cc.limit;
-	bpf_loop((cc.want + COPY_STEP - 1) / COPY_STEP, copy_step, &cc, 0);
+	/* nearly every head fits one step: no loop, no indirect call */
+	if (cc.want <= COPY_STEP)
+		copy_step_at(0, &cc);
+	else
+		bpf_loop((cc.want + COPY_STEP - 1) / COPY_STEP, copy_step, &cc, 0);
 
 	if (cc.read_fail) {
 		*flags |= WEFT_F_READ_FAIL;

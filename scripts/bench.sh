@@ -16,7 +16,7 @@
 #   BENCH_RATE_CONNS connections of the constant-rate client [16]
 #   BENCH_DROP_RATE  rate of the zero-drop check, req/s [20000]
 #   BENCH_SPANGEN_SECONDS  span_gen --bench duration [5]
-#   BENCH_CONFIGS    which configurations to run [a b c d e f g]
+#   BENCH_CONFIGS    which configurations to run [a b c d e f g h]
 #   BENCH_OUT        Markdown output [docs/bench.md]; "-" for stdout only
 #   BENCH_SERVER_CPU / BENCH_LOAD_CPU  cpu lists for taskset [0] / [1]
 set -euo pipefail
@@ -33,7 +33,7 @@ CHAIN_RATE=${BENCH_CHAIN_RATE:-1000}
 RATE_CONNS=${BENCH_RATE_CONNS:-16}
 DROP_RATE=${BENCH_DROP_RATE:-20000}
 SPANGEN_SECONDS=${BENCH_SPANGEN_SECONDS:-5}
-CONFIGS=${BENCH_CONFIGS:-a b c d e f g}
+CONFIGS=${BENCH_CONFIGS:-a b c d e f g h}
 OUT=${BENCH_OUT:-docs/bench.md}
 SRV_CPU=${BENCH_SERVER_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
@@ -174,7 +174,7 @@ print(n)' "$mine" 2>/dev/null || echo 0
 run_one() {
 	local cfg=$1 mode=$2 pair=$3
 	local pa pb url load sides=2 weft_args=() sink_pid="" weft_pid="" i
-	local srv_ver=go1.26 kind=wrk rate=0 otlp=0 wcpu0=0 foreign
+	local srv_ver=go1.26 kind=wrk rate=0 otlp=0 wcpu0=0 foreign only_srv=0
 	pa=$(free_port)
 	case $cfg in
 	a) ;;
@@ -184,11 +184,15 @@ run_one() {
 	e) kind=rate rate=$CHAIN_RATE sides=4 ;;
 	f) kind=rate rate=$DROP_RATE ;;
 	g) otlp=1 ;;
+	h) only_srv=1 sides=1 ;;
 	esac
 	start_server "$srv_ver" "$pa" a
 	local pids_srv=("$srv_pid")
 	url="http://127.0.0.1:$pa/hello"
 	weft_args=(-P "$pa")
+	# h: weft follows the service alone, as the anchors are set up (one
+	# target process); wrk's own client spans are not made
+	[ "$only_srv" = 1 ] && weft_args+=(--pid "$srv_pid")
 	if [ "$sides" = 4 ]; then
 		pb=$(free_port)
 		[ "$pb" != "$pa" ] || pb=$((pa + 1))
@@ -274,7 +278,7 @@ run_config() {
 start=$(date +%s)
 for cfg in $CONFIGS; do
 	case $cfg in
-	a|b|c|d|e) run_config "$cfg" "$PAIRS" ;;
+	a|b|c|d|e|h) run_config "$cfg" "$PAIRS" ;;
 	f|g) run_config "$cfg" "$PAIRS_EXTRA" ;;
 	*) die "unknown configuration $cfg" ;;
 	esac

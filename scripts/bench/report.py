@@ -26,8 +26,9 @@ DESC = {
     "e": ("Go 1.26 chain a→b, fixed %d req/s" % env.get("chain_rate", env["rate"]), 4),
     "f": ("Go 1.26 /hello, fixed %d req/s (drop check)" % env["drop_rate"], 2),
     "g": ("Go 1.26 /hello, saturated, OTLP export (-o none)", 2),
+    "h": ("Go 1.26 /hello, saturated, only the server traced (--pid)", 1),
 }
-SATURATED = "abcg"
+SATURATED = "abcgh"
 FIXED = "def"
 
 
@@ -66,7 +67,7 @@ p("")
 p("| configuration | req/s untraced | req/s traced | ratio | p50 µs A → B | p99 µs A → B | p99 ratio | requests (traced) | spans | spans/req (expected) | completeness | weft CPU µs/span | weft CPU s / 10k spans | weft peak RSS MiB | ring-buffer drops |")
 p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 summary = {}
-for cfg in "abcdefg":
+for cfg in "abcdefgh":
     A = [r for r in runs if r["cfg"] == cfg and r["mode"] == "A"]
     B = [r for r in runs if r["cfg"] == cfg and r["mode"] == "B"]
     if not A or not B:
@@ -132,11 +133,11 @@ p("## Budget (issue 5)")
 p("")
 p("| budget | measured | verdict |")
 p("|---|---|---|")
-for cfg in "abc":
+for cfg in "abch":
     if cfg in summary:
         s = summary[cfg]
         p("| %s: traced/untraced throughput ≥ 0.90 | %.3f | %s |" % (s["desc"], s["ratio"], verdict(s["ratio"] >= 0.90)))
-for cfg in "abcg":
+for cfg in "abcgh":
     if cfg in summary:
         s = summary[cfg]
         ok = s["compl_min"] >= 0.999
@@ -153,7 +154,7 @@ for cfg in "de":
         d = s["p50_b"] - s["p50_a"]
         p("| %s: p50 added ≤ 5 µs | %+.1f µs (%.1f → %.1f) | %s |" % (s["desc"], d, s["p50_a"], s["p50_b"], verdict(d <= 5)))
         p("| %s: p99 ratio ≤ 1.10 | %.2f (%.0f → %.0f µs) | %s |" % (s["desc"], s["p99_ratio"], s["p99_a"], s["p99_b"], verdict(s["p99_ratio"] <= 1.10)))
-json_cfgs = [c for c in "abcdef" if c in summary]
+json_cfgs = [c for c in "abcdefh" if c in summary]
 if json_cfgs:
     worst = max(summary[c]["cpu_us"] for c in json_cfgs)
     p("| weft CPU ≤ 2 µs/span, JSON to /dev/null | %s | %s |" % (
