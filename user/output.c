@@ -17,15 +17,19 @@ struct jbuf {
 	size_t len, cap;
 };
 
-static void jb_grow(struct jbuf *b, size_t need)
+static __attribute__((noinline)) void jb_grow_slow(struct jbuf *b, size_t need)
 {
-	if (b->len + need <= b->cap)
-		return;
 	while (b->len + need > b->cap)
 		b->cap = b->cap ? b->cap * 2 : 4096;
 	b->p = realloc(b->p, b->cap);
 	if (!b->p)
 		abort();
+}
+
+static inline void jb_grow(struct jbuf *b, size_t need)
+{
+	if (b->len + need > b->cap)
+		jb_grow_slow(b, need);
 }
 
 static void jb_put(struct jbuf *b, const char *s, size_t n)
@@ -141,8 +145,15 @@ static void json_attrs(struct jbuf *b, const struct span_attr *a, int n)
 	for (int i = 0; i < n; i++) {
 		if (i)
 			jb_put(b, ",", 1);
-		jb_str(b, a[i].key);
-		jb_put(b, ":", 1);
+		if (a[i].key_static) {
+			/* our own literal keys need no escaping */
+			jb_put(b, "\"", 1);
+			jb_puts(b, a[i].key);
+			jb_put(b, "\":", 2);
+		} else {
+			jb_str(b, a[i].key);
+			jb_put(b, ":", 1);
+		}
 		if (a[i].type == SPAN_ATTR_INT)
 			jb_i64(b, a[i].num);
 		else
