@@ -278,4 +278,136 @@ static __always_inline __u32 capture_head(struct scratch *s,
 	return cc.off < cc.want ? cc.off : cc.want;
 }
 
+/*
+ * Chunks of up to one COPY_STEP (nearly every head) go to userspace whole,
+ * so only the state after the chunk matters here, not where inside it a
+ * head ended: that is decided by the chunk's last blank line. Past it, a
+ * message start (pipelining) leaves a head open; anything else means the
+ * heads ended. The search is the word-mask test of blank_line_in over the
+ * whole chunk, SMALL_BLOCK bytes per round, with no byte loop at all.
+ */
+#define SMALL_BLOCK	128
+
+struct last_blank_ctx {
+	struct scratch *s;
+	__u32 end;
+	__u32 pad;
+	__u64 hit_pos;		/* word holding the last blank line's end */
+	__u64 hit_mask;		/* where in it: high bit per byte; 0 = none */
+	__u64 prev;		/* the 8 bytes before the next word */
+};
+
+/*
+ * No branch on what the bytes are: a branch per word would give the
+ * verifier two paths per word to walk (2^16 per round). Selection is done
+ * with masks instead, kept opaque so the compiler does not turn it back
+ * into a branch.
+ */
+static long last_blank(__u64 i, struct last_blank_ctx *lc)
+{
+	__u32 base = (__u32)i * SMALL_BLOCK;
+	__u64 prev = lc->prev, hit_mask = lc->hit_mask, hit_pos = lc->hit_pos;
+
+	for (int j = 0; j < SMALL_BLOCK / 8; j++) {
+		__u32 pos = base + j * 8;
+		__u64 w, m, sel;
+
+		if (pos >= lc->end)
+			break;
+		w = *(__u64 *)&lc->s->data[pos & (WEFT_DATA_MAX - 1)];
+		m = blank_line_in(w, prev);
+		sel = 0 - ((m | (0 - m)) >> 63);	/* all ones when m != 0 */
+		asm volatile("" : "+r"(sel));
+		hit_mask = (m & sel) | (hit_mask & ~sel);
+		hit_pos = (pos & sel) | (hit_pos & ~sel);
+		prev = w;
+	}
+	lc->prev = prev;
+	lc->hit_mask = hit_mask;
+	lc->hit_pos = hit_pos;
+	return 0;
+}
+
+/* Offset just past the last blank line marked in mask, a word at pos.
+ * Global: its result is a fresh value to the verifier, which then does not
+ * chase the precision of an offset back through every round of last_blank
+ * (that made the rounds never converge). */
+__noinline __u32 last_hit(__u32 pos, __u64 mask)
+{
+	__u32 k = 0;
+
+	for (int b = 1; b < 8; b++)
+		if (mask >> (b * 8 + 7) & 1)
+			k = b;
+	return pos + k + 1;
+}
+
+/* The last four bytes up to end, newest in the low byte, after win. */
+static __always_inline __u32 tail_win(struct scratch *s, __u32 end, __u32 win)
+{
+	__u32 w = 0;
+
+	if (end >= 4) {
+		bpf_probe_read_kernel(&w, sizeof(w),
+				      &s->data[(end - 4) & (WEFT_DATA_MAX - 1)]);
+		return __builtin_bswap32(w);
+	}
+	for (int k = 0; k < 3; k++)
+		if (k < end)
+			win = (win << 8) | s->data[k & (WEFT_DATA_MAX - 1)];
+	return win;
+}
+
+/*
+ * Global, so the verifier checks it once on its own: the few data-dependent
+ * branches at its end would otherwise multiply the paths through all of
+ * emit_chunk after it. The chunk (len bytes) is already in s->data, got of
+ * them read. Returns the bytes to forward; updates *ds.
+ */
+__noinline __u32 capture_small(struct scratch *s, __u32 got, __u32 len,
+			       struct dir_state *ds, __u32 *flags)
+{
+	struct last_blank_ctx lc = {};
+	__u32 p, z;
+	__u64 next = 0;
+
+	if (!s || !ds || !flags)
+		return 0;
+	lc.s = s;
+	if (got > COPY_STEP)
+		got = COPY_STEP;
+	if (got < len) {
+		*flags |= WEFT_F_READ_FAIL;
+		count(WEFT_CNT_READ_FAIL);
+	}
+	/* the last word may run past the chunk: stale bytes there must not
+	 * look like a line end (SCRATCH_DATA leaves room for the store) */
+	z = got;
+	asm volatile("" : "+r"(z));	/* keep the mask: the verifier needs it */
+	*(__u64 *)&s->data[z & (WEFT_DATA_MAX - 1)] = 0;
+	lc.end = got;
+	lc.prev = win_word(ds->win);
+	bpf_loop((got + SMALL_BLOCK - 1) / SMALL_BLOCK, last_blank, &lc, 0);
+	if (!lc.hit_mask) {
+		ds->hdr_len += got;
+		ds->win = tail_win(s, got, ds->win);
+		return got;
+	}
+	p = last_hit((__u32)lc.hit_pos, lc.hit_mask);
+	if (p + 8 <= got &&
+	    !bpf_probe_read_kernel(&next, sizeof(next),
+				   &s->data[p & (WEFT_DATA_MAX - 1)]) &&
+	    http_start_word(next)) {
+		/* a pipelined head begins after the last blank line */
+		ds->hdr_len = got - p;
+		ds->win = tail_win(s, got, 0);
+		return got;
+	}
+	*flags |= WEFT_F_HDR_END;
+	ds->hdr_open = 0;
+	ds->win = 0;
+	ds->hdr_len = 0;
+	return got;
+}
+
 #endif /* WEFT_CAPTURE_BPF_H */

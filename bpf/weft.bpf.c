@@ -161,9 +161,27 @@ struct io_ctx {
 	__u64 g;
 	__u32 len;
 	__u32 flags;
+	__u32 got;		/* bytes already in the scratch area (small) */
 	__u8 dir;
-	__u8 pad[7];
+	__u8 small;		/* len <= COPY_STEP, copied whole up front */
+	__u8 pad[2];
 };
+
+/* Copy a small chunk whole into this CPU's scratch area (ic->got bytes)
+ * and judge its first 8 bytes there. */
+static __noinline bool small_starts_message(struct io_ctx *ic)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+
+	ic->got = 0;
+	if (!s)
+		return false;
+	ic->got = io_read(&ic->src, 0, s, 0, ic->len);
+	if (ic->got < 8)
+		return false;
+	return http_start_word(*(__u64 *)s->data);
+}
 
 /*
  * Build and send the record of a chunk on an HTTP connection. Not inlined:
@@ -184,15 +202,17 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 		return 0;
 	rec = &s->rec;
 	ds = &c->d[dir];
-	if (ds->hdr_open)
+	if (ic->small && ds->hdr_open && ds->hdr_len + len < hdr_window)
+		cap = capture_small(s, ic->got, len, ds, &flags);
+	else if (ds->hdr_open)
 		cap = capture_head(s, &ic->src, len, ds, hdr_window, body_capture,
 				   &flags);
-	else if (len <= COPY_STEP)
+	else if (ic->small)
 		/* Small chunks go whole: the end of one body and the head of
 		 * the next message often arrive in one read (pipelining, heads
 		 * and bodies written separately), and a chunk under 8 bytes may
 		 * be the start of a request (see pend). */
-		cap = io_read(&ic->src, 0, s, 0, len);
+		cap = ic->got;
 
 	rec->h.type = WEFT_REC_DATA;
 	rec->h.pid = ic->pid_tgid >> 32;
@@ -274,8 +294,14 @@ static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 
 	/* Every chunk is checked, even inside an open header block: bytes
 	 * that began like "GET " but were not HTTP must not hide the next real
-	 * message (userspace trusts its own framing over this flag). */
-	start = chunk_starts_message(&ic->src, ic->len);
+	 * message (userspace trusts its own framing over this flag). On an
+	 * HTTP connection a small chunk goes to userspace whole anyway: it is
+	 * copied once, now, and judged from the copy. */
+	ic->small = c && c->http && ic->len <= COPY_STEP;
+	if (ic->small)
+		start = small_starts_message(ic);
+	else
+		start = chunk_starts_message(&ic->src, ic->len);
 	if (!c) {
 		if (!start) {
 			count(WEFT_CNT_NOT_HTTP);
