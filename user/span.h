@@ -14,7 +14,7 @@
 
 #define SPAN_MAX_ATTRS		24
 #define RESOURCE_MAX_ATTRS	24
-#define SPAN_ARENA		768	/* bytes of attribute values kept inline */
+#define SPAN_ARENA		384	/* bytes of attribute values kept inline */
 
 /* Values match OTLP's Span.SpanKind so the encoder can copy them. */
 enum span_kind {
