@@ -19,6 +19,9 @@
 #   BENCH_CONFIGS    which configurations to run [a b c d e f g h]
 #   BENCH_OUT        Markdown output [docs/bench.md]; "-" for stdout only
 #   BENCH_SERVER_CPU / BENCH_LOAD_CPU  cpu lists for taskset [0] / [1]
+#   BENCH_ANCHORS    1 = also run scripts/bench/anchors.sh (OpenTelemetry Go
+#                    auto-instrumentation, OBI, Beyla on the same server; builds
+#                    what it can the first time) and put its table in [1]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -293,6 +296,14 @@ log "export micro-benchmark: span_gen --bench --duration $SPANGEN_SECONDS (one c
 	taskset -c "$LOAD_CPU" "$SPAN_GEN" --bench --duration "$SPANGEN_SECONDS" >"$work/spangen.json" 2>"$work/spangen.err" ||
 	{ cat "$work/spangen.err" >&2; die "span_gen --bench failed"; }
 
+: >"$work/anchors.md"
+if [ "${BENCH_ANCHORS:-1}" = 1 ]; then
+	log "anchors: scripts/bench/anchors.sh (the same /hello server under other tracers)"
+	ANCHORS_QUIET_WAIT=${ANCHORS_QUIET_WAIT:-30} GOSERVER=$APPS/go1.26/goserver \
+		scripts/bench/anchors.sh >"$work/anchors.md" 2>"$work/anchors.err" ||
+		{ tail -n 5 "$work/anchors.err" >&2; log "anchors.sh failed; its table is left out"; : >"$work/anchors.md"; }
+fi
+
 elapsed=$(( $(date +%s) - start ))
 env_json=$(
 	"$PY" - <<EOF
@@ -320,7 +331,7 @@ EOF
 )
 echo "$env_json" >"$work/env.json"
 
-"$PY" scripts/bench/report.py "$work/env.json" "$results" "$work/spangen.json" "$work/spangen.time" >"$work/report.md"
+"$PY" scripts/bench/report.py "$work/env.json" "$results" "$work/spangen.json" "$work/spangen.time" "$work/anchors.md" >"$work/report.md"
 cat "$work/report.md"
 if [ "$OUT" != - ]; then
 	mkdir -p "$(dirname "$OUT")"

@@ -11,7 +11,8 @@
 #   obi        OpenTelemetry eBPF Instrumentation (go.opentelemetry.io/obi)
 #   beyla      Grafana Beyla (github.com/grafana/beyla/v2)
 # An anchor that cannot be fetched, built or run gets a row that says why
-# (the exact error line) instead of failing the script.
+# (the exact error line) instead of failing the script. Mounts securityfs at
+# /sys/kernel/security if it is not mounted (see below).
 #
 #   sudo scripts/bench/anchors.sh
 #
@@ -73,6 +74,7 @@ die() { echo "anchors: error: $*" >&2; exit 1; }
 command -v wrk >/dev/null || die "wrk missing (Debian package wrk)"
 command -v taskset >/dev/null || die "taskset missing (Debian package util-linux)"
 command -v curl >/dev/null || die "curl missing (Debian package curl)"
+[ -x /usr/bin/time ] || die "/usr/bin/time missing (Debian package time)"
 [ -x "$GOSERVER" ] || die "no test server at $GOSERVER (build it with tests/apps/build.sh)"
 case $EXPORT in console|none) ;; *) die "ANCHORS_EXPORT must be console or none, not '$EXPORT'" ;; esac
 

@@ -2,11 +2,13 @@
 """Aggregates scripts/bench.sh's per-run JSON lines into the Markdown report.
 usage: report.py env.json results.jsonl spangen.json spangen.time"""
 import json
+import os
 import math
 import statistics as st
 import sys
 
 envf, resf, sgf, sgtf = sys.argv[1:5]
+anchf = sys.argv[5] if len(sys.argv) > 5 else None
 env = json.load(open(envf))
 runs = [json.loads(l) for l in open(resf) if l.strip()]
 try:
@@ -192,6 +194,19 @@ if S:
                 ns / r["requests"] if r["requests"] else 0, ns / r["spans"] if r["spans"] else 0))
         p("| %s | **all** | | | | %.0f | %.0f |" % (r["cfg"], tot / r["requests"] if r["requests"] else 0,
                                                    tot / r["spans"] if r["spans"] else 0))
+    p("")
+
+# ---- anchors --------------------------------------------------------------------
+anch = open(anchf).read().strip() if anchf and os.path.exists(anchf) else ""
+if anch:
+    p("## Beside the anchors (`scripts/bench/anchors.sh`)")
+    p("")
+    p("The same Go 1.26 /hello server at saturation under the other tracers that could be built here "
+      "from their Go modules; for comparison, weft's ratio in this run: %s." % ", ".join(
+          "%s) %.3f" % (c, summary[c]["ratio"]) for c in "ah" if c in summary))
+    p("Each anchor follows the one server process, as configuration h does for weft.")
+    p("")
+    p(anch)
     p("")
 
 # ---- export micro-benchmark --------------------------------------------------------
