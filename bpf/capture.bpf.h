@@ -29,8 +29,7 @@ struct scan_state {
 	__u32 hdr_window;
 	__u32 head_end;		/* offset just past the blank line, 0 = none */
 	__u32 truncated;
-	__u32 stop;		/* scan_bytes said stop */
-	__u32 pad;
+	__u32 pad[2];
 	__u64 prev;		/* the 8 bytes before the next word */
 };
 

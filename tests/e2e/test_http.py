@@ -357,6 +357,59 @@ def test_pipelined_requests(weft, server, hooks):
     L.assert_ok(errs, spans)
 
 
+def test_head_written_in_pieces(weft, server, hooks):
+    """A request head sent in four writes, cut inside a header line, inside
+    the traceparent value and between the CR LF CR and the LF of the blank
+    line; then a second request on the same connection in one write. The
+    kernel finds each block's end across chunks (its 4-byte window), so the
+    context in the middle piece is seen and the next request starts clean."""
+    pieces = [b"GET /hello?pieces=1 HTTP/1.1\r\nHo",
+              b"st: 127.0.0.1:%d\r\nUser-Agent: weft-e2e/1.0\r\ntraceparent: 00-%s-"
+              % (server.port, TID128.encode()),
+              b"%s-01\r\n\r" % SID.encode(),
+              b"\n"]
+    second = (b"GET /hello?pieces=2 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+              b"User-Agent: weft-e2e/1.0\r\n\r\n" % server.port)
+
+    def traffic():
+        t0 = time.time_ns()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for p in pieces:
+                s.sendall(p)
+                time.sleep(0.05)	# the server reads each piece on its own
+            f = s.makefile("rb")
+            got = [_read_response(f)]
+            s.sendall(second)
+            got.append(_read_response(f))
+        return t0, time.time_ns(), got
+    _, (t0, t1, got), spans = run(weft, server, hooks, traffic, 2, 0,
+                                  client_pids=[os.getpid()])
+    assert got == [200, 200]
+    ss = L.of_pid(spans, server.pid, "server")
+    errs = []
+    if len(ss) != 2:
+        errs.append("%d server spans for 2 requests" % len(ss))
+    L.assert_ok(errs, spans)
+    by_query = {L.attrs(x).get("url.query"): x for x in ss}
+    first, nxt = by_query.get("pieces=1"), by_query.get("pieces=2")
+    if not first or not nxt:
+        errs.append("server spans for pieces=1 and pieces=2 expected, got queries %s"
+                    % sorted(by_query, key=str))
+    else:
+        if first.get("trace_id") != TID128 or first.get("parent_span_id") != SID:
+            errs.append("pieces=1: trace %s parent %s, expected %s / %s (traceparent "
+                        "split across writes)" % (first.get("trace_id"),
+                                                  first.get("parent_span_id"), TID128, SID))
+        if nxt.get("trace_id") == TID128 and nxt.get("parent_span_id") == SID:
+            errs.append("pieces=2 carried no context but got the first request's")
+        for x in (first, nxt):
+            if L.attrs(x).get("http.response.status_code") != 200:
+                errs.append("%s: status %s" % (L.attrs(x).get("url.query"),
+                                               L.attrs(x).get("http.response.status_code")))
+    L.assert_ok(errs, spans)
+
+
 def test_chunked_response(weft, server, hooks):
     # 8 parts flushed 5 ms apart: the span must last until the final chunk.
     _, cr, spans = run(weft, server, hooks, lambda: L.curl(server.url("/chunked?parts=8")), 1)
