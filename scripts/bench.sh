@@ -51,7 +51,12 @@ log() { echo "bench: $*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (weft loads BPF programs)"
+# a fresh machine: the Debian packages the tests use (wrk, time, ...)
+if ! command -v wrk >/dev/null || [ ! -x /usr/bin/time ] || ! command -v bpftool >/dev/null; then
+	scripts/install-deps.sh --test >&2 || die "installing dependencies failed"
+fi
 command -v wrk >/dev/null || die "wrk missing (Debian package wrk)"
+[ -x /usr/bin/time ] || die "/usr/bin/time missing (Debian package time)"
 command -v taskset >/dev/null || die "taskset missing (util-linux)"
 command -v bpftool >/dev/null || die "bpftool missing"
 command -v "$PY" >/dev/null || die "python3 missing"
