@@ -11,6 +11,7 @@
 #define WIRE_TTL_NS	(60ULL * 1000000000ULL)
 #define CUR_BUCKETS	4096
 #define OWN_SLOTS	4096
+#define PIDCUR_SLOTS	4096
 
 /* One request as its client end saw it, for the server end to find. */
 struct wire {
@@ -45,6 +46,9 @@ struct link {
 	struct current *ctab[CUR_BUCKETS];
 	struct current *itab[CUR_BUCKETS];	/* by (pid, incoming span id) */
 	uint32_t own[OWN_SLOTS];	/* pids seen making their own spans */
+	/* current entries per pid % PIDCUR_SLOTS (pids sharing a slot add
+	 * up): 0 says for sure that a process has no server span at work */
+	uint32_t pidcur[PIDCUR_SLOTS];
 	struct link_stats stats;
 };
 
@@ -190,6 +194,7 @@ static void cur_remove(struct link *lk, struct current **pp)
 	struct current *c = *pp;
 
 	*pp = c->hnext;
+	lk->pidcur[c->pid % PIDCUR_SLOTS]--;
 	if (c->has_in) {
 		struct current **ip = in_slot(lk, c->pid, c->in_span_id, c);
 
@@ -293,6 +298,7 @@ static void link_server(struct link *lk, struct exchange *ex,
 	c->pid = ex->pid;
 	c->key = ex->ctx_key;
 	*pp = c;
+	lk->pidcur[c->pid % PIDCUR_SLOTS]++;
 	memcpy(c->trace_id, ex->trace_id, 16);
 	memcpy(c->span_id, ex->span_id, 8);
 	c->sampled = ex->sampled;
@@ -317,7 +323,14 @@ static void link_client(struct link *lk, struct exchange *ex,
 	struct current *cur = *cur_slot(lk, ex->pid, parent_key);
 	const uint8_t *wire_span = ex->span_id;
 
-	/* Go fan-out: a goroutine the handler started works for its span */
+	/*
+	 * Go fan-out: a goroutine the handler started works for its span.
+	 * A process with no server span at work (a pure client: a load
+	 * generator, a job) has nothing to find: no walk, whose every step is
+	 * a bpf() call, and no goroutine-creation probes attached for it.
+	 */
+	if (lk->pidcur[ex->pid % PIDCUR_SLOTS] == 0)
+		is_go = false;
 	for (int depth = 0; !cur && is_go && lk->o.g_parent && depth < 8; depth++) {
 		parent_key = lk->o.g_parent(ex->pid, parent_key);
 		if (!parent_key) {
