@@ -61,7 +61,6 @@ static __always_inline __u32 word_win(__u64 w)
 static __always_inline long scan_one(struct scratch *s, struct scan_state *st,
 				     __u32 pos, __u8 b)
 {
-	__u64 next = 0;
 
 	st->win = (st->win << 8) | b;
 	if (++st->hdr_len >= st->hdr_window) {
@@ -73,9 +72,7 @@ static __always_inline long scan_one(struct scratch *s, struct scan_state *st,
 	/* A blank line. Another message right behind it (pipelining) keeps
 	 * the block open; otherwise the body starts here. */
 	if (pos + 9 <= st->end &&
-	    !bpf_probe_read_kernel(&next, sizeof(next),
-				   &s->data[(pos + 1) & (WEFT_DATA_MAX - 1)]) &&
-	    http_start_word(next)) {
+	    http_start_word(*(__u64 *)&s->data[(pos + 1) & (WEFT_DATA_MAX - 1)])) {
 		st->win = 0;
 		st->hdr_len = 0;
 		return 0;
@@ -347,8 +344,7 @@ static __always_inline __u32 tail_win(struct scratch *s, __u32 end, __u32 win)
 	__u32 w = 0;
 
 	if (end >= 4) {
-		bpf_probe_read_kernel(&w, sizeof(w),
-				      &s->data[(end - 4) & (WEFT_DATA_MAX - 1)]);
+		w = *(__u32 *)&s->data[(end - 4) & (WEFT_DATA_MAX - 1)];
 		return __builtin_bswap32(w);
 	}
 	for (int k = 0; k < 3; k++)
@@ -368,7 +364,6 @@ __noinline __u32 capture_small(struct scratch *s, __u32 got, __u32 len,
 {
 	struct last_blank_ctx lc = {};
 	__u32 p, z;
-	__u64 next = 0;
 
 	if (!s || !ds || !flags)
 		return 0;
@@ -394,9 +389,7 @@ __noinline __u32 capture_small(struct scratch *s, __u32 got, __u32 len,
 	}
 	p = last_hit((__u32)lc.hit_pos, lc.hit_mask);
 	if (p + 8 <= got &&
-	    !bpf_probe_read_kernel(&next, sizeof(next),
-				   &s->data[p & (WEFT_DATA_MAX - 1)]) &&
-	    http_start_word(next)) {
+	    http_start_word(*(__u64 *)&s->data[p & (WEFT_DATA_MAX - 1)])) {
 		/* a pipelined head begins after the last blank line */
 		ds->hdr_len = got - p;
 		ds->win = tail_win(s, got, 0);
