@@ -47,6 +47,9 @@ SPAN_GEN=$root/build/tests/span_gen
 RATEBENCH=$root/build/bench/ratebench
 PY=${PYTHON:-python3}
 
+# shellcheck source=scripts/bench/lib.sh
+. "$root/scripts/bench/lib.sh"
+
 log() { echo "bench: $*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
 
@@ -98,17 +101,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free loopback port in 30000..59999.
-free_port() {
-	local p
-	while :; do
-		p=$((30000 + RANDOM % 30000))
-		if ! ss -Htln "sport = :$p" | grep -q . && ! ss -Htan "sport = :$p or dport = :$p" | grep -q .; then
-			echo "$p"
-			return
-		fi
-	done
-}
 
 # start_server VERSION PORT NAME: a goserver pinned to SRV_CPU; sets $srv_pid.
 start_server() {
@@ -125,26 +117,7 @@ start_server() {
 	die "goserver $1 on port $2 did not start"
 }
 
-stop_pid() { # graceful stop with a deadline, then KILL
-	local p=$1 i
-	kill -TERM "$p" 2>/dev/null || return 0
-	for i in $(seq 200); do
-		kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null || true; return 0; }
-		sleep 0.05
-	done
-	kill -KILL "$p" 2>/dev/null || true
-	wait "$p" 2>/dev/null || true
-}
 
-# Sum of on-CPU ns (user+sys) of every thread of PID, from schedstat.
-cpu_ns() {
-	local t s=0 v
-	for t in /proc/"$1"/task/*/schedstat; do
-		read -r v _ <"$t" 2>/dev/null || continue
-		s=$((s + v))
-	done
-	echo "$s"
-}
 
 # "prog_id name run_time_ns run_cnt" for each BPF program weft holds open.
 prog_ids() {

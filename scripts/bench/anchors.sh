@@ -67,6 +67,9 @@ ANCHOR_CPU=${ANCHORS_ANCHOR_CPU:-}
 PIN=()
 [ -n "$ANCHOR_CPU" ] && PIN=(taskset -c "$ANCHOR_CPU")
 
+# shellcheck source=scripts/bench/lib.sh
+. "$root/scripts/bench/lib.sh"
+
 log() { echo "anchors: $*" >&2; }
 die() { echo "anchors: error: $*" >&2; exit 1; }
 
@@ -203,26 +206,7 @@ build_ebpf_instrument() { # MODULE CMD_DIR BIN NAME
 }
 
 # --- running ----------------------------------------------------------------
-free_port() {
-	local p
-	while :; do
-		p=$((30000 + RANDOM % 30000))
-		if ! ss -Htan "sport = :$p or dport = :$p" | grep -q .; then
-			echo "$p"; return
-		fi
-	done
-}
 
-stop_pid() { # graceful stop with a deadline, then KILL
-	local p=$1 i
-	kill -TERM "$p" 2>/dev/null || return 0
-	for i in $(seq 300); do
-		kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null || true; return 0; }
-		sleep 0.05
-	done
-	kill -KILL "$p" 2>/dev/null || true
-	wait "$p" 2>/dev/null || true
-}
 
 srv_pid=""
 start_server() { # PORT
@@ -278,7 +262,7 @@ start_anchor() {
 		fi
 		if [ $((SECONDS - t0)) -ge "$START_TIMEOUT" ]; then
 			run_err="not attached after ${START_TIMEOUT}s; last error: $(error_line "$err" "$out")"
-			stop_pid "$anchor_pid"; anchor_pid=""
+			stop_pid "$anchor_pid" 300; anchor_pid=""
 			return 1
 		fi
 		sleep 0.1
@@ -295,15 +279,6 @@ error_line() {
 	printf '%s' "$l" | tr '|' '/' | cut -c1-300
 }
 
-# Sum of on-CPU ns (user+sys) of every thread of PID, from schedstat.
-cpu_ns() {
-	local t s=0 v
-	for t in /proc/"$1"/task/*/schedstat; do
-		read -r v _ <"$t" 2>/dev/null || continue
-		s=$((s + v))
-	done
-	echo "$s"
-}
 
 # Busy CPU time of the whole node so far, ns (user+nice+sys+irq+softirq).
 node_busy_ns() {
@@ -368,7 +343,7 @@ run_one() {
 	if [ "$mode" = B ]; then
 		if ! start_anchor "$name" "$port" "$EXPORT" "$work/anchor.out" "$work/anchor.err"; then
 			printf '%s\n' "$run_err" >"$work/run_err"	# run_one runs in a subshell
-			stop_pid "$srv_pid"
+			stop_pid "$srv_pid" 300
 			return 1
 		fi
 		cpu0=$(cpu_ns "$anchor_pid")
@@ -382,13 +357,13 @@ run_one() {
 	if [ "$mode" = B ]; then
 		cpu=$(awk -v a="$(cpu_ns "$anchor_pid")" -v b="$cpu0" 'BEGIN {printf "%.2f", (a - b) / 1e9}')
 		sleep 1	# let the anchor flush what the last responses produced
-		stop_pid "$anchor_pid"
+		stop_pid "$anchor_pid" 300
 		[ "$EXPORT" = console ] && spans=$(count_spans "$work/anchor.out")
 		cp "$work/anchor.err" "$ANCHORS_DIR/logs/$name.last.err"
 		rm -f "$work/anchor.out"
 		anchor_pid=""
 	fi
-	stop_pid "$srv_pid"
+	stop_pid "$srv_pid" 300
 	rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$lout")
 	reqs=$(awk '/requests in/ {print $1}' "$lout")
 	# wrk's own error lines (Socket errors, Non-2xx), one word each
@@ -415,12 +390,12 @@ verify() {
 	port=$(free_port)
 	start_server "$port"
 	if ! start_anchor "$name" "$port" console "$work/verify.out" "$work/verify.err"; then
-		stop_pid "$srv_pid"; return 1
+		stop_pid "$srv_pid" 300; return 1
 	fi
 	for i in $(seq 20); do curl -s -o /dev/null "http://127.0.0.1:$port/hello"; done
 	sleep 7	# batch span processors flush every few seconds
-	stop_pid "$anchor_pid"; anchor_pid=""
-	stop_pid "$srv_pid"
+	stop_pid "$anchor_pid" 300; anchor_pid=""
+	stop_pid "$srv_pid" 300
 	n=$(count_spans "$work/verify.out")
 	cp "$work/verify.out" "$ANCHORS_DIR/logs/$name.verify.out"
 	cp "$work/verify.err" "$ANCHORS_DIR/logs/$name.verify.err"
