@@ -221,6 +221,7 @@ static __noinline long copy_step_at(__u64 i, struct copy_ctx *cc)
 	return 0;
 }
 
+/* The bpf_loop callback; capture_head also calls copy_step_at directly. */
 static long copy_step(__u64 i, struct copy_ctx *cc)
 {
 	return copy_step_at(i, cc);

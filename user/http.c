@@ -226,12 +226,13 @@ static int parse_start_line(const uint8_t *p, size_t n, bool complete,
 #undef NEED
 
 /* Copy a trimmed value, cut to fit (fine for host and user agent). */
-static void copy_cut(char *dst, size_t size, const uint8_t *v, size_t n)
+size_t http_copy_cut(char *dst, size_t size, const void *src, size_t n)
 {
 	if (n > size - 1)
 		n = size - 1;
-	memcpy(dst, v, n);
+	memcpy(dst, src, n);
 	dst[n] = '\0';
+	return n;
 }
 
 /*
@@ -337,10 +338,10 @@ static void set_ctx(struct http_ctx_headers *h, unsigned int *seen, int k,
 		have = strlen(dst);
 		if (have == 0) {
 			if (n <= HTTP_CTX_VALUE_MAX - 1)
-				copy_cut(dst, HTTP_CTX_VALUE_MAX, v, n);
+				http_copy_cut(dst, HTTP_CTX_VALUE_MAX, v, n);
 		} else if (have + 1 + n <= HTTP_CTX_VALUE_MAX - 1) {
 			dst[have] = ',';
-			copy_cut(dst + have + 1, HTTP_CTX_VALUE_MAX - have - 1,
+			http_copy_cut(dst + have + 1, HTTP_CTX_VALUE_MAX - have - 1,
 				 v, n);
 		}
 		return;
@@ -349,7 +350,7 @@ static void set_ctx(struct http_ctx_headers *h, unsigned int *seen, int k,
 	/* A shortened id is a wrong id: keep nothing rather than a prefix. */
 	if (n > HTTP_CTX_VALUE_MAX - 1)
 		n = 0;
-	copy_cut(dst, HTTP_CTX_VALUE_MAX, v, n);
+	http_copy_cut(dst, HTTP_CTX_VALUE_MAX, v, n);
 }
 
 /*
@@ -425,12 +426,12 @@ static int header(struct http_msg *msg, struct head_state *st,
 	switch (id) {
 	case HN_HOST:
 		if (!st->host_seen)
-			copy_cut(msg->host, sizeof(msg->host), v, vn);
+			http_copy_cut(msg->host, sizeof(msg->host), v, vn);
 		st->host_seen = true;
 		break;
 	case HN_USER_AGENT:
 		if (!st->ua_seen)
-			copy_cut(msg->user_agent, sizeof(msg->user_agent), v,
+			http_copy_cut(msg->user_agent, sizeof(msg->user_agent), v,
 				 vn);
 		st->ua_seen = true;
 		break;

@@ -102,6 +102,10 @@ enum http_parse_result http_parse_head(const uint8_t *buf, size_t len,
  * chunked or runs until the connection closes. req_method is the method of
  * the request a response answers ("" when unknown).
  */
+/* dst = the n bytes at src, cut to fit size (>= 1) and NUL-terminated;
+ * returns the length kept. For header values and span strings. */
+size_t http_copy_cut(char *dst, size_t size, const void *src, size_t n);
+
 bool http_body_length(const struct http_msg *msg, const char *req_method,
 		      int64_t *len);
 

@@ -93,16 +93,6 @@ static bool split_host(const char *host, char *name, size_t size, int *port)
 	return true;
 }
 
-/* dst = the n bytes at src, cut to fit size; snprintf's "%.*s" without the
- * format parsing, which showed in the agent's profile. Returns the length. */
-static size_t copy_n(char *dst, size_t size, const char *src, size_t n)
-{
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return n;
-}
 
 /* Path and query of a request target, origin-form or absolute-form. */
 static void split_target(const char *target, char *path, size_t psize,
@@ -116,10 +106,10 @@ static void split_target(const char *target, char *path, size_t psize,
 			p = "/";
 	}
 	q = strchr(p, '?');
-	copy_n(path, psize, p, q ? (size_t)(q - p) : strlen(p));
+	http_copy_cut(path, psize, p, q ? (size_t)(q - p) : strlen(p));
 	query[0] = '\0';
 	if (q)
-		copy_n(query, qsize, q + 1, strlen(q + 1));
+		http_copy_cut(query, qsize, q + 1, strlen(q + 1));
 }
 
 static void set_context(struct span *s, const struct exchange *ex)
@@ -204,14 +194,14 @@ struct span *exchange_to_span(const struct exchange *ex,
 		span_add_int(s, "server.port", has_host && host_port > 0 ?
 			     host_port : ci->addr.dport);
 		if (m->target[0] == '/') {
-			size_t n = copy_n(full, sizeof(full), "http://", 7);
+			size_t n = http_copy_cut(full, sizeof(full), "http://", 7);
 
-			n += copy_n(full + n, sizeof(full) - n, authority,
+			n += http_copy_cut(full + n, sizeof(full) - n, authority,
 				    strlen(authority));
-			copy_n(full + n, sizeof(full) - n, m->target,
+			http_copy_cut(full + n, sizeof(full) - n, m->target,
 			       strlen(m->target));
 		} else {
-			copy_n(full, sizeof(full), m->target, strlen(m->target));
+			http_copy_cut(full, sizeof(full), m->target, strlen(m->target));
 		}
 		span_add_str(s, "url.full", full);
 	} else {
