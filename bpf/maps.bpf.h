@@ -29,7 +29,8 @@ struct conn_state {
 	__u8 role;		/* enum weft_role */
 	__u8 http;		/* an HTTP message was seen on this socket */
 	__u8 addr_ok;		/* addr filled (once: it never changes) */
-	__u8 pad[5];
+	__u8 skip;		/* never traced: its peer is weft's own export */
+	__u8 pad[4];
 	struct dir_state d[2];	/* indexed by enum weft_dir */
 	struct weft_addr addr;
 };
@@ -57,6 +58,14 @@ struct {
 	__type(key, __u64);
 	__type(value, struct conn_state);
 } conns SEC(".maps");
+
+/* weft's own connections, filled by the agent (struct weft_tuple). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WEFT_MAX_OWN_CONNS);
+	__type(key, struct weft_tuple);
+	__type(value, __u8);
+} own_conns SEC(".maps");
 
 /* One record-building area per CPU. */
 struct {

@@ -59,6 +59,31 @@ static __noinline void fill_addr(struct weft_addr *a, struct sock *sk)
 	}
 }
 
+/* Is this socket the far end of one of weft's own connections? Asked once
+ * per connection, when its first message starts. */
+static __noinline bool own_conn(struct conn_state *c, struct sock *sk)
+{
+	struct weft_tuple t;
+
+	if (!c->addr_ok) {
+		fill_addr(&c->addr, sk);
+		c->addr_ok = 1;
+	}
+	if (c->addr.family == AF_INET) {
+		__builtin_memset(&t, 0, sizeof(t));
+		t.laddr[10] = t.laddr[11] = 0xff;
+		t.raddr[10] = t.raddr[11] = 0xff;
+		__builtin_memcpy(&t.laddr[12], c->addr.saddr, 4);
+		__builtin_memcpy(&t.raddr[12], c->addr.daddr, 4);
+	} else {
+		__builtin_memcpy(t.laddr, c->addr.saddr, 16);
+		__builtin_memcpy(t.raddr, c->addr.daddr, 16);
+	}
+	t.lport = c->addr.sport;
+	t.rport = c->addr.dport;
+	return bpf_map_lookup_elem(&own_conns, &t) != NULL;
+}
+
 /* TCP sequence number of the chunk's first byte: the counters have already
  * moved past the chunk when the tracepoint fires. */
 static __always_inline __u32 chunk_seq(struct sock *sk, __u8 dir, __u32 len)
@@ -292,6 +317,8 @@ static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 	struct dir_state *ds;
 	bool start;
 
+	if (c && c->skip)
+		return 0;
 	/* Every chunk is checked, even inside an open header block: bytes
 	 * that began like "GET " but were not HTTP must not hide the next real
 	 * message (userspace trusts its own framing over this flag). On an
@@ -316,6 +343,11 @@ static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 	if (!c->http) {
 		if (!start)
 			return 0;
+		if (own_conn(c, sk)) {
+			c->skip = 1;
+			count(WEFT_CNT_OWN_CONN);
+			return 0;
+		}
 		c->http = 1;
 	}
 	ds = &c->d[ic->dir & 1];

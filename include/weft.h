@@ -24,6 +24,8 @@
 #define WEFT_TAIL_LEN		16
 /* Connections tracked at once by the kernel side (LRU). */
 #define WEFT_MAX_CONNS		65536
+/* weft's own connections (its exports) remembered for the kernel (LRU). */
+#define WEFT_MAX_OWN_CONNS	256
 
 enum weft_rec_type {
 	WEFT_REC_DATA = 1,	/* bytes sent or received on a tracked socket */
@@ -63,6 +65,22 @@ struct weft_addr {
 	__u16 dport;		/* remote port, host order */
 	__u16 family;		/* AF_INET or AF_INET6 */
 	__u16 pad;
+};
+
+/*
+ * One of weft's own connections (its export to a collector) as the socket
+ * at the other end sees it: local = the collector, remote = weft. The agent
+ * puts it in the own_conns map before the first byte is sent; a socket whose
+ * 4-tuple is there is never traced, so a collector on this node does not
+ * turn every export into a span that weft would export in turn.
+ * Addresses are 16 bytes, IPv4 as v4-mapped IPv6 (what a dual-stack
+ * socket holds); ports in host order.
+ */
+struct weft_tuple {
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
 };
 
 /* Common head of every ring-buffer record. */
@@ -112,6 +130,7 @@ enum weft_counter {
 	WEFT_CNT_NOT_HTTP,	/* chunks on untracked sockets that were not HTTP */
 	WEFT_CNT_UNKNOWN_SYSCALL, /* socket I/O from a syscall we can't decode */
 	WEFT_CNT_CONN_EVICT,	/* connection state lost to the LRU (approx.) */
+	WEFT_CNT_OWN_CONN,	/* connections whose peer is weft's own export */
 	WEFT_CNT_MAX,
 };
 
@@ -121,6 +140,7 @@ _Static_assert(sizeof(struct weft_addr) == 40, "addr layout");
 _Static_assert(sizeof(struct weft_rec_head) == 40, "head layout");
 _Static_assert(offsetof(struct weft_data_rec, data) == 152, "data rec layout");
 _Static_assert(sizeof(struct weft_close_rec) == 48, "close rec layout");
+_Static_assert(sizeof(struct weft_tuple) == 36, "tuple layout");
 #endif
 
 #endif /* WEFT_H */

@@ -30,6 +30,9 @@ static const char usage[] =
 "      --keep-unsampled     also output spans of traces marked not sampled\n"
 "      --keep-instrumented  keep spans of processes that make their own spans\n"
 "                           (an SDK or sidecar; dropped by default as duplicates)\n"
+"      --trace-telemetry    also trace requests that deliver telemetry (OTLP,\n"
+"                           Zipkin, Jaeger exports), each in a trace of its own:\n"
+"                           for debugging a collector (never traced by default)\n"
 "      --link-mode MODE     headers (default): a server span whose caller is on\n"
 "                           another node is parented to the header span id;\n"
 "                           derived: ids derived so weft instances on every node\n"
@@ -75,7 +78,7 @@ enum {
 	OPT_UNSAMPLED, OPT_ENDPOINT, OPT_TRACES_ENDPOINT, OPT_HEADER,
 	OPT_COMPRESSION, OPT_TIMEOUT, OPT_CA, OPT_CERT, OPT_KEY, OPT_INSECURE,
 	OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_QUEUE, OPT_SERVICE, OPT_LINK_MODE,
-	OPT_KEEP_INSTR, OPT_NETNS,
+	OPT_KEEP_INSTR, OPT_NETNS, OPT_TRACE_TELEMETRY,
 };
 
 static const struct option longopts[] = {
@@ -110,6 +113,7 @@ static const struct option longopts[] = {
 	{ "link-mode", required_argument, NULL, OPT_LINK_MODE },
 	{ "keep-instrumented", no_argument, NULL, OPT_KEEP_INSTR },
 	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "trace-telemetry", no_argument, NULL, OPT_TRACE_TELEMETRY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -321,6 +325,9 @@ int cli_parse(struct env *env, int argc, char **argv)
 			break;
 		case OPT_KEEP_INSTR:
 			env->keep_instrumented = true;
+			break;
+		case OPT_TRACE_TELEMETRY:
+			env->trace_telemetry = true;
 			break;
 		case OPT_NETNS: {
 			struct stat st;

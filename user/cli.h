@@ -24,6 +24,7 @@ struct env {
 	bool keep_unsampled;
 	enum link_mode link_mode;
 	bool keep_instrumented;
+	bool trace_telemetry;
 	struct exporter_config ex;	/* endpoint NULL = no export */
 };
 

@@ -8,6 +8,7 @@
 #include "weft.h"
 #include "http.h"
 #include "span.h"
+#include "telemetry.h"
 
 enum exch_end {
 	EXCH_DONE,		/* the response ended by its framing */
@@ -27,6 +28,8 @@ struct exchange {
 	int status;			/* final status code, 0 = no response */
 	enum exch_end how;
 	bool head_truncated;		/* request head larger than the window */
+	enum telemetry_kind telemetry;	/* delivers telemetry, or was made
+					 * while handling a request that did */
 	/* identity, decided when the request head is parsed (link.c) */
 	uint8_t trace_id[16];
 	uint8_t span_id[8];

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include "span.h"
 
 #define EXPORTER_MAX_HEADERS 32
@@ -35,6 +36,11 @@ struct exporter_config {
 	char *res_vals[32];
 	int n_res_attrs;
 	char *service_name;	/* OTEL_SERVICE_NAME override, NULL = per process */
+	/* Told of every connection to the collector, before the first byte
+	 * of a request goes out (open) and when it is closed: weft's own
+	 * connections are not traced at either end (ownconn.h). NULL = no. */
+	void (*on_conn)(const struct sockaddr *local, const struct sockaddr *peer,
+			bool open);
 };
 
 struct exporter_stats {

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <zlib.h>
 #include "exporter_http.h"
@@ -21,6 +23,8 @@
 
 struct http_client {
 	CURL *curl;
+	void (*on_conn)(const struct sockaddr *local, const struct sockaddr *peer,
+			bool open);
 	struct curl_slist *headers;
 	http_abort_fn should_abort;
 	void *abort_arg;
@@ -110,6 +114,52 @@ static int on_progress(void *arg, curl_off_t dlt, curl_off_t dln,
 	return c->should_abort && c->should_abort(c->abort_arg);
 }
 
+/* An address as libcurl reports it: "127.0.0.1" or "::1", and a port. */
+static bool sockaddr_of(const char *ip, int port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		return true;
+	}
+	if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		return true;
+	}
+	return false;
+}
+
+/* Connected, and nothing of the request sent yet (on a reused connection
+ * too: telling the kernel again costs one map update per export). */
+static int on_prereq(void *arg, char *peer_ip, char *local_ip, int peer_port,
+		     int local_port)
+{
+	struct http_client *c = arg;
+	struct sockaddr_storage local, peer;
+
+	if (sockaddr_of(local_ip, local_port, &local) &&
+	    sockaddr_of(peer_ip, peer_port, &peer))
+		c->on_conn((struct sockaddr *)&local, (struct sockaddr *)&peer, true);
+	return CURL_PREREQFUNC_OK;
+}
+
+static int on_close_socket(void *arg, curl_socket_t fd)
+{
+	struct http_client *c = arg;
+	struct sockaddr_storage local, peer;
+	socklen_t ll = sizeof(local), pl = sizeof(peer);
+
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0 &&
+	    getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
+		c->on_conn((struct sockaddr *)&local, (struct sockaddr *)&peer, false);
+	return close(fd);
+}
+
 struct http_client *http_client_new(const struct exporter_config *cfg,
 				    http_abort_fn should_abort, void *arg)
 {
@@ -157,6 +207,13 @@ struct http_client *http_client_new(const struct exporter_config *cfg,
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	c->on_conn = cfg->on_conn;
+	if (c->on_conn) {
+		curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+		curl_easy_setopt(h, CURLOPT_PREREQDATA, c);
+		curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+		curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, c);
+	}
 	if (cfg->ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file);
 	if (cfg->cert_file)

@@ -316,7 +316,24 @@ struct head_state {
 	unsigned int ctx_seen;	/* bit per CTX_H_*: first occurrence wins */
 	bool host_seen;
 	bool ua_seen;
+	bool ctype_seen;
 };
+
+/* The media type of a Content-Type value (RFC 9110 8.3.1: type "/" subtype
+ * *( OWS ";" OWS parameter )), lower-cased, parameters and OWS cut off. A
+ * type longer than the field is not kept at all: a prefix would be wrong. */
+static void set_content_type(struct http_msg *msg, const uint8_t *v, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && v[k] != ';' && !is_ows(v[k]))
+		k++;
+	if (k >= sizeof(msg->content_type))
+		return;
+	for (size_t i = 0; i < k; i++)
+		msg->content_type[i] = (char)lower(v[i]);
+	msg->content_type[k] = '\0';
+}
 
 static void set_ctx(struct http_ctx_headers *h, unsigned int *seen, int k,
 		    const uint8_t *v, size_t n)
@@ -368,6 +385,7 @@ enum {
 	HN_CONNECTION,
 	HN_EXPECT,
 	HN_UPGRADE,
+	HN_CONTENT_TYPE,
 	HN_CTX,
 };
 
@@ -382,6 +400,7 @@ static const struct {
 	[HN_CONNECTION] = { "connection", 10 },
 	[HN_EXPECT] = { "expect", 6 },
 	[HN_UPGRADE] = { "upgrade", 7 },
+	[HN_CONTENT_TYPE] = { "content-type", 12 },
 };
 
 /*
@@ -446,6 +465,11 @@ static int header(struct http_msg *msg, struct head_state *st,
 	case HN_UPGRADE:
 		msg->upgrade = true;
 		break;
+	case HN_CONTENT_TYPE:
+		if (!st->ctype_seen)
+			set_content_type(msg, v, vn);
+		st->ctype_seen = true;
+		break;
 	case HN_OTHER:
 		break;
 	default:
@@ -504,6 +528,7 @@ static void msg_reset(struct http_msg *m)
 	m->status = 0;
 	m->host[0] = '\0';
 	m->user_agent[0] = '\0';
+	m->content_type[0] = '\0';
 	m->content_length = -1;
 	m->chunked = false;
 	m->conn_close = false;

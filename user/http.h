@@ -17,6 +17,7 @@
 #define HTTP_TARGET_MAX		2048
 #define HTTP_HOST_MAX		256
 #define HTTP_UA_MAX		256
+#define HTTP_CTYPE_MAX		64	/* media type of Content-Type, parameters cut */
 #define HTTP_CTX_VALUE_MAX	512	/* longest trace-context header kept */
 #define HTTP_MAX_HEADERS	128	/* header lines parsed per message */
 
@@ -58,6 +59,7 @@ struct http_msg {
 	/* headers */
 	char host[HTTP_HOST_MAX];
 	char user_agent[HTTP_UA_MAX];
+	char content_type[HTTP_CTYPE_MAX]; /* lower-case, no parameters */
 	int64_t content_length;		/* -1 when absent */
 	bool chunked;			/* Transfer-Encoding ends in chunked */
 	bool conn_close;		/* Connection: close */

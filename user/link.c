@@ -33,6 +33,8 @@ struct current {
 	uint8_t span_id[8];
 	bool sampled;
 	bool has_in;			/* it came with context */
+	bool telemetry;			/* a telemetry request: what it causes
+					 * is telemetry too */
 	uint8_t in_span_id[8];		/* ... whose span id this is */
 	struct exchange *ex;		/* the server exchange (alive while this is) */
 	struct conn_info ci;		/* its connection, to retry rule 2 */
@@ -209,6 +211,18 @@ static bool own_has(const struct link *lk, uint32_t pid)
 	return lk->own[pid % OWN_SLOTS] == pid;
 }
 
+/* Rule 3: pid makes spans of its own. */
+static void own_mark(struct link *lk, uint32_t pid)
+{
+	lk->own[pid % OWN_SLOTS] = pid;
+}
+
+/* Telemetry that gets no span, no identity and no wire entry. */
+static bool telemetry_dropped(const struct link *lk, const struct exchange *ex)
+{
+	return ex->telemetry && !lk->o.trace_telemetry;
+}
+
 void link_derive_span_id(const uint8_t trace_id[16], const uint8_t span_id[8],
 			 uint32_t seq, uint8_t out[8])
 {
@@ -237,7 +251,7 @@ static bool late_wire_link(struct link *lk, struct exchange *ex,
 {
 	struct wire *w;
 
-	if (ex->linked)
+	if (ex->linked || telemetry_dropped(lk, ex))
 		return false;
 	w = wire_find(lk, ci, ex->req_seq);
 	if (!w)
@@ -251,13 +265,50 @@ static bool late_wire_link(struct link *lk, struct exchange *ex,
 	return true;
 }
 
-static void link_server(struct link *lk, struct exchange *ex,
-			const struct conn_info *ci, const struct trace_ctx *ctx,
-			uint64_t now)
+/* Rule 1: the thread/goroutine of ex now works for it. */
+static void cur_enter(struct link *lk, struct exchange *ex,
+		      const struct conn_info *ci, const struct trace_ctx *ctx)
 {
-	struct wire *w = wire_find(lk, ci, ex->req_seq);
-	struct current **pp, *c;
+	struct current **pp = cur_slot(lk, ex->pid, ex->ctx_key), *c;
 
+	if (*pp)
+		cur_remove(lk, pp);	/* its previous request ended unseen */
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->pid = ex->pid;
+	c->key = ex->ctx_key;
+	*pp = c;
+	lk->pidcur[c->pid % PIDCUR_SLOTS]++;
+	memcpy(c->trace_id, ex->trace_id, 16);
+	memcpy(c->span_id, ex->span_id, 8);
+	c->sampled = ex->sampled;
+	c->telemetry = ex->telemetry != TELEMETRY_NONE;
+	c->ex = ex;
+	c->ci = *ci;
+	c->has_in = ctx->valid && !c->telemetry;
+	if (c->has_in) {
+		struct current **ip;
+
+		memcpy(c->in_span_id, ctx->span_id, 8);
+		ip = in_slot(lk, c->pid, c->in_span_id, NULL);
+		c->inext = *ip;
+		*ip = c;
+	}
+}
+
+static void link_server(struct link *lk, struct exchange *ex,
+			const struct conn_info *ci, const struct trace_ctx *ctx)
+{
+	struct wire *w;
+
+	/* a collector receiving: what it does for this request is telemetry,
+	 * and its context (if any) is nobody's parent */
+	if (telemetry_dropped(lk, ex)) {
+		cur_enter(lk, ex, ci, ctx);
+		return;
+	}
+	w = wire_find(lk, ci, ex->req_seq);
 	ids_new_span(ex->span_id);
 	if (w) {
 		/* rule 2: the client end is on this node */
@@ -287,33 +338,34 @@ static void link_server(struct link *lk, struct exchange *ex,
 		ex->sampled = true;
 	if (ctx->valid && ctx->tracestate[0])
 		ex->tracestate = strdup(ctx->tracestate);
+	cur_enter(lk, ex, ci, ctx);
+}
 
-	/* rule 1: this thread/goroutine now works for this span */
-	pp = cur_slot(lk, ex->pid, ex->ctx_key);
-	if (*pp)
-		cur_remove(lk, pp);	/* its previous request ended unseen */
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		abort();
-	c->pid = ex->pid;
-	c->key = ex->ctx_key;
-	*pp = c;
-	lk->pidcur[c->pid % PIDCUR_SLOTS]++;
-	memcpy(c->trace_id, ex->trace_id, 16);
-	memcpy(c->span_id, ex->span_id, 8);
-	c->sampled = ex->sampled;
-	c->ex = ex;
-	c->ci = *ci;
-	c->has_in = ctx->valid;
+/*
+ * A client request that delivers telemetry: never a child of the request
+ * being handled (a sidecar or SDK reporting from inside a user's request
+ * would graft the collector onto the user's trace), never rule 3's own
+ * span. Without trace_telemetry it has no identity at all; with it, it
+ * starts a trace of its own (or continues the context it carries), and
+ * the collector's end links to it by rule 2.
+ */
+static void link_telemetry_client(struct link *lk, struct exchange *ex,
+				  const struct conn_info *ci,
+				  const struct trace_ctx *ctx, uint64_t now)
+{
+	if (!lk->o.trace_telemetry)
+		return;
 	if (ctx->valid) {
-		struct current **ip;
-
-		memcpy(c->in_span_id, ctx->span_id, 8);
-		ip = in_slot(lk, c->pid, c->in_span_id, NULL);
-		c->inext = *ip;
-		*ip = c;
+		memcpy(ex->trace_id, ctx->trace_id, 16);
+		memcpy(ex->parent_span_id, ctx->span_id, 8);
+		ex->has_parent = true;
+		ex->sampled = ctx->debug || ctx->sampled != 0;
+	} else {
+		ids_new_trace(ex->trace_id);
+		ex->sampled = true;
 	}
-	(void)now;
+	ids_new_span(ex->span_id);
+	wire_put(lk, ci, ex->req_seq, ex->trace_id, ex->span_id, ex->sampled, now);
 }
 
 static void link_client(struct link *lk, struct exchange *ex,
@@ -353,6 +405,13 @@ static void link_client(struct link *lk, struct exchange *ex,
 			cur = f;
 	}
 
+	/* made while a telemetry request was handled: part of the pipeline */
+	if (cur && cur->telemetry) {
+		ex->telemetry = TELEMETRY_OTHER;
+		if (!lk->o.trace_telemetry)
+			return;
+	}
+
 	if (ctx->valid && !(cur && cur->has_in &&
 			    memcmp(ctx->span_id, cur->in_span_id, 8) == 0)) {
 		/* rule 3: the process (or its user) made this span id */
@@ -360,7 +419,7 @@ static void link_client(struct link *lk, struct exchange *ex,
 		memcpy(ex->span_id, ctx->span_id, 8);
 		ex->suppress = true;
 		ex->sampled = ctx->debug || ctx->sampled != 0;
-		lk->own[ex->pid % OWN_SLOTS] = ex->pid;
+		own_mark(lk, ex->pid);
 		lk->stats.suppressed_client++;
 		wire_put(lk, ci, ex->req_seq, ex->trace_id, ex->span_id,
 			 ex->sampled, now);
@@ -408,7 +467,13 @@ void link_request(struct link *lk, struct exchange *ex, const struct conn_info *
 	ex->is_server = ci->role != WEFT_ROLE_CLIENT;
 	ex->ctx_key = is_go ? r->g : r->h.tid;
 	if (ex->is_server) {
-		link_server(lk, ex, ci, &ctx, r->h.ts_ns);
+		link_server(lk, ex, ci, &ctx);
+	} else if (ex->telemetry) {
+		/* rule 3: a process that sends spans to a collector makes its
+		 * own, whether or not a business call ever carries one */
+		if (ex->telemetry == TELEMETRY_SPANS)
+			own_mark(lk, ex->pid);
+		link_telemetry_client(lk, ex, ci, &ctx, r->h.ts_ns);
 	} else {
 		uint64_t pk = is_go && r->origin_g ? r->origin_g : ex->ctx_key;
 
@@ -418,18 +483,20 @@ void link_request(struct link *lk, struct exchange *ex, const struct conn_info *
 
 bool link_done(struct link *lk, struct exchange *ex, const struct conn_info *ci)
 {
-	if (ex->is_server)
-		late_wire_link(lk, ex, ci);
 	if (ex->is_server) {
-		struct current **pp = cur_slot(lk, ex->pid, ex->ctx_key), *c = *pp;
-
-		if (c && memcmp(c->span_id, ex->span_id, 8) == 0)
-			cur_remove(lk, pp);
+		late_wire_link(lk, ex, ci);
+		link_forget(lk, ex);	/* its thread/goroutine is done with it */
 	}
 	if (ex->suppress)
 		return false;
+	if (ex->telemetry) {
+		lk->stats.telemetry++;
+		/* kept: no SDK makes a span of its own exports, so this one
+		 * duplicates nothing, whatever rule 3 says of its process */
+		return lk->o.trace_telemetry;
+	}
 	/* rule 3: a process making its own spans gets none from us, its
-	 * server spans and its other requests (its exporter's) alike */
+	 * server spans and its other requests alike */
 	if (own_has(lk, ex->pid) && !lk->o.keep_instrumented) {
 		lk->stats.suppressed_server++;
 		return false;
@@ -446,6 +513,12 @@ void link_forget(struct link *lk, const struct exchange *ex)
 	pp = cur_slot(lk, ex->pid, ex->ctx_key);
 	if (*pp && (*pp)->ex == ex)
 		cur_remove(lk, pp);
+}
+
+void link_forget_pid(struct link *lk, uint32_t pid)
+{
+	if (own_has(lk, pid))
+		lk->own[pid % OWN_SLOTS] = 0;
 }
 
 void link_get_stats(const struct link *lk, struct link_stats *out)

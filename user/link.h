@@ -16,6 +16,11 @@
  *  5. across nodes: headers (default) or derived ids (--link-mode derived);
  *  6. no headers at all: a new trace at the first span seen;
  *  7. sampling decisions on the wire are kept.
+ * Telemetry (telemetry.h: SDKs' and collectors' exports) is outside the
+ * rules: such a request has no span at either end (unless
+ * trace_telemetry), never joins or starts a user's trace, and neither do
+ * the calls made while handling one. A process that sends spans to a
+ * collector makes its own: rule 3 holds for it from that request on.
  */
 #ifndef WEFT_LINK_H
 #define WEFT_LINK_H
@@ -32,6 +37,8 @@ enum link_mode {
 struct link_opts {
 	enum link_mode mode;
 	bool keep_instrumented;	/* keep spans of processes making their own */
+	bool trace_telemetry;	/* telemetry requests get spans, in traces
+				 * of their own (debugging a collector) */
 	/* Go: creator of a goroutine (0 = unknown); NULL = not followed */
 	uint64_t (*g_parent)(uint32_t pid, uint64_t g);
 	/* Go: ask for goroutine-creation tracking in pid; NULL = never */
@@ -43,6 +50,8 @@ struct link_stats {
 	uint64_t process_links;		/* client spans parented in-process */
 	uint64_t suppressed_client;	/* rule 3 client spans not emitted */
 	uint64_t suppressed_server;	/* other spans of instrumented processes */
+	uint64_t telemetry;		/* telemetry exchanges (no span unless
+					 * trace_telemetry) */
 };
 
 struct link;
@@ -58,6 +67,8 @@ void link_request(struct link *lk, struct exchange *ex, const struct conn_info *
 bool link_done(struct link *lk, struct exchange *ex, const struct conn_info *ci);
 /* The exchange is freed without a span: drop what refers to it. */
 void link_forget(struct link *lk, const struct exchange *ex);
+/* pid runs a new program (exec): what it was known for no longer holds. */
+void link_forget_pid(struct link *lk, uint32_t pid);
 void link_get_stats(const struct link *lk, struct link_stats *out);
 /* Deterministic span id for rule 5 derived mode (exposed for tests). */
 void link_derive_span_id(const uint8_t trace_id[16], const uint8_t span_id[8],

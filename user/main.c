@@ -17,6 +17,7 @@
 #include "ids.h"
 #include "loader.h"
 #include "output.h"
+#include "ownconn.h"
 #include "procinfo.h"
 #include "stitch.h"
 
@@ -115,6 +116,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		/* read the new image's name and environment while it runs */
 		procinfo_forget(h->pid);
 		procinfo_get(h->pid, "");
+		stitch_forget_pid(a->stitch, h->pid);
 		goprobes_forget(h->pid);
 		goprobes_consider(h->pid);
 	}
@@ -155,6 +157,14 @@ static void print_stats(struct app *a, bool final)
 			", stripped %" PRIu64 ")\n",
 			ls.wire_links, ls.process_links, ls.suppressed_client,
 			ls.suppressed_server, gb, ga, gs);
+		fprintf(stderr, "weft: telemetry: exchanges %" PRIu64 " (%s), "
+			"far ends of weft's own export connections skipped %" PRIu64 "\n",
+			ls.telemetry, a->env.trace_telemetry ? "traced: --trace-telemetry" :
+			"not traced", c[WEFT_CNT_OWN_CONN]);
+		if (ownconn_errors())
+			fprintf(stderr, "weft: telemetry: %" PRIu64 " of weft's own "
+				"connections could not be told to the kernel (their far "
+				"ends are recognised by path only)\n", ownconn_errors());
 	}
 	if (a->exporter) {
 		struct exporter_stats es;
@@ -283,6 +293,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < a.env.ex.n_res_attrs; i++)
 		procinfo_set_extra(a.env.ex.res_keys[i], a.env.ex.res_vals[i]);
 	if (a.env.ex.endpoint) {
+		/* the collector's end of the export connection is not traced */
+		ownconn_init(loader_own_conns_fd(&a.loader));
+		a.env.ex.on_conn = ownconn_note;
 		a.exporter = exporter_start(&a.env.ex);
 		if (!a.exporter) {
 			err = 1;
@@ -293,6 +306,7 @@ int main(int argc, char **argv)
 	so.is_go = goprobes_is_go;
 	so.link.mode = a.env.link_mode;
 	so.link.keep_instrumented = a.env.keep_instrumented;
+	so.link.trace_telemetry = a.env.trace_telemetry;
 	so.link.g_parent = goprobes_g_parent;
 	so.link.want_g_parents = goprobes_want_fanout;
 	goprobes_init(&a.loader, a.env.lo.verbose);

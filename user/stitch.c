@@ -15,6 +15,7 @@
 #include "exchange.h"
 #include "http.h"
 #include "procinfo.h"
+#include "telemetry.h"
 
 #define CONN_BUCKETS	16384
 #define MAX_PENDING	64	/* pipelined requests waiting per connection */
@@ -206,6 +207,7 @@ static bool on_request(struct stitch *st, struct conn *c, struct stream *s,
 	ex->res = resource_ref(procinfo_get(r->h.pid, ex->comm)->res);
 	ex->start_ns = s->first_ns;
 	ex->head_truncated = truncated;
+	ex->telemetry = telemetry_classify(m);
 	link_request(st->link, ex, &c->ci, r, st->o.is_go && st->o.is_go(r->h.pid));
 	if (c->q_tail)
 		c->q_tail->next = ex;
@@ -605,6 +607,11 @@ void stitch_free(struct stitch *st)
 	stitch_flush(st);
 	link_free(st->link);
 	free(st);
+}
+
+void stitch_forget_pid(struct stitch *st, uint32_t pid)
+{
+	link_forget_pid(st->link, pid);
 }
 
 void stitch_get_stats(const struct stitch *st, struct stitch_stats *out)

@@ -46,6 +46,8 @@ void stitch_sweep(struct stitch *st, uint64_t now_mono_ns);
 void stitch_flush(struct stitch *st);
 /* Flushes, then frees everything. */
 void stitch_free(struct stitch *st);
+/* pid ran exec: a new program, whatever was learnt of the old one goes. */
+void stitch_forget_pid(struct stitch *st, uint32_t pid);
 void stitch_get_stats(const struct stitch *st, struct stitch_stats *out);
 void stitch_get_link_stats(const struct stitch *st, struct link_stats *out);
 

@@ -28,6 +28,7 @@
 static struct span *spans[MAX_SPANS];
 static int nspans;
 static struct stitch *cur;
+static bool trace_telemetry;	/* --trace-telemetry for the next stitch_fresh */
 
 static void on_span(struct span *s, void *ctx)
 {
@@ -49,7 +50,8 @@ static void spans_reset(void)
 static struct stitch *stitch_fresh(uint32_t hdr_window, uint64_t idle_ns)
 {
 	struct stitch_opts o = { .hdr_window = hdr_window,
-				 .idle_timeout_ns = idle_ns };
+				 .idle_timeout_ns = idle_ns,
+				 .link.trace_telemetry = trace_telemetry };
 
 	if (cur)
 		stitch_free(cur);
@@ -130,6 +132,7 @@ struct kconn {
 	uint64_t sk, gen;
 	bool exists, http;
 	uint8_t role;
+	uint32_t pid;		/* process (0: this one) */
 	uint32_t tid;		/* thread doing the I/O (link.c rule 1) */
 	uint32_t seq[2];	/* next TCP sequence number, by direction */
 	struct kdir d[2];
@@ -285,7 +288,7 @@ static struct weft_data_rec *k_io(struct kconn *k, int dir, const void *p,
 	if (!r)
 		abort();
 	r->h.type = WEFT_REC_DATA;
-	r->h.pid = getpid();
+	r->h.pid = k->pid ? k->pid : (uint32_t)getpid();
 	r->h.tid = k->tid;
 	r->h.ts_ns = ts;
 	r->h.conn.sk = k->sk;
@@ -1440,6 +1443,213 @@ static bool test_link_own_context(void)
 	return true;
 }
 
+static struct link_stats lstats(void)
+{
+	struct link_stats s;
+
+	stitch_get_link_stats(cur, &s);
+	return s;
+}
+
+#define PID_APP		4100001	/* no such process: resources from comm */
+#define PID_SIDECAR	4100002
+#define PID_COLLECTOR	4100003
+
+/*
+ * The mesh demo's sidecar reporting inline: while it handles a user's
+ * request (server span on thread T) it POSTs its Zipkin span to a collector
+ * on this node from the same thread, then calls upstream. Neither end of the
+ * report is a span, the collector's end does not join the user's trace, and
+ * the upstream call is still the child of the user's request. Returns the
+ * number of spans expected of the app behind the sidecar (1: its server).
+ */
+static bool telemetry_inline(const char *report_head, bool sidecar_is_own)
+{
+	struct kconn in, rep_c, rep_s, up_c, up_s;
+	const char *ok = "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+
+	kc_server(&in, 70, 50000);
+	in.pid = PID_SIDECAR;
+	kc_init(&rep_c, 71, WEFT_ROLE_CLIENT, "127.0.0.1", 41070, "127.0.0.1", 9411);
+	kc_init(&rep_s, 72, WEFT_ROLE_SERVER, "127.0.0.1", 9411, "127.0.0.1", 41070);
+	rep_c.pid = in.pid;
+	rep_c.tid = in.tid;
+	rep_s.pid = PID_COLLECTOR;
+	rep_s.seq[WEFT_DIR_RECV] = rep_c.seq[WEFT_DIR_SEND];
+	rep_c.seq[WEFT_DIR_RECV] = rep_s.seq[WEFT_DIR_SEND];
+	kc_init(&up_c, 73, WEFT_ROLE_CLIENT, "127.0.0.1", 41073, "127.0.0.1", 8080);
+	kc_init(&up_s, 74, WEFT_ROLE_SERVER, "127.0.0.1", 8080, "127.0.0.1", 41073);
+	up_c.pid = in.pid;
+	up_c.tid = in.tid;
+	up_s.pid = PID_APP;
+	up_s.seq[WEFT_DIR_RECV] = up_c.seq[WEFT_DIR_SEND];
+	up_c.seq[WEFT_DIR_RECV] = up_s.seq[WEFT_DIR_SEND];
+
+	RECV(&in, "GET /front HTTP/1.1\r\n"
+	     "X-B3-TraceId: 463ac35c9f6413ad48485a3953bb6124\r\n"
+	     "X-B3-SpanId: a2fb4a1d1a96d312\r\n\r\n", T0);
+	SEND(&rep_c, report_head, T0 + 1 * MS);
+	fill(&rep_c, WEFT_DIR_SEND, 100, T0 + 1 * MS);
+	RECV(&rep_s, report_head, T0 + 2 * MS);
+	fill(&rep_s, WEFT_DIR_RECV, 100, T0 + 2 * MS);
+	SEND(&rep_s, ok, T0 + 3 * MS);
+	RECV(&rep_c, ok, T0 + 4 * MS);
+	CHECK_INT(nspans, 0);
+	SEND(&up_c, "GET /front HTTP/1.1\r\n"
+	     "X-B3-TraceId: 463ac35c9f6413ad48485a3953bb6124\r\n"
+	     "X-B3-SpanId: a2fb4a1d1a96d312\r\n\r\n", T0 + 5 * MS);
+	RECV(&up_s, "GET /front HTTP/1.1\r\n"
+	     "X-B3-TraceId: 463ac35c9f6413ad48485a3953bb6124\r\n"
+	     "X-B3-SpanId: a2fb4a1d1a96d312\r\n\r\n", T0 + 6 * MS);
+	SEND(&up_s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 7 * MS);
+	RECV(&up_c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 8 * MS);
+	SEND(&in, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 9 * MS);
+	CHECK_INT(stats().orphan_responses, 0);
+	CHECK_INT(stats().not_http, 0);
+	if (sidecar_is_own) {
+		/* rule 3 from its report alone: only the app's server span */
+		CHECK_INT(nspans, 1);
+		CHECK_INT(spans[0]->kind, SPAN_KIND_SERVER);
+		CHECK_INT(lstats().suppressed_server, 2);
+	} else {
+		/* the report was metrics: the sidecar's spans stay, the app's
+		 * server span is the child of the sidecar's client span */
+		CHECK_INT(nspans, 3);
+		CHECK_INT(spans[0]->kind, SPAN_KIND_SERVER);
+		CHECK_INT(spans[1]->kind, SPAN_KIND_CLIENT);
+		CHECK_INT(spans[2]->kind, SPAN_KIND_SERVER);
+		CHECK(memcmp(spans[0]->parent_span_id, spans[1]->span_id, 8) == 0);
+		CHECK(memcmp(spans[1]->parent_span_id, spans[2]->span_id, 8) == 0);
+		CHECK_STR(hex(spans[2]->trace_id, 16), "463ac35c9f6413ad48485a3953bb6124");
+	}
+	CHECK_STR(hex(spans[0]->trace_id, 16), "463ac35c9f6413ad48485a3953bb6124");
+	CHECK_INT(lstats().telemetry, 2);	/* one exchange, both ends */
+	return true;
+}
+
+static bool test_telemetry_inline_report(void)
+{
+	trace_telemetry = false;
+	stitch_fresh(0, 0);
+	return telemetry_inline("POST /api/v2/spans HTTP/1.1\r\nHost: collector\r\n"
+				"Content-Type: application/json\r\n"
+				"Content-Length: 100\r\n\r\n", true);
+}
+
+static bool test_telemetry_inline_metrics(void)
+{
+	trace_telemetry = false;
+	stitch_fresh(0, 0);
+	return telemetry_inline("POST /otlp/v1/metrics HTTP/1.1\r\nHost: collector\r\n"
+				"Content-Type: application/x-protobuf\r\n"
+				"Content-Length: 100\r\n\r\n", false);
+}
+
+/*
+ * A collector on this node: the export it receives is not a span, and a call
+ * it makes while handling the export (forwarding to a backend, inline) is
+ * part of the pipeline too. Its other requests (a UI, say) are traced.
+ * --trace-telemetry: both ends of the export are spans, in a trace of their
+ * own (the client's rule-1 parent is never taken), linked by rule 2, and the
+ * exporting process's spans are kept although it is rule 3.
+ */
+static bool collector_round(bool debug)
+{
+	struct kconn exp_c, exp_s, fwd_c, ui;
+	const char *req = "POST /v1/traces HTTP/1.1\r\nHost: c:4318\r\n"
+			  "Content-Type: application/x-protobuf\r\n"
+			  "Content-Length: 10\r\n\r\n0123456789";
+	const char *fwd = "POST /_bulk HTTP/1.1\r\nHost: es\r\n"
+			  "Content-Type: application/x-ndjson\r\n"
+			  "Content-Length: 0\r\n\r\n";
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct link_stats ls;
+
+	trace_telemetry = debug;
+	stitch_fresh(0, 0);
+	kc_init(&exp_c, 80, WEFT_ROLE_CLIENT, "127.0.0.1", 41080, "127.0.0.1", 4318);
+	kc_init(&exp_s, 81, WEFT_ROLE_SERVER, "127.0.0.1", 4318, "127.0.0.1", 41080);
+	exp_c.pid = PID_APP;
+	exp_s.pid = PID_COLLECTOR;
+	exp_s.seq[WEFT_DIR_RECV] = exp_c.seq[WEFT_DIR_SEND];
+	kc_init(&fwd_c, 82, WEFT_ROLE_CLIENT, "127.0.0.1", 41082, "127.0.0.1", 9200);
+	fwd_c.pid = PID_COLLECTOR;
+	fwd_c.tid = exp_s.tid;
+	kc_init(&ui, 83, WEFT_ROLE_SERVER, "127.0.0.1", 16686, "127.0.0.1", 41083);
+	ui.pid = PID_COLLECTOR;
+
+	SEND(&exp_c, req, T0);
+	RECV(&exp_s, req, T0 + 1 * MS);
+	SEND(&fwd_c, fwd, T0 + 2 * MS);
+	RECV(&fwd_c, ok, T0 + 3 * MS);
+	SEND(&exp_s, ok, T0 + 4 * MS);
+	RECV(&exp_c, ok, T0 + 5 * MS);
+	RECV(&ui, "GET /api/services HTTP/1.1\r\n\r\n", T0 + 6 * MS);
+	SEND(&ui, ok, T0 + 7 * MS);
+	ls = lstats();
+	CHECK_INT(ls.telemetry, 3);
+	CHECK_INT(stats().orphan_responses, 0);
+	if (!debug) {
+		CHECK_INT(nspans, 1);
+		CHECK_STR(astr(spans[0], "url.path"), "/api/services");
+		CHECK(!spans[0]->has_parent);
+		return true;
+	}
+	/* fwd(client), exp(server), exp(client), ui(server) */
+	CHECK_INT(nspans, 4);
+	CHECK_INT(spans[0]->kind, SPAN_KIND_CLIENT);
+	CHECK_STR(astr(spans[0], "url.path"), "/_bulk");
+	CHECK_INT(spans[1]->kind, SPAN_KIND_SERVER);
+	CHECK_INT(spans[2]->kind, SPAN_KIND_CLIENT);
+	CHECK_STR(astr(spans[2], "url.path"), "/v1/traces");
+	CHECK(!spans[2]->has_parent);
+	CHECK(memcmp(spans[1]->trace_id, spans[2]->trace_id, 16) == 0);
+	CHECK(memcmp(spans[1]->parent_span_id, spans[2]->span_id, 8) == 0);
+	CHECK(memcmp(spans[0]->parent_span_id, spans[1]->span_id, 8) == 0);
+	CHECK(memcmp(spans[0]->trace_id, spans[1]->trace_id, 16) == 0);
+	CHECK(!spans[3]->has_parent);
+	return true;
+}
+
+static bool test_telemetry_collector(void)
+{
+	return collector_round(false);
+}
+
+static bool test_telemetry_traced_on_request(void)
+{
+	bool ok = collector_round(true);
+
+	trace_telemetry = false;
+	return ok;
+}
+
+/* rule 3 is learnt from a span export and forgotten when the pid runs a new
+ * program (exec): a reused pid is not the old process. */
+static bool test_telemetry_rule3_forgotten_at_exec(void)
+{
+	struct kconn exp, srv;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	trace_telemetry = false;
+	stitch_fresh(0, 0);
+	kc_init(&exp, 90, WEFT_ROLE_CLIENT, "127.0.0.1", 41090, "127.0.0.1", 4318);
+	kc_server(&srv, 91, 50091);
+	exp.pid = srv.pid = PID_APP;
+	SEND(&exp, "POST /v1/traces HTTP/1.1\r\nContent-Length: 0\r\n\r\n", T0);
+	RECV(&exp, ok, T0 + 1 * MS);
+	RECV(&srv, "GET /a HTTP/1.1\r\n\r\n", T0 + 2 * MS);
+	SEND(&srv, ok, T0 + 3 * MS);
+	CHECK_INT(nspans, 0);
+	CHECK_INT(lstats().suppressed_server, 1);
+	stitch_forget_pid(cur, PID_APP);
+	RECV(&srv, "GET /b HTTP/1.1\r\n\r\n", T0 + 4 * MS);
+	SEND(&srv, ok, T0 + 5 * MS);
+	CHECK_INT(nspans, 1);
+	CHECK_STR(astr(spans[0], "url.path"), "/b");
+	return true;
+}
+
 /* A malformed chunk-size line: the exchange must not vanish uncounted. */
 static bool test_chunked_malformed(void)
 {
@@ -1660,6 +1870,11 @@ int main(void)
 	RUN(test_link_forwarder);
 	RUN(test_link_wire);
 	RUN(test_link_own_context);
+	RUN(test_telemetry_inline_report);
+	RUN(test_telemetry_inline_metrics);
+	RUN(test_telemetry_collector);
+	RUN(test_telemetry_traced_on_request);
+	RUN(test_telemetry_rule3_forgotten_at_exec);
 	RUN(test_random_garbage);
 	if (cur)
 		stitch_free(cur);
