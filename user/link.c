@@ -33,8 +33,8 @@ struct current {
 	uint8_t span_id[8];
 	bool sampled;
 	bool has_in;			/* it came with context */
-	bool telemetry;			/* a telemetry request: what it causes
-					 * is telemetry too */
+	enum telemetry_kind telemetry;	/* a telemetry request: what it
+					 * causes is telemetry too */
 	uint8_t in_span_id[8];		/* ... whose span id this is */
 	struct exchange *ex;		/* the server exchange (alive while this is) */
 	struct conn_info ci;		/* its connection, to retry rule 2 */
@@ -217,10 +217,12 @@ static void own_mark(struct link *lk, uint32_t pid)
 	lk->own[pid % OWN_SLOTS] = pid;
 }
 
-/* Telemetry that gets no span, no identity and no wire entry. */
+/* Telemetry that gets no span, no identity and no wire entry; weft's own
+ * exports never get one. */
 static bool telemetry_dropped(const struct link *lk, const struct exchange *ex)
 {
-	return ex->telemetry && !lk->o.trace_telemetry;
+	return ex->telemetry &&
+	       (!lk->o.trace_telemetry || ex->telemetry == TELEMETRY_WEFT);
 }
 
 void link_derive_span_id(const uint8_t trace_id[16], const uint8_t span_id[8],
@@ -283,7 +285,7 @@ static void cur_enter(struct link *lk, struct exchange *ex,
 	memcpy(c->trace_id, ex->trace_id, 16);
 	memcpy(c->span_id, ex->span_id, 8);
 	c->sampled = ex->sampled;
-	c->telemetry = ex->telemetry != TELEMETRY_NONE;
+	c->telemetry = ex->telemetry;
 	c->ex = ex;
 	c->ci = *ci;
 	c->has_in = ctx->valid && !c->telemetry;
@@ -353,7 +355,7 @@ static void link_telemetry_client(struct link *lk, struct exchange *ex,
 				  const struct conn_info *ci,
 				  const struct trace_ctx *ctx, uint64_t now)
 {
-	if (!lk->o.trace_telemetry)
+	if (telemetry_dropped(lk, ex))
 		return;
 	if (ctx->valid) {
 		memcpy(ex->trace_id, ctx->trace_id, 16);
@@ -407,8 +409,9 @@ static void link_client(struct link *lk, struct exchange *ex,
 
 	/* made while a telemetry request was handled: part of the pipeline */
 	if (cur && cur->telemetry) {
-		ex->telemetry = TELEMETRY_OTHER;
-		if (!lk->o.trace_telemetry)
+		ex->telemetry = cur->telemetry == TELEMETRY_WEFT ? TELEMETRY_WEFT :
+								   TELEMETRY_OTHER;
+		if (telemetry_dropped(lk, ex))
 			return;
 	}
 
@@ -493,7 +496,7 @@ bool link_done(struct link *lk, struct exchange *ex, const struct conn_info *ci)
 		lk->stats.telemetry++;
 		/* kept: no SDK makes a span of its own exports, so this one
 		 * duplicates nothing, whatever rule 3 says of its process */
-		return lk->o.trace_telemetry;
+		return !telemetry_dropped(lk, ex);
 	}
 	/* rule 3: a process making its own spans gets none from us, its
 	 * server spans and its other requests alike */

@@ -63,8 +63,12 @@ enum telemetry_kind telemetry_classify(const struct http_msg *req)
 
 		if (n < k || memcmp(p + n - k, intakes[i].path, k) != 0)
 			continue;
-		if (n == k || telemetry_media_type(req->content_type))
-			return intakes[i].kind;
+		if (n != k && !telemetry_media_type(req->content_type))
+			continue;
+		/* exporter_http.c sets this User-Agent */
+		if (strncmp(req->user_agent, "weft/", 5) == 0)
+			return TELEMETRY_WEFT;
+		return intakes[i].kind;
 	}
 	return TELEMETRY_NONE;
 }

@@ -14,6 +14,10 @@
  * gateway) when Content-Type is one those protocols use (protobuf, JSON,
  * Thrift): a business API ending in "/api/traces" is then still traced
  * unless it also speaks one of their encodings.
+ *
+ * weft's own exports (User-Agent "weft/...", from this node's weft or
+ * another's) are told apart: they are never traced, even when telemetry is,
+ * so that no NAT between weft and its collector can start a feedback loop.
  */
 #ifndef WEFT_TELEMETRY_H
 #define WEFT_TELEMETRY_H
@@ -24,6 +28,7 @@ enum telemetry_kind {
 	TELEMETRY_NONE = 0,	/* an ordinary request */
 	TELEMETRY_SPANS,	/* delivers spans: its sender makes its own (rule 3) */
 	TELEMETRY_OTHER,	/* metrics, logs, profiles */
+	TELEMETRY_WEFT,		/* an export of weft's own: never traced */
 };
 
 enum telemetry_kind telemetry_classify(const struct http_msg *req);

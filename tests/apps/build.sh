@@ -2,6 +2,8 @@
 # Build the Go test apps with both toolchains:
 #   build/apps/go1.19/NAME  (Debian's golang-1.19-go)
 #   build/apps/go1.26/NAME  (the machine's Go, /usr/local/go)
+# sdkgo (the OpenTelemetry Go SDK, which needs a newer Go than 1.19) is
+# built with Go 1.26 only; its modules come from the Go module proxy.
 # Idempotent: go's build cache makes reruns cheap. Usage: tests/apps/build.sh
 # Env: GO119, GO126 (toolchain paths), APPS_OUT (default build/apps).
 set -eu
@@ -11,6 +13,7 @@ GO119=${GO119:-/usr/lib/go-1.19/bin/go}
 GO126=${GO126:-/usr/local/go/bin/go}
 out=${APPS_OUT:-$root/build/apps}
 apps="goserver goclient sidecar"
+apps_new="sdkgo"	# Go 1.26 only
 
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
 export GOPATH=${GOPATH:-$root/build/gopath}
@@ -31,7 +34,9 @@ for tc in "go1.19:$GO119" "go1.26:$GO126"; do
 	*) echo "build.sh: $go is $have, not $tag" >&2; status=1; continue ;;
 	esac
 	mkdir -p "$out/$tag"
-	for app in $apps; do
+	these=$apps
+	[ "$tag" = go1.26 ] && these="$these $apps_new"
+	for app in $these; do
 		(cd "tests/apps/$app" && "$go" build -o "$out/$tag/$app" .) ||
 			{ echo "build.sh: $app with $tag failed" >&2; status=1; continue; }
 		echo "  GO       $out/$tag/$app ($have)"

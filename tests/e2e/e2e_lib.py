@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -499,6 +500,18 @@ class Jaeger:
             raise
         data = d.get("data") or []
         return data[0] if data else None
+
+    def traces_between(self, t0_ns, t1_ns, limit=5000):
+        """Every trace, of every service, with a span in [t0_ns, t1_ns]
+        (wall clock), as the query API returns them."""
+        found = {}
+        for svc in self.services():
+            d = self.get("/api/traces?service=%s&start=%d&end=%d&limit=%d"
+                         % (urllib.parse.quote(svc, safe=""), t0_ns // 1000, t1_ns // 1000 + 1,
+                            limit), timeout=30)
+            for t in d.get("data") or []:
+                found[t["traceID"]] = t
+        return list(found.values())
 
     def wait_trace(self, trace_id, nspans, timeout=20):
         end = time.monotonic() + timeout

@@ -186,15 +186,27 @@ class Procs:
                              service=service, netns=netns, what="sdkserver %s" % service))
 
     def sidecar(self, ver, name, upstream, zipkin_url, host="127.0.0.1", netns=None,
-                private=False):
+                private=False, report="batch"):
+        """report: "batch" (a reporter goroutine) or "inline" (each span
+        posted from its request's handler, right after proxying)."""
         exe = os.path.join(L.APPS, ver, "sidecar")
         if not os.access(exe, os.X_OK):
             raise L.Failed("%s missing: run tests/apps/build.sh" % exe)
         if private:
             exe = private_exe(exe, private_comms()[1])
         return self.add(Proc([exe, "-listen", "%s:0" % host, "-upstream", upstream, "-name", name,
-                              "-zipkin", zipkin_url],
+                              "-zipkin", zipkin_url, "-report", report],
                              netns=netns, what="sidecar(%s) %s" % (ver, name)))
+
+    def sdkgo(self, service, otlp_base, every="1s", host="127.0.0.1"):
+        """tests/apps/sdkgo (Go 1.26 + the OpenTelemetry Go SDK): exports its
+        spans and a metric over OTLP/HTTP to otlp_base every `every`."""
+        exe = os.path.join(L.APPS, "go1.26", "sdkgo")
+        if not os.access(exe, os.X_OK):
+            raise L.Failed("%s missing: run tests/apps/build.sh" % exe)
+        return self.add(Proc([exe, "-addr", "%s:0" % host, "-otlp", otlp_base, "-every", every,
+                              "-name", service],
+                             service=service, what="sdkgo %s" % service))
 
     def stop(self):
         for p in reversed(self.all):

@@ -1624,6 +1624,32 @@ static bool test_telemetry_traced_on_request(void)
 	return ok;
 }
 
+/* An export of weft's own (its User-Agent: from another node's weft, or
+ * this one's through NAT) is never a span, even with --trace-telemetry, nor
+ * is what the collector does while handling it. */
+static bool test_telemetry_weft_export_never_traced(void)
+{
+	struct kconn exp_s, fwd_c;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	trace_telemetry = true;
+	stitch_fresh(0, 0);
+	trace_telemetry = false;
+	kc_init(&exp_s, 85, WEFT_ROLE_SERVER, "10.0.0.9", 4318, "10.0.0.2", 41085);
+	exp_s.pid = PID_COLLECTOR;
+	kc_init(&fwd_c, 86, WEFT_ROLE_CLIENT, "127.0.0.1", 41086, "127.0.0.1", 9200);
+	fwd_c.pid = PID_COLLECTOR;
+	fwd_c.tid = exp_s.tid;
+	RECV(&exp_s, "POST /v1/traces HTTP/1.1\r\nUser-Agent: weft/0.4.0\r\n"
+	     "Content-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n", T0);
+	SEND(&fwd_c, "POST /_bulk HTTP/1.1\r\nContent-Length: 0\r\n\r\n", T0 + 1 * MS);
+	RECV(&fwd_c, ok, T0 + 2 * MS);
+	SEND(&exp_s, ok, T0 + 3 * MS);
+	CHECK_INT(nspans, 0);
+	CHECK_INT(lstats().telemetry, 2);
+	return true;
+}
+
 /* rule 3 is learnt from a span export and forgotten when the pid runs a new
  * program (exec): a reused pid is not the old process. */
 static bool test_telemetry_rule3_forgotten_at_exec(void)
@@ -1874,6 +1900,7 @@ int main(void)
 	RUN(test_telemetry_inline_metrics);
 	RUN(test_telemetry_collector);
 	RUN(test_telemetry_traced_on_request);
+	RUN(test_telemetry_weft_export_never_traced);
 	RUN(test_telemetry_rule3_forgotten_at_exec);
 	RUN(test_random_garbage);
 	if (cur)

@@ -68,6 +68,24 @@ static bool test_prefixed_paths(void)
 	return true;
 }
 
+/* weft's own exports are told apart by their User-Agent (exporter_http.c):
+ * never traced, even when telemetry is. */
+static bool test_weft_exports(void)
+{
+	CHECK_INT(kind_of("POST /v1/traces HTTP/1.1\r\nUser-Agent: weft/0.4.0\r\n"
+			  "Content-Type: application/x-protobuf\r\n\r\n"), TELEMETRY_WEFT);
+	CHECK_INT(kind_of("POST /gw/v1/traces HTTP/1.1\r\nUser-Agent: weft/0.4.0\r\n"
+			  "Content-Type: application/x-protobuf\r\n\r\n"), TELEMETRY_WEFT);
+	CHECK_INT(kind_of("POST /v1/traces HTTP/1.1\r\nUser-Agent: OTel-OTLP-Exporter-Go/1.47.0\r\n"
+			  "\r\n"), TELEMETRY_SPANS);
+	CHECK_INT(kind_of("POST /v1/traces HTTP/1.1\r\nUser-Agent: weftx/1\r\n\r\n"),
+		  TELEMETRY_SPANS);
+	/* not an intake: weft's User-Agent alone decides nothing */
+	CHECK_INT(kind_of("POST /orders HTTP/1.1\r\nUser-Agent: weft/0.4.0\r\n\r\n"),
+		  TELEMETRY_NONE);
+	return true;
+}
+
 /* What is not an intake: other methods, near-miss paths, responses. */
 static bool test_not_telemetry(void)
 {
@@ -118,6 +136,7 @@ int main(void)
 {
 	RUN(test_exact_paths);
 	RUN(test_prefixed_paths);
+	RUN(test_weft_exports);
 	RUN(test_not_telemetry);
 	RUN(test_content_type_parsed);
 	return TEST_SUMMARY();

@@ -14,7 +14,10 @@
 // (kind SERVER, parentId = the incoming span id, localEndpoint.serviceName =
 // -name, timestamps in µs) is queued once the response has been relayed; a
 // reporter goroutine posts the queue as Zipkin v2 JSON every -flush (and on
-// SIGTERM/SIGINT before exiting). The response carries X-Sidecar-Trace-Id and
+// SIGTERM/SIGINT before exiting). With -report inline the handler itself
+// posts its span right after relaying the response, as proxies and SDKs
+// with a synchronous span processor do: the report is then made while the
+// request is being handled, from the handler's goroutine. The response carries X-Sidecar-Trace-Id and
 // X-Sidecar-Span-Id so that a test knows the ids.
 //
 // It prints "ready <addr>" on stdout once listening.
@@ -107,6 +110,10 @@ func flush(zipkin string) {
 	batch := pending
 	pending = nil
 	mu.Unlock()
+	report(zipkin, batch)
+}
+
+func report(zipkin string, batch []zspan) {
 	if len(batch) == 0 {
 		return
 	}
@@ -129,7 +136,12 @@ func main() {
 	name := flag.String("name", "sidecar", "service name of the spans")
 	zipkin := flag.String("zipkin", "http://127.0.0.1:9411/api/v2/spans", "Zipkin v2 span endpoint")
 	every := flag.Duration("flush", 100*time.Millisecond, "report interval")
+	mode := flag.String("report", "batch", "batch: a reporter goroutine posts every -flush; "+
+		"inline: the handler posts its span after relaying the response")
 	flag.Parse()
+	if *mode != "batch" && *mode != "inline" {
+		log.Fatalf("sidecar: -report %q: want batch or inline", *mode)
+	}
 	up, err := url.Parse(*upstream)
 	if err != nil || up.Scheme != "http" || up.Host == "" {
 		log.Fatalf("sidecar: -upstream %q: want http://host:port", *upstream)
@@ -201,6 +213,10 @@ func main() {
 				"http.method": r.Method, "http.path": r.URL.Path,
 				"http.status_code": fmt.Sprint(code), "upstream": up.Host,
 			},
+		}
+		if *mode == "inline" {
+			report(*zipkin, []zspan{sp})
+			return
 		}
 		mu.Lock()
 		pending = append(pending, sp)
