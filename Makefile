@@ -2,7 +2,12 @@
 # weft: everything is built into build/; `make V=1` shows the commands.
 
 OUTPUT ?= build
-ARCH := x86
+# The BPF side reads syscall arguments from x86-64 pt_regs and Go's register
+# ABI (R14 = g); other architectures need their own register code first.
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+ifneq ($(ARCH),x86)
+$(error weft supports ARCH=x86 (x86-64) only for now; this machine is $(ARCH))
+endif
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= gcc
@@ -49,6 +54,9 @@ TEST_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(TEST_SRCS))
 
 .PHONY: all clean test unit asan e2e vmlinux bench
 .DELETE_ON_ERROR:
+# Keep the BPF object, the skeleton and the generated protobuf C: without
+# this make deletes them as intermediates and the next `make` redoes it all.
+.SECONDARY:
 
 all: $(OUTPUT)/weft
 
@@ -71,10 +79,14 @@ $(OUTPUT)/%.pb-c.o: $(OUTPUT)/gen/%.pb-c.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-error -c $< -o $@
 
-# Every agent object may include a skeleton or generated protobuf header.
-$(OUTPUT)/%.o: user/%.c $(SKELS) $(PB_H) | $(OUTPUT)
+$(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Generated headers must exist before the first compile of the files that
+# include them (-MMD only knows afterwards); a BPF edit rebuilds only these.
+$(OUTPUT)/loader.o $(OUTPUT)/goprobes.o: $(SKELS)
+$(OUTPUT)/otlp.o: $(PB_H)
 
 $(OUTPUT)/weft: $(USER_OBJS) $(PB_OBJS)
 	$(call msg,LINK,$@)

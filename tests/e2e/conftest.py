@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as L  # noqa: E402
+import link_lib as LL  # noqa: E402
 
 SERVER_KINDS = [k for k in os.environ.get("WEFT_E2E_SERVERS", "go1.19,go1.26,python").split(",") if k]
 HOOK_MODES = [k for k in os.environ.get("WEFT_E2E_HOOKS", "sock,syscalls").split(",") if k]
@@ -152,3 +153,24 @@ def jaeger(jaeger_bin, tmp_path_factory):
     yield j
     j.stop()
     log.close()
+
+
+def start(fn, *a, **kw):
+    """fn(*a, **kw); a harness failure (L.Failed) fails the test, briefly."""
+    try:
+        return fn(*a, **kw)
+    except L.Failed as e:
+        err = str(e)
+    pytest.fail(err, pytrace=False)
+
+
+@pytest.fixture
+def procs(request):
+    """The test's services (link_lib.Procs), all stopped at the end; their
+    stderr is printed when the test failed."""
+    p = LL.Procs()
+    yield p
+    p.stop()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        print("--- test services ---\n" + p.describe())

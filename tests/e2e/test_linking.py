@@ -16,6 +16,7 @@ import pytest
 
 import e2e_lib as L
 import link_lib as LL
+from conftest import start
 from link_lib import N, q
 
 GO = ["go1.26", "go1.19"]
@@ -36,16 +37,6 @@ def ctx_headers(variant, tid, sid):
 
 
 @pytest.fixture
-def procs(request):
-    p = LL.Procs()
-    yield p
-    p.stop()
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        print("--- test services ---\n" + p.describe())
-
-
-@pytest.fixture
 def netns_pair():
     ns = start(LL.NetnsPair)
     yield ns
@@ -55,15 +46,6 @@ def netns_pair():
 @pytest.fixture(scope="module")
 def sdk():
     start(LL.ensure_sdk)
-
-
-def start(fn, *a, **kw):
-    """fn(*a, **kw); a harness failure (L.Failed) fails the test, briefly."""
-    try:
-        return fn(*a, **kw)
-    except L.Failed as e:
-        err = str(e)
-    pytest.fail(err, pytrace=False)
 
 
 def export_args(jaeger, *extra):

@@ -24,30 +24,13 @@ import pytest
 
 import e2e_lib as L
 import link_lib as LL
+from conftest import start
 from link_lib import N, q
 
 TELEMETRY_PATHS = ("/v1/traces", "/v1/metrics", "/v1/logs", "/api/v2/spans", "/api/v1/spans",
                    "/api/traces")
 JAEGER_WAIT = float(os.environ.get("WEFT_E2E_JAEGER_WAIT", "30"))
 IDLE_S = float(os.environ.get("WEFT_E2E_IDLE_S", "60"))
-
-
-@pytest.fixture
-def procs(request):
-    p = LL.Procs()
-    yield p
-    p.stop()
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        print("--- test services ---\n" + p.describe())
-
-
-def start(fn, *a, **kw):
-    try:
-        return fn(*a, **kw)
-    except L.Failed as e:
-        err = str(e)
-    pytest.fail(err, pytrace=False)
 
 
 def whole_node(weft, jaeger, *extra):
@@ -167,7 +150,7 @@ def test_mesh_demo_inline_reports(weft, jaeger, go_apps, procs, ver):
     bad = []
     for i, tid in enumerate(tids):
         t = jaeger.trace(L.jaeger_id(tid))
-        errs = LL.check_tree(t, expected)
+        errs = LL.check_tree(t, expected, nest_weft_only=True)
         if errs:
             bad.append("request %d, trace %s: %s\n%s" % (i, tid, "; ".join(errs),
                                                         LL.tree_report(t, expected)))
