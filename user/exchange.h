@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* One request/response exchange as stitch saw it, ready to become a span. */
+/* One request/response exchange as pairing saw it, ready to become a span
+ * (spanbuild.h); linking (link.h) decides its identity. */
 #ifndef WEFT_EXCHANGE_H
 #define WEFT_EXCHANGE_H
 
@@ -20,6 +21,8 @@ struct exchange {
 	struct exchange *next;		/* FIFO of requests awaiting responses */
 	struct http_msg *req;		/* owned */
 	uint32_t pid, tid;		/* the process that sent/read the request */
+	uint64_t g, origin_g;		/* Go: goroutine of the call, and whose
+					 * http.Transport call it carries */
 	char comm[16];
 	struct resource *res;		/* the process, read while it was alive */
 	uint32_t req_seq;		/* TCP sequence number of the first byte */
@@ -43,13 +46,10 @@ struct exchange {
 	char *tracestate;		/* owned */
 };
 
+/* The connection an exchange travelled on. */
 struct conn_info {
 	enum weft_role role;
 	struct weft_addr addr;
 };
-
-/* Build the span for a finished exchange (span.h owns the result). */
-struct span *exchange_to_span(const struct exchange *ex,
-			      const struct conn_info *ci);
 
 #endif /* WEFT_EXCHANGE_H */

@@ -462,13 +462,13 @@ static void link_client(struct link *lk, struct exchange *ex,
 }
 
 void link_request(struct link *lk, struct exchange *ex, const struct conn_info *ci,
-		  const struct weft_data_rec *r, bool is_go)
+		  bool is_go, uint64_t now)
 {
 	struct trace_ctx ctx;
 
 	ctx_from_headers(&ex->req->ctx, &ctx);
 	ex->is_server = ci->role != WEFT_ROLE_CLIENT;
-	ex->ctx_key = is_go ? r->g : r->h.tid;
+	ex->ctx_key = is_go ? ex->g : ex->tid;
 	if (ex->is_server) {
 		link_server(lk, ex, ci, &ctx);
 	} else if (ex->telemetry) {
@@ -476,11 +476,12 @@ void link_request(struct link *lk, struct exchange *ex, const struct conn_info *
 		 * own, whether or not a business call ever carries one */
 		if (ex->telemetry == TELEMETRY_SPANS)
 			own_mark(lk, ex->pid);
-		link_telemetry_client(lk, ex, ci, &ctx, r->h.ts_ns);
+		link_telemetry_client(lk, ex, ci, &ctx, now);
 	} else {
-		uint64_t pk = is_go && r->origin_g ? r->origin_g : ex->ctx_key;
+		/* Go: the writeLoop goroutine writes for the one that asked */
+		uint64_t pk = is_go && ex->origin_g ? ex->origin_g : ex->ctx_key;
 
-		link_client(lk, ex, ci, &ctx, pk, is_go, r->h.ts_ns);
+		link_client(lk, ex, ci, &ctx, pk, is_go, now);
 	}
 }
 

@@ -58,10 +58,13 @@ struct link;
 
 struct link *link_new(const struct link_opts *o);
 void link_free(struct link *lk);
-/* Decide the identity of a request just parsed. is_go: the process is Go
- * (goroutines, not threads, carry requests). */
+/* Decide the identity of a request just parsed, at now_ns. is_go: the
+ * process is Go (goroutines, not threads, carry requests). Linking keeps a
+ * pointer to a server exchange while its thread or goroutine works for it
+ * (a late rule-2 link rewrites its identity): link_forget must be called
+ * before such an exchange is freed. */
 void link_request(struct link *lk, struct exchange *ex, const struct conn_info *ci,
-		  const struct weft_data_rec *r, bool is_go);
+		  bool is_go, uint64_t now_ns);
 /* The exchange is complete: returns false when its span must not be
  * emitted (suppressed), and forgets per-request state. */
 bool link_done(struct link *lk, struct exchange *ex, const struct conn_info *ci);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * weft: load the BPF side, drain its ring buffer into the stitcher, and
+ * weft: load the BPF side, drain its ring buffer into the pipeline, and
  * send the spans it builds to the terminal and/or an OTLP collector.
  */
 #include <errno.h>
@@ -19,7 +19,8 @@
 #include "output.h"
 #include "ownconn.h"
 #include "procinfo.h"
-#include "stitch.h"
+#include "pairing.h"
+#include "record.h"
 
 #define POLL_MS 10	/* the longest a record waits in the ring buffer */
 
@@ -33,7 +34,7 @@ static void on_signal(int sig)
 struct app {
 	struct env env;
 	struct loader loader;
-	struct stitch *stitch;
+	struct pairing *pairing;
 	struct exporter *exporter;
 	uint64_t spans_out;
 	uint64_t spans_unsampled;
@@ -92,33 +93,35 @@ static void goprobes_note_pid(uint32_t pid)
 	goprobes_consider(pid);
 }
 
+/* The ring buffer's consumer: stage 1 (record.c) decodes, stage 3
+ * (pairing.c) takes it from there. */
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct app *a = ctx;
-	const struct weft_rec_head *h = data;
+	struct record rec;
 
 	a->records++;
-	if (size < sizeof(*h))
-		return 0;
-	if (h->type == WEFT_REC_DATA && size >= sizeof(struct weft_data_rec)) {
-		const struct weft_data_rec *r = data;
-
-		if (size < sizeof(*r) + r->cap_len)
-			return 0;	/* malformed: never produced by our BPF */
-		if (!wanted_process(a, h->pid, r->comm)) {
+	switch (record_decode(data, size, &rec)) {
+	case REC_CHUNK:
+		if (!wanted_process(a, rec.pid, rec.chunk.comm)) {
 			a->spans_filtered++;
-			return 0;
+			break;
 		}
-		stitch_data(a->stitch, r);
-	} else if (h->type == WEFT_REC_CLOSE && size >= sizeof(struct weft_close_rec)) {
-		stitch_close(a->stitch, data);
-	} else if (h->type == WEFT_REC_EXEC) {
+		pairing_chunk(a->pairing, &rec.chunk);
+		break;
+	case REC_CLOSE:
+		pairing_close(a->pairing, &rec.end);
+		break;
+	case REC_EXEC:
 		/* read the new image's name and environment while it runs */
-		procinfo_forget(h->pid);
-		procinfo_get(h->pid, "");
-		stitch_forget_pid(a->stitch, h->pid);
-		goprobes_forget(h->pid);
-		goprobes_consider(h->pid);
+		procinfo_forget(rec.pid);
+		procinfo_get(rec.pid, "");
+		pairing_forget_pid(a->pairing, rec.pid);
+		goprobes_forget(rec.pid);
+		goprobes_consider(rec.pid);
+		break;
+	case REC_NONE:
+		break;	/* malformed: never produced by our BPF */
 	}
 	return 0;
 }
@@ -126,10 +129,10 @@ static int on_record(void *ctx, void *data, size_t size)
 static void print_stats(struct app *a, bool final)
 {
 	uint64_t c[WEFT_CNT_MAX] = { 0 };
-	struct stitch_stats ss;
+	struct pairing_stats ss;
 
 	loader_counters(&a->loader, c);
-	stitch_get_stats(a->stitch, &ss);
+	pairing_get_stats(a->pairing, &ss);
 	fprintf(stderr, "weft: %s: spans %" PRIu64 " (output %" PRIu64
 		", unsampled %" PRIu64 "), records %" PRIu64 ", connections open %" PRIu64 "\n",
 		final ? "at exit" : "stats", ss.spans, a->spans_out,
@@ -138,18 +141,18 @@ static void print_stats(struct app *a, bool final)
 		", header blocks over window %" PRIu64 " (kernel) / %" PRIu64
 		" (agent), undecodable socket calls %" PRIu64 "\n",
 		c[WEFT_CNT_RB_FULL], c[WEFT_CNT_READ_FAIL], c[WEFT_CNT_HDR_TRUNC],
-		ss.heads_truncated, c[WEFT_CNT_UNKNOWN_SYSCALL]);
+		ss.framing.heads_truncated, c[WEFT_CNT_UNKNOWN_SYSCALL]);
 	fprintf(stderr, "weft: exchanges: closed before response %" PRIu64
 		", orphan responses %" PRIu64 ", not HTTP %" PRIu64
 		", timed out %" PRIu64 ", too many pipelined %" PRIu64
 		", incomplete at exit %" PRIu64 "\n",
-		ss.closed_early, ss.orphan_responses, ss.not_http, ss.timed_out,
+		ss.closed_early, ss.orphan_responses, ss.framing.not_http, ss.timed_out,
 		ss.pending_overflow, ss.incomplete_at_exit);
 	{
 		struct link_stats ls;
 		uint64_t gb, ga, gs;
 
-		stitch_get_link_stats(a->stitch, &ls);
+		pairing_get_link_stats(a->pairing, &ls);
 		goprobes_stats(&gb, &ga, &gs);
 		fprintf(stderr, "weft: links: on this node %" PRIu64 ", in process %" PRIu64
 			", suppressed as made by the process itself %" PRIu64
@@ -244,7 +247,7 @@ static int run(struct app *a)
 		    now - start >= (uint64_t)a->env.duration_s * 1000000000ULL)
 			break;
 		if (now - last_sweep >= 10ULL * 1000000000ULL) {
-			stitch_sweep(a->stitch, now);
+			pairing_sweep(a->pairing, now);
 			procinfo_sweep();
 			warn_lost(a);
 			last_sweep = now;
@@ -264,7 +267,7 @@ static int run(struct app *a)
 int main(int argc, char **argv)
 {
 	static struct app a;
-	struct stitch_opts so = { 0 };
+	struct pairing_opts so = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	int err;
 
@@ -304,6 +307,7 @@ int main(int argc, char **argv)
 	}
 	so.hdr_window = a.env.lo.hdr_window;
 	so.is_go = goprobes_is_go;
+	so.resource_of = procinfo_resource;
 	so.link.mode = a.env.link_mode;
 	so.link.keep_instrumented = a.env.keep_instrumented;
 	so.link.trace_telemetry = a.env.trace_telemetry;
@@ -311,19 +315,19 @@ int main(int argc, char **argv)
 	so.link.want_g_parents = goprobes_want_fanout;
 	goprobes_init(&a.loader, a.env.lo.verbose);
 	procinfo_scan_all(goprobes_note_pid);
-	a.stitch = stitch_new(&so, on_span, &a);
+	a.pairing = pairing_new(&so, on_span, &a);
 
 	err = run(&a) ? 1 : 0;
 
 cleanup:
-	if (a.stitch) {
-		struct stitch *st = a.stitch;
+	if (a.pairing) {
+		struct pairing *pr = a.pairing;
 
 		/* finishing open exchanges may still produce spans */
-		stitch_flush(st);
+		pairing_flush(pr);
 		print_stats(&a, true);
-		a.stitch = NULL;
-		stitch_free(st);
+		a.pairing = NULL;
+		pairing_free(pr);
 		fflush(stdout);
 	}
 	if (a.exporter) {

@@ -245,3 +245,8 @@ void procinfo_free_all(void)
 	free(service_override);
 	service_override = NULL;
 }
+
+struct resource *procinfo_resource(uint32_t pid, const char *comm)
+{
+	return resource_ref(procinfo_get(pid, comm)->res);
+}

@@ -23,6 +23,8 @@ struct procinfo {
 /* The cached entry for pid (created on first use; never NULL). comm is
  * the kernel's name for it, used when /proc is already gone. */
 struct procinfo *procinfo_get(uint32_t pid, const char *comm);
+/* A new reference to the resource of pid (procinfo_get's). */
+struct resource *procinfo_resource(uint32_t pid, const char *comm);
 /* Extra resource attributes applied to every new resource. */
 void procinfo_set_extra(const char *key, const char *val);
 /* exec replaced pid's image: what we knew is stale. */

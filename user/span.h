@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The span model every stage agrees on: stitch builds spans, the console and
+ * The span model every stage agrees on: spanbuild builds spans, the console and
  * JSON writers print them, the OTLP exporter encodes them. A span owns its
  * strings; a resource (one per traced process) is shared and refcounted
  * because the exporter thread may still hold spans of a process that exited.

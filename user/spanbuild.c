@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "exchange.h"
+#include "spanbuild.h"
 #include "ids.h"
 
 static const char *const known_methods[] = {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Unit tests for user/stitch.c (and user/spanbuild.c through it): byte
+ * Unit tests for the agent's stages 1-5 together: user/record.c, framing.c,
+ * pairing.c, link.c and spanbuild.c. Byte
  * streams go through a model of what bpf/weft.bpf.c forwards (handle_io +
  * capture_head: which chunks get MSG_START, how many bytes of each are
  * copied, HDR_END/TRUNCATED, the tail), as exact-size heap records so ASan
@@ -13,7 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "weft.h"
-#include "stitch.h"
+#include "pairing.h"
+#include "record.h"
 #include "span.h"
 #include "ids.h"
 #include "procinfo.h"
@@ -27,8 +29,8 @@
 
 static struct span *spans[MAX_SPANS];
 static int nspans;
-static struct stitch *cur;
-static bool trace_telemetry;	/* --trace-telemetry for the next stitch_fresh */
+static struct pairing *cur;
+static bool trace_telemetry;	/* --trace-telemetry for the next pairing_fresh */
 
 static void on_span(struct span *s, void *ctx)
 {
@@ -45,26 +47,27 @@ static void spans_reset(void)
 	nspans = 0;
 }
 
-/* A fresh stitch per test; the previous one (and its spans) is freed here so
+/* A fresh pairing per test; the previous one (and its spans) is freed here so
  * a test that stops at a failed CHECK leaks nothing. */
-static struct stitch *stitch_fresh(uint32_t hdr_window, uint64_t idle_ns)
+static struct pairing *pairing_fresh(uint32_t hdr_window, uint64_t idle_ns)
 {
-	struct stitch_opts o = { .hdr_window = hdr_window,
+	struct pairing_opts o = { .hdr_window = hdr_window,
+				  .resource_of = procinfo_resource,
 				 .idle_timeout_ns = idle_ns,
 				 .link.trace_telemetry = trace_telemetry };
 
 	if (cur)
-		stitch_free(cur);
+		pairing_free(cur);
 	spans_reset();
-	cur = stitch_new(&o, on_span, NULL);
+	cur = pairing_new(&o, on_span, NULL);
 	return cur;
 }
 
-static struct stitch_stats stats(void)
+static struct pairing_stats stats(void)
 {
-	struct stitch_stats s;
+	struct pairing_stats s;
 
-	stitch_get_stats(cur, &s);
+	pairing_get_stats(cur, &s);
 	return s;
 }
 
@@ -300,13 +303,31 @@ static struct weft_data_rec *k_io(struct kconn *k, int dir, const void *p,
 	r->flags = flags;
 	r->dir = dir;
 	r->role = k->role;
-	memcpy(r->comm, "teststitch", 11);
+	memcpy(r->comm, "testpairing", 12);
 	tl = len < WEFT_TAIL_LEN ? len : WEFT_TAIL_LEN;
 	memcpy(r->tail, buf + len - tl, tl);
 	r->tail_len = tl;
 	memcpy(r->data, buf, cap);
 	last_cap = cap;
 	return r;
+}
+
+/* What main.c's ring-buffer consumer does with a record, whose size is
+ * what the ring buffer reports. */
+static void feed_data(const struct weft_data_rec *r)
+{
+	struct record rec;
+
+	if (record_decode(r, sizeof(*r) + r->cap_len, &rec) == REC_CHUNK)
+		pairing_chunk(cur, &rec.chunk);
+}
+
+static void feed_close(const struct weft_close_rec *r)
+{
+	struct record rec;
+
+	if (record_decode(r, sizeof(*r), &rec) == REC_CLOSE)
+		pairing_close(cur, &rec.end);
 }
 
 /* One socket call on k; returns the record's flags, -1 when none was sent. */
@@ -318,7 +339,7 @@ static int io(struct kconn *k, int dir, const void *p, size_t len, uint64_t ts)
 	if (!r)
 		return -1;
 	flags = r->flags;
-	stitch_data(cur, r);
+	feed_data(r);
 	free(r);
 	return flags;
 }
@@ -359,7 +380,7 @@ static void k_close(struct kconn *k, int oldstate, uint64_t ts)
 		r->h.conn.sk = k->sk;
 		r->h.conn.gen = k->gen;
 		r->oldstate = oldstate;
-		stitch_close(cur, r);
+		feed_close(r);
 		free(r);
 	}
 	k->exists = false;
@@ -388,7 +409,7 @@ static bool test_server_keepalive(void)
 	struct kconn k;
 	const struct span *s;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 1, 54321);
 	CHECK_INT(RECV(&k, "GET /a?x=1&y=2 HTTP/1.1\r\nHost: api.local:8081\r\n"
 		       "User-Agent: curl/8.1\r\n"
@@ -463,7 +484,7 @@ static bool test_server_keepalive(void)
 
 	CHECK_INT(stats().spans, 3);
 	CHECK_INT(stats().conns_open, 1);
-	CHECK_INT(stats().not_http, 0);
+	CHECK_INT(stats().framing.not_http, 0);
 	k_close(&k, TCP_LAST_ACK, T0 + 30 * MS);
 	CHECK_INT(nspans, 3);
 	CHECK_INT(stats().conns_open, 0);
@@ -476,7 +497,7 @@ static bool test_client_role(void)
 	struct kconn k;
 	const struct span *s;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_client(&k, 2, 40000);
 	/* no context on the wire and no server span at work: a new root */
 	SEND(&k, "GET /api/v1/items?limit=5 HTTP/1.1\r\nHost: backend:9090\r\n"
@@ -538,7 +559,7 @@ static bool test_role_unknown_inferred(void)
 {
 	struct kconn k1, k2;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	/* established before weft started: role 0 in every record */
 	kc_init(&k1, 5, 0, "10.0.0.1", 8080, "10.0.0.2", 33333);
 	kc_init(&k2, 6, 0, "10.0.0.2", 44444, "10.0.0.1", 9000);
@@ -561,7 +582,7 @@ static bool test_role_unknown_inferred(void)
 	CHECK_STR(astr(spans[1], "url.full"), "http://svc:9000/out");
 	CHECK_INT(aint(spans[1], "http.response.status_code"), 201);
 	CHECK_INT(dur(spans[1]), 3 * MS);
-	CHECK_INT(stats().not_http, 0);
+	CHECK_INT(stats().framing.not_http, 0);
 	return true;
 }
 
@@ -580,7 +601,7 @@ static bool test_pipelined(void)
 		"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
 		"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 7, 50000);
 	CHECK_INT(RECV(&k, reqs, T0), WEFT_F_MSG_START | WEFT_F_HDR_END);
 	CHECK_INT(last_cap, strlen(reqs));
@@ -606,7 +627,7 @@ static bool test_pipelined(void)
 	CHECK_INT(nspans, 5);
 	CHECK_STR(astr(spans[4], "url.path"), "/5");
 	CHECK_INT(dur(spans[4]), 2 * MS);
-	CHECK_INT(stats().not_http, 0);
+	CHECK_INT(stats().framing.not_http, 0);
 	CHECK_INT(stats().orphan_responses, 0);
 	return true;
 }
@@ -618,7 +639,7 @@ static bool test_post_body_split(void)
 	size_t hl = strlen(head);
 	char *first = malloc(hl + 1000), *mid;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 8, 50001);
 	memcpy(first, head, hl);
 	memset(first + hl, 'b', 1000);
@@ -629,7 +650,7 @@ static bool test_post_body_split(void)
 	CHECK_INT(fill(&k, WEFT_DIR_RECV, 4000, T0 + 1 * MS), 0);
 	CHECK_INT(last_cap, 0);
 	/* body bytes that look like a request: the kernel marks the chunk as a
-	 * message start, stitch must still count it as body */
+	 * message start, framing must still count it as body */
 	mid = rep('y', 2000);
 	memcpy(mid, "GET /not-a-request HTTP/1.1\r\n\r\n", 31);
 	CHECK(io(&k, WEFT_DIR_RECV, mid, 2000, T0 + 2 * MS) & WEFT_F_MSG_START);
@@ -648,7 +669,7 @@ static bool test_post_body_split(void)
 	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 11 * MS);
 	CHECK_INT(nspans, 2);
 	CHECK_STR(astr(spans[1], "url.path"), "/next");
-	CHECK_INT(stats().not_http, 0);
+	CHECK_INT(stats().framing.not_http, 0);
 	CHECK_INT(stats().orphan_responses, 0);
 	return true;
 }
@@ -657,7 +678,7 @@ static bool test_response_body_many_chunks(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 9, 50002);
 	RECV(&k, "GET /big HTTP/1.1\r\n\r\n", T0);
 	CHECK_INT(SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n",
@@ -685,7 +706,7 @@ static bool test_chunked_exact(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 10, 50003);
 	RECV(&k, "GET /c HTTP/1.1\r\n\r\n", T0);
 	/* chunk of 11 bytes whose data is "0\r\n\r\nabcdef" */
@@ -707,7 +728,7 @@ static bool test_chunked_exact(void)
 	SEND(&k, "HTTP/1.1 204 No Content\r\n\r\n", T0 + 21 * MS);
 	CHECK_INT(nspans, 3);
 	CHECK_INT(aint(spans[2], "http.response.status_code"), 204);
-	CHECK_INT(stats().not_http, 0);
+	CHECK_INT(stats().framing.not_http, 0);
 	return true;
 }
 
@@ -737,7 +758,7 @@ static bool test_chunked_gaps(void)
 	struct kconn k;
 	uint64_t t = T0 + 1 * MS;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 11, 50004);
 	RECV(&k, "GET /gaps HTTP/1.1\r\n\r\n", T0);
 	memcpy(first, head, hl);
@@ -760,7 +781,7 @@ static bool test_chunked_gaps(void)
 	RECV(&k, "GET /after HTTP/1.1\r\n\r\n", t + MS);
 	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", t + 2 * MS);
 	CHECK_INT(nspans, 2);
-	CHECK_INT(stats().not_http, 0);
+	CHECK_INT(stats().framing.not_http, 0);
 	return true;
 }
 
@@ -775,7 +796,7 @@ static bool test_chunked_split_terminator(void)
 		struct kconn kc;
 		size_t cut = bl - k;
 
-		stitch_fresh(0, 0);
+		pairing_fresh(0, 0);
 		kc_client(&kc, 12, 40000 + k);
 		SEND(&kc, "GET /t HTTP/1.1\r\n\r\n", T0);
 		RECV(&kc, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -802,7 +823,7 @@ static bool test_head_response(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 13, 50005);
 	RECV(&k, "HEAD /file HTTP/1.1\r\n\r\n", T0);
 	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 12345\r\n\r\n", T0 + 1 * MS);
@@ -815,7 +836,7 @@ static bool test_head_response(void)
 	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", T0 + 3 * MS);
 	CHECK_INT(nspans, 2);
 	CHECK_STR(spans[1]->name, "GET");
-	CHECK_INT(stats().not_http, 0);
+	CHECK_INT(stats().framing.not_http, 0);
 	return true;
 }
 
@@ -823,7 +844,7 @@ static bool test_204_304(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_client(&k, 14, 40100);
 	SEND(&k, "DELETE /x HTTP/1.1\r\n\r\n", T0);
 	RECV(&k, "HTTP/1.1 204 No Content\r\n\r\n", T0 + 1 * MS);
@@ -841,7 +862,7 @@ static bool test_204_304(void)
 	CHECK_INT(dur(spans[1]), 2 * MS);
 	CHECK_INT(spans[1]->status, SPAN_STATUS_UNSET);
 	CHECK_STR(astr(spans[2], "url.path"), "/y");
-	CHECK_INT(stats().not_http, 0);
+	CHECK_INT(stats().framing.not_http, 0);
 	return true;
 }
 
@@ -849,7 +870,7 @@ static bool test_100_continue(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 15, 50006);
 	RECV(&k, "PUT /obj HTTP/1.1\r\nHost: s3\r\nExpect: 100-continue\r\n"
 	     "Content-Length: 4\r\n\r\n", T0);
@@ -879,7 +900,7 @@ static bool test_101_upgrade(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 16, 50007);
 	RECV(&k, "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
 	     "Connection: Upgrade\r\n\r\n", T0);
@@ -920,7 +941,7 @@ static bool test_until_close(void)
 	const char head[] = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n";
 	size_t hl = strlen(head);
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 18, 50008);
 	RECV(&k, "GET /old HTTP/1.0\r\n\r\n", T0);
 	first = rep('z', hl + 100);
@@ -958,7 +979,7 @@ static bool test_close_before_response(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 19, 50009);
 	RECV(&k, "GET /slow HTTP/1.1\r\n\r\n", T0);
 	k_close(&k, TCP_LAST_ACK, T0 + 4 * MS);
@@ -987,7 +1008,7 @@ static bool test_close_mid_body(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 21, 50010);
 	RECV(&k, "GET /partial HTTP/1.1\r\n\r\n", T0);
 	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n", T0 + 1 * MS);
@@ -1019,7 +1040,7 @@ static bool test_split_head_cookie(void)
 	size_t n, cuts[5];
 	int len;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 23, 50012);
 	len = asprintf(&req, "GET /cookie?a=b HTTP/1.1\r\nHost: shop:80\r\nCookie: s=%s\r\n"
 		       "User-Agent: split/1\r\n"
@@ -1055,7 +1076,7 @@ static bool test_split_head_cookie(void)
 	CHECK_STR(astr(spans[0], "user_agent.original"), "split/1");
 	CHECK(!span_find_attr(spans[0], "weft.request.head_truncated"));
 	CHECK_INT(dur(spans[0]), 10 * MS);	/* from the first chunk */
-	CHECK_INT(stats().heads_truncated, 0);
+	CHECK_INT(stats().framing.heads_truncated, 0);
 	return true;
 }
 
@@ -1066,7 +1087,7 @@ static bool test_truncated_head(void)
 	char *cookie = rep('c', 20000), *req, *big;
 	int len, f;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 24, 50013);
 	len = asprintf(&req, "GET /t?q=1 HTTP/1.1\r\nHost: trunc:81\r\n"
 		       "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
@@ -1086,7 +1107,7 @@ static bool test_truncated_head(void)
 	CHECK_INT(aint(spans[0], "weft.request.head_truncated"), 1);
 	CHECK_INT(aint(spans[0], "http.response.status_code"), 200);
 	CHECK_INT(dur(spans[0]), 3 * MS);
-	CHECK_INT(stats().heads_truncated, 1);
+	CHECK_INT(stats().framing.heads_truncated, 1);
 
 	/* the same stream takes a normal (longer than the kept lines) head */
 	big = rep('u', 3000);
@@ -1113,7 +1134,7 @@ static bool test_truncated_head(void)
 	CHECK_STR(astr(spans[2], "url.path"), "/t2");
 	CHECK_STR(hex(spans[2]->trace_id, 16), "0000000000000001000000000000000a");
 	CHECK_INT(dur(spans[2]), 2 * MS);
-	CHECK_INT(stats().heads_truncated, 2);
+	CHECK_INT(stats().framing.heads_truncated, 2);
 	return true;
 }
 
@@ -1121,7 +1142,7 @@ static bool test_orphan_response(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 25, 50014);
 	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", T0);
 	CHECK_INT(nspans, 0);
@@ -1140,7 +1161,7 @@ static bool test_garbage_then_valid(void)
 	uint8_t bin[200];
 	struct weft_data_rec *r;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	/* "GET " is all the kernel checks: the rest is binary */
 	kc_init(&k, 26, 0, "10.0.0.1", 7000, "10.0.0.2", 50015);
 	for (size_t i = 0; i < sizeof(bin); i++)
@@ -1148,12 +1169,12 @@ static bool test_garbage_then_valid(void)
 	memcpy(bin, "GET \x01\x02\x00\xff", 8);
 	CHECK(io(&k, WEFT_DIR_RECV, bin, sizeof(bin), T0) & WEFT_F_MSG_START);
 	CHECK_INT(nspans, 0);
-	CHECK_INT(stats().not_http, 1);
+	CHECK_INT(stats().framing.not_http, 1);
 	/*
 	 * No blank line in it, so the kernel still holds that "header block"
 	 * open: the next chunks are forwarded whole and without MSG_START
 	 * until a blank line (or the window) closes it. The first request
-	 * after the garbage is therefore not a resync point for stitch; the
+	 * after the garbage is therefore not a resync point for framing; the
 	 * one after it is.
 	 */
 	CHECK_INT(fill(&k, WEFT_DIR_RECV, 500, T0 + 1 * MS), 0);
@@ -1171,17 +1192,17 @@ static bool test_garbage_then_valid(void)
 
 	/* a start line that the parser rejects at its end */
 	{
-		uint64_t before = stats().not_http;
+		uint64_t before = stats().framing.not_http;
 
 		RECV(&k, "GET /x HTTP/9.9\r\n\r\n", T0 + 6 * MS);
-		CHECK_INT(stats().not_http, before + 1);
+		CHECK_INT(stats().framing.not_http, before + 1);
 	}
 	RECV(&k, "GET /y HTTP/1.1\r\n\r\n", T0 + 7 * MS);
 	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 8 * MS);
 	CHECK_INT(nspans, 1);
 	CHECK_STR(astr(spans[0], "url.path"), "/y");
 
-	/* not something our BPF sends, but stitch must cope: binary bytes on a
+	/* not something our BPF sends, but the agent must cope: binary bytes on a
 	 * fresh conn with no flags */
 	r = calloc(1, sizeof(*r) + sizeof(bin));
 	r->h.type = WEFT_REC_DATA;
@@ -1193,7 +1214,7 @@ static bool test_garbage_then_valid(void)
 	r->dir = WEFT_DIR_RECV;
 	r->role = WEFT_ROLE_SERVER;
 	memcpy(r->data, bin + 8, sizeof(bin) - 8);
-	stitch_data(cur, r);
+	feed_data(r);
 	free(r);
 	CHECK_INT(nspans, 1);
 	kc_server(&k, 27, 0);
@@ -1210,7 +1231,7 @@ static bool test_b3_sampling(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 28, 50016);
 	RECV(&k, "GET /s0 HTTP/1.1\r\n"
 	     "x-b3-traceid: 463ac35c9f6413ad\r\nx-b3-spanid: 0020000000000001\r\n"
@@ -1238,7 +1259,7 @@ static bool test_traceparent(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 29, 50017);
 	RECV(&k, "GET /tp HTTP/1.1\r\n"
 	     "X-B3-TraceId: 463ac35c9f6413ad48485a3953bb6124\r\nX-B3-SpanId: a2fb4a1d1a96d312\r\n"
@@ -1268,7 +1289,7 @@ static bool test_two_conns_interleaved(void)
 {
 	struct kconn a, b;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&a, 30, 51000);
 	kc_server(&b, 31, 51001);
 	RECV(&a, "GET /a1 HTTP/1.1\r\n\r\n", T0);
@@ -1306,7 +1327,7 @@ static bool test_flush(void)
 {
 	struct kconn a, b, c;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&a, 40, 52000);
 	kc_server(&b, 41, 52001);
 	kc_client(&c, 42, 52002);
@@ -1317,7 +1338,7 @@ static bool test_flush(void)
 	SEND(&c, "GET /mid HTTP/1.1\r\n\r\n", T0);
 	RECV(&c, "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nabc", T0 + 1 * MS);
 	CHECK_INT(nspans, 0);
-	stitch_flush(cur);
+	pairing_flush(cur);
 	/* the until-close body is as complete as it gets */
 	CHECK_INT(nspans, 1);
 	CHECK_STR(astr(spans[0], "url.path"), "/eof");
@@ -1334,15 +1355,15 @@ static bool test_sweep(void)
 	struct kconn a, b;
 	const uint64_t idle = 1000 * MS;
 
-	stitch_fresh(0, idle);
+	pairing_fresh(0, idle);
 	kc_server(&a, 50, 53000);
 	kc_server(&b, 51, 53001);
 	RECV(&a, "GET /idle HTTP/1.1\r\n\r\n", T0);
 	RECV(&b, "GET /busy HTTP/1.1\r\n\r\n", T0 + 500 * MS);
 	CHECK_INT(stats().conns_open, 2);
-	stitch_sweep(cur, T0 + idle - 1);
+	pairing_sweep(cur, T0 + idle - 1);
 	CHECK_INT(stats().conns_open, 2);
-	stitch_sweep(cur, T0 + idle);
+	pairing_sweep(cur, T0 + idle);
 	CHECK_INT(stats().conns_open, 1);
 	CHECK_INT(stats().timed_out, 1);
 	CHECK_INT(nspans, 0);
@@ -1353,7 +1374,7 @@ static bool test_sweep(void)
 	/* records on the swept connection start afresh */
 	SEND(&a, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 1300 * MS);
 	CHECK_INT(stats().orphan_responses, 1);
-	stitch_sweep(cur, T0 + 5000 * MS);
+	pairing_sweep(cur, T0 + 5000 * MS);
 	CHECK_INT(stats().conns_open, 0);
 	CHECK_INT(stats().timed_out, 1);	/* nothing pending on either */
 	return true;
@@ -1367,7 +1388,7 @@ static bool test_link_forwarder(void)
 	const char *tp = "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n";
 	char *req;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&srv, 60, 54000);
 	kc_client(&cli, 61, 41000);
 	cli.tid = srv.tid;
@@ -1399,7 +1420,7 @@ static bool test_link_wire(void)
 {
 	struct kconn cli, srv;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_client(&cli, 62, 41001);
 	kc_server(&srv, 63, 41001);
 	srv.seq[WEFT_DIR_RECV] = cli.seq[WEFT_DIR_SEND];
@@ -1426,7 +1447,7 @@ static bool test_link_own_context(void)
 {
 	struct kconn cli;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_client(&cli, 64, 41002);
 	SEND(&cli, "GET /own HTTP/1.1\r\n"
 	     "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n", T0);
@@ -1447,7 +1468,7 @@ static struct link_stats lstats(void)
 {
 	struct link_stats s;
 
-	stitch_get_link_stats(cur, &s);
+	pairing_get_link_stats(cur, &s);
 	return s;
 }
 
@@ -1505,7 +1526,7 @@ static bool telemetry_inline(const char *report_head, bool sidecar_is_own)
 	RECV(&up_c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 8 * MS);
 	SEND(&in, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 9 * MS);
 	CHECK_INT(stats().orphan_responses, 0);
-	CHECK_INT(stats().not_http, 0);
+	CHECK_INT(stats().framing.not_http, 0);
 	if (sidecar_is_own) {
 		/* rule 3 from its report alone: only the app's server span */
 		CHECK_INT(nspans, 1);
@@ -1530,7 +1551,7 @@ static bool telemetry_inline(const char *report_head, bool sidecar_is_own)
 static bool test_telemetry_inline_report(void)
 {
 	trace_telemetry = false;
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	return telemetry_inline("POST /api/v2/spans HTTP/1.1\r\nHost: collector\r\n"
 				"Content-Type: application/json\r\n"
 				"Content-Length: 100\r\n\r\n", true);
@@ -1539,7 +1560,7 @@ static bool test_telemetry_inline_report(void)
 static bool test_telemetry_inline_metrics(void)
 {
 	trace_telemetry = false;
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	return telemetry_inline("POST /otlp/v1/metrics HTTP/1.1\r\nHost: collector\r\n"
 				"Content-Type: application/x-protobuf\r\n"
 				"Content-Length: 100\r\n\r\n", false);
@@ -1566,7 +1587,7 @@ static bool collector_round(bool debug)
 	struct link_stats ls;
 
 	trace_telemetry = debug;
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_init(&exp_c, 80, WEFT_ROLE_CLIENT, "127.0.0.1", 41080, "127.0.0.1", 4318);
 	kc_init(&exp_s, 81, WEFT_ROLE_SERVER, "127.0.0.1", 4318, "127.0.0.1", 41080);
 	exp_c.pid = PID_APP;
@@ -1633,7 +1654,7 @@ static bool test_telemetry_weft_export_never_traced(void)
 	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 
 	trace_telemetry = true;
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	trace_telemetry = false;
 	kc_init(&exp_s, 85, WEFT_ROLE_SERVER, "10.0.0.9", 4318, "10.0.0.2", 41085);
 	exp_s.pid = PID_COLLECTOR;
@@ -1658,7 +1679,7 @@ static bool test_telemetry_rule3_forgotten_at_exec(void)
 	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 
 	trace_telemetry = false;
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_init(&exp, 90, WEFT_ROLE_CLIENT, "127.0.0.1", 41090, "127.0.0.1", 4318);
 	kc_server(&srv, 91, 50091);
 	exp.pid = srv.pid = PID_APP;
@@ -1668,7 +1689,7 @@ static bool test_telemetry_rule3_forgotten_at_exec(void)
 	SEND(&srv, ok, T0 + 3 * MS);
 	CHECK_INT(nspans, 0);
 	CHECK_INT(lstats().suppressed_server, 1);
-	stitch_forget_pid(cur, PID_APP);
+	pairing_forget_pid(cur, PID_APP);
 	RECV(&srv, "GET /b HTTP/1.1\r\n\r\n", T0 + 4 * MS);
 	SEND(&srv, ok, T0 + 5 * MS);
 	CHECK_INT(nspans, 1);
@@ -1681,11 +1702,11 @@ static bool test_chunked_malformed(void)
 {
 	struct kconn k;
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 65, 54100);
 	RECV(&k, "GET /bad HTTP/1.1\r\n\r\n", T0);
 	SEND(&k, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", T0 + 1 * MS);
-	CHECK_INT(stats().not_http, 1);
+	CHECK_INT(stats().framing.not_http, 1);
 	RECV(&k, "GET /next HTTP/1.1\r\n\r\n", T0 + 2 * MS);
 	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 3 * MS);
 	/* /bad ends at the last byte seen, /next is answered normally */
@@ -1703,7 +1724,7 @@ static bool test_pending_overflow(void)
 	struct kconn k;
 	char reqs[80 * 32] = "", resps[80 * 48] = "", one[64];
 
-	stitch_fresh(0, 0);
+	pairing_fresh(0, 0);
 	kc_server(&k, 66, 54200);
 	for (int i = 0; i < 65; i++) {
 		snprintf(one, sizeof(one), "GET /%d HTTP/1.1\r\n\r\n", i);
@@ -1775,7 +1796,7 @@ static bool fuzz_round(uint32_t hdr_window, uint64_t idle, int records)
 {
 	uint64_t ts = T0;
 
-	stitch_fresh(hdr_window, idle);
+	pairing_fresh(hdr_window, idle);
 	for (int i = 0; i < records; i++) {
 		uint64_t sk = 1 + rnd() % 6, gen = rnd() % 2;
 
@@ -1789,7 +1810,7 @@ static bool fuzz_round(uint32_t hdr_window, uint64_t idle, int records)
 			c->h.conn.sk = sk;
 			c->h.conn.gen = gen;
 			c->oldstate = rnd() % 3 ? 1 : 1 + rnd() % 12;
-			stitch_close(cur, c);
+			feed_close(c);
 			free(c);
 		} else {
 			uint32_t len, cap, m = rnd() % 10;
@@ -1804,7 +1825,7 @@ static bool fuzz_round(uint32_t hdr_window, uint64_t idle, int records)
 			case 1:
 				cap = cap ? rnd() % (cap + 1) : 0;
 				break;
-			case 2:	/* more than len: stitch must clamp */
+			case 2:	/* more than len: record.c must clamp */
 				cap = len < WEFT_DATA_MAX - 64 ? len + rnd() % 64 : cap;
 				break;
 			}
@@ -1835,13 +1856,13 @@ static bool fuzz_round(uint32_t hdr_window, uint64_t idle, int records)
 			if (rnd() % 4 == 0 && r->tail_len >= 5)
 				memcpy(r->tail + r->tail_len - 5, "0\r\n\r\n", 5);
 			rnd_fill(r->data, cap);
-			stitch_data(cur, r);
+			feed_data(r);
 			free(r);
 		}
 		if (rnd() % 50 == 0)
-			stitch_sweep(cur, ts);
+			pairing_sweep(cur, ts);
 		if (rnd() % 300 == 0)
-			stitch_flush(cur);
+			pairing_flush(cur);
 		if (nspans > MAX_SPANS / 2) {
 			for (int s = 0; s < nspans; s++)
 				CHECK(span_sane(spans[s]));
@@ -1850,7 +1871,7 @@ static bool fuzz_round(uint32_t hdr_window, uint64_t idle, int records)
 	}
 	for (int s = 0; s < nspans; s++)
 		CHECK(span_sane(spans[s]));
-	stitch_flush(cur);
+	pairing_flush(cur);
 	CHECK_INT(stats().conns_open, 0);
 	return true;
 }
@@ -1904,7 +1925,7 @@ int main(void)
 	RUN(test_telemetry_rule3_forgotten_at_exec);
 	RUN(test_random_garbage);
 	if (cur)
-		stitch_free(cur);
+		pairing_free(cur);
 	spans_reset();
 	procinfo_free_all();
 	return TEST_SUMMARY();

@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Requests paired with responses, per connection: see pairing.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pairing.h"
+#include "exchange.h"
+#include "spanbuild.h"
+#include "telemetry.h"
+
+#define CONN_BUCKETS	16384
+#define MAX_PENDING	64	/* pipelined requests waiting per connection */
+
+struct conn {
+	struct conn *hnext;
+	struct weft_conn_key key;
+	struct conn_info ci;
+	struct stream s[2];	/* by enum weft_dir */
+	struct exchange *q_head, *q_tail;
+	int q_len;
+	struct exchange *resp;	/* exchange whose response is in progress */
+	uint64_t last_ns;
+	bool upgraded;		/* 101 / CONNECT: not HTTP any more */
+};
+
+struct pairing {
+	struct pairing_opts o;
+	span_cb cb;
+	void *cb_ctx;
+	struct conn *tab[CONN_BUCKETS];
+	struct pairing_stats stats;
+	struct link *link;
+};
+
+struct pairing *pairing_new(const struct pairing_opts *o, span_cb cb, void *ctx)
+{
+	struct pairing *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		abort();
+	p->o = *o;
+	if (!p->o.hdr_window)
+		p->o.hdr_window = WEFT_HDR_WINDOW_DEFAULT;
+	if (!p->o.idle_timeout_ns)
+		p->o.idle_timeout_ns = 300ULL * 1000000000ULL;
+	p->cb = cb;
+	p->cb_ctx = ctx;
+	p->link = link_new(&o->link);
+	return p;
+}
+
+static unsigned bucket(const struct weft_conn_key *k)
+{
+	uint64_t h = k->sk ^ (k->gen * 0x9e3779b97f4a7c15ULL);
+
+	h ^= h >> 29;
+	return (unsigned)(h % CONN_BUCKETS);
+}
+
+static struct conn *conn_get(struct pairing *p, const struct weft_conn_key *k,
+			     bool create)
+{
+	struct conn **head = &p->tab[bucket(k)], *c;
+
+	for (c = *head; c; c = c->hnext)
+		if (c->key.sk == k->sk && c->key.gen == k->gen)
+			return c;
+	if (!create)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->key = *k;
+	c->hnext = *head;
+	*head = c;
+	p->stats.conns_open++;
+	return c;
+}
+
+static void exchange_free(struct pairing *p, struct exchange *ex)
+{
+	if (!ex)
+		return;
+	/* linking may hold a pointer to a server exchange at work */
+	link_forget(p->link, ex);
+	resource_unref(ex->res);
+	free(ex->tracestate);
+	free(ex->req);
+	free(ex);
+}
+
+static void conn_free(struct pairing *p, struct conn *c)
+{
+	struct conn **pp = &p->tab[bucket(&c->key)];
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+	for (int d = 0; d < 2; d++)
+		framing_free(&c->s[d]);
+	while (c->q_head) {
+		struct exchange *ex = c->q_head;
+
+		c->q_head = ex->next;
+		exchange_free(p, ex);
+	}
+	exchange_free(p, c->resp);
+	free(c);
+	p->stats.conns_open--;
+}
+
+static enum weft_dir req_dir(const struct conn *c)
+{
+	return c->ci.role == WEFT_ROLE_CLIENT ? WEFT_DIR_SEND : WEFT_DIR_RECV;
+}
+
+static void emit(struct pairing *p, struct conn *c, struct exchange *ex)
+{
+	struct span *s;
+
+	if (!link_done(p->link, ex, &c->ci))
+		return;
+	s = exchange_to_span(ex, &c->ci);
+	p->stats.spans++;
+	p->cb(s, p->cb_ctx);
+}
+
+/* A response ended (by framing or by the close): its exchange is a span. */
+static void response_done(struct pairing *p, struct conn *c, uint64_t end_ns,
+			  enum exch_end how)
+{
+	struct exchange *ex = c->resp;
+
+	if (!ex)
+		return;
+	c->resp = NULL;
+	ex->end_ns = end_ns;
+	ex->how = how;
+	emit(p, c, ex);
+	exchange_free(p, ex);
+}
+
+/* Queues the request as an exchange, which takes h->m (left alone when the
+ * request was dropped). */
+static void on_request(struct pairing *p, struct conn *c,
+		       struct framing_head *h)
+{
+	const struct chunk *ck = h->ck;
+	struct exchange *ex;
+
+	if (c->q_len >= MAX_PENDING) {
+		p->stats.pending_overflow++;
+		return;
+	}
+	ex = calloc(1, sizeof(*ex));
+	if (!ex)
+		abort();
+	ex->req = h->m;
+	h->m = NULL;
+	ex->pid = ck->pid;
+	ex->tid = ck->tid;
+	ex->g = ck->g;
+	ex->origin_g = ck->origin_g;
+	memcpy(ex->comm, ck->comm, sizeof(ex->comm));
+	ex->req_seq = h->first_seq;
+	if (p->o.resource_of)
+		ex->res = p->o.resource_of(ck->pid, ex->comm);
+	ex->start_ns = h->first_ns;
+	ex->head_truncated = h->truncated;
+	ex->telemetry = telemetry_classify(ex->req);
+	link_request(p->link, ex, &c->ci, p->o.is_go && p->o.is_go(ck->pid),
+		     ck->ts_ns);
+	if (c->q_tail)
+		c->q_tail->next = ex;
+	else
+		c->q_head = ex;
+	c->q_tail = ex;
+	c->q_len++;
+}
+
+/* A response head arrived: pair it with the oldest waiting request. */
+static struct exchange *on_response(struct pairing *p, struct conn *c,
+				    const struct http_msg *m)
+{
+	struct exchange *ex = c->q_head;
+
+	if (!ex) {
+		p->stats.orphan_responses++;
+		return NULL;
+	}
+	if (m->status >= 100 && m->status < 200 && m->status != 101)
+		return ex;	/* interim (100 Continue): the final one follows */
+	c->q_head = ex->next;
+	if (!c->q_head)
+		c->q_tail = NULL;
+	c->q_len--;
+	ex->next = NULL;
+	ex->status = m->status;
+	/* a previous response still open (until-close framing) cannot be */
+	exchange_free(p, c->resp);
+	c->resp = ex;
+	return ex;
+}
+
+/* The sink framing hands heads and response ends to. */
+struct feed {
+	struct pairing *p;
+	struct conn *c;
+};
+
+static enum framing_verdict on_head(void *ctx, enum weft_dir d,
+				    struct framing_head *h,
+				    char method[HTTP_METHOD_MAX])
+{
+	struct feed *f = ctx;
+	struct conn *c = f->c;
+	const struct http_msg *m = h->m;
+	struct exchange *ex;
+
+	if (c->ci.role == WEFT_ROLE_UNKNOWN)
+		c->ci.role = (m->is_request == (d == WEFT_DIR_SEND)) ?
+			     WEFT_ROLE_CLIENT : WEFT_ROLE_SERVER;
+	/* a request where responses flow: not an HTTP peer we follow */
+	if (m->is_request != (d == req_dir(c)))
+		return FRAMING_REJECT;
+	if (m->is_request) {
+		on_request(f->p, c, h);
+		return FRAMING_BODY;
+	}
+	ex = on_response(f->p, c, m);
+	if (ex)
+		memcpy(method, ex->req->method, HTTP_METHOD_MAX);
+	if (m->status == 101 ||
+	    (strcmp(method, "CONNECT") == 0 && m->status / 100 == 2)) {
+		response_done(f->p, c, h->ck->ts_ns, EXCH_DONE);
+		c->upgraded = true;
+		return FRAMING_UPGRADED;
+	}
+	return FRAMING_BODY;
+}
+
+static void on_response_end(void *ctx, uint64_t end_ns)
+{
+	struct feed *f = ctx;
+
+	response_done(f->p, f->c, end_ns, EXCH_DONE);
+}
+
+void pairing_chunk(struct pairing *p, const struct chunk *ck)
+{
+	struct conn *c = conn_get(p, &ck->conn, true);
+	struct feed f = { .p = p, .c = c };
+	const struct framing_sink sink = {
+		.ctx = &f, .head = on_head, .response_end = on_response_end,
+		.hdr_window = p->o.hdr_window, .stats = &p->stats.framing,
+	};
+
+	if (c->ci.role == WEFT_ROLE_UNKNOWN && ck->role != WEFT_ROLE_UNKNOWN)
+		c->ci.role = ck->role;
+	c->ci.addr = ck->addr;
+	c->last_ns = ck->ts_ns;
+	if (c->upgraded)
+		return;
+	framing_feed(&c->s[ck->dir], ck, &sink);
+}
+
+/* The stream responses flow on. */
+static struct stream *resp_stream(struct conn *c)
+{
+	return &c->s[req_dir(c) == WEFT_DIR_SEND ? WEFT_DIR_RECV : WEFT_DIR_SEND];
+}
+
+/* The connection is gone: finish what it was doing. */
+static void conn_end(struct pairing *p, struct conn *c, uint64_t ts,
+		     enum exch_end how)
+{
+	struct stream *rs = resp_stream(c);
+
+	if (c->resp) {
+		if (framing_until_close(rs)) {
+			response_done(p, c, framing_last_ns(rs), EXCH_DONE);
+		} else {
+			p->stats.closed_early++;
+			response_done(p, c, ts, how);
+		}
+	}
+	while (c->q_head) {
+		struct exchange *ex = c->q_head;
+
+		c->q_head = ex->next;
+		c->q_len--;
+		ex->end_ns = ts;
+		ex->how = how;
+		p->stats.closed_early++;
+		emit(p, c, ex);
+		exchange_free(p, ex);
+	}
+	c->q_tail = NULL;
+}
+
+void pairing_close(struct pairing *p, const struct conn_end *e)
+{
+	struct conn *c = conn_get(p, &e->conn, false);
+
+	if (!c)
+		return;
+	conn_end(p, c, e->ts_ns, e->reset ? EXCH_RESET : EXCH_CLOSED);
+	conn_free(p, c);
+}
+
+void pairing_sweep(struct pairing *p, uint64_t now)
+{
+	for (int b = 0; b < CONN_BUCKETS; b++) {
+		struct conn *c = p->tab[b], *next;
+
+		for (; c; c = next) {
+			next = c->hnext;
+			if (now - c->last_ns < p->o.idle_timeout_ns)
+				continue;
+			p->stats.timed_out += c->q_len + (c->resp ? 1 : 0);
+			conn_free(p, c);
+		}
+	}
+}
+
+void pairing_flush(struct pairing *p)
+{
+	for (int b = 0; b < CONN_BUCKETS; b++) {
+		while (p->tab[b]) {
+			struct conn *c = p->tab[b];
+			struct stream *rs = resp_stream(c);
+
+			/* until-close bodies are as complete as they will get */
+			if (c->resp && framing_until_close(rs))
+				response_done(p, c, framing_last_ns(rs), EXCH_DONE);
+			p->stats.incomplete_at_exit += c->q_len + (c->resp ? 1 : 0);
+			conn_free(p, c);
+		}
+	}
+}
+
+void pairing_free(struct pairing *p)
+{
+	if (!p)
+		return;
+	pairing_flush(p);
+	link_free(p->link);
+	free(p);
+}
+
+void pairing_forget_pid(struct pairing *p, uint32_t pid)
+{
+	link_forget_pid(p->link, pid);
+}
+
+void pairing_get_stats(const struct pairing *p, struct pairing_stats *out)
+{
+	*out = p->stats;
+}
+
+void pairing_get_link_stats(const struct pairing *p, struct link_stats *out)
+{
+	link_get_stats(p->link, out);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Stage 3: pairing. Connections by kernel socket, each with its two
+ * streams (framing, stage 2); requests queue in order and each response
+ * answers the oldest (HTTP/1.1 pipelining is strictly in order). A request
+ * becomes an exchange whose identity linking (stage 4) decides when its
+ * head is parsed; a finished exchange that linking lets through becomes a
+ * span (spanbuild.h) handed to a callback that takes ownership.
+ */
+#ifndef WEFT_PAIRING_H
+#define WEFT_PAIRING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "framing.h"
+#include "link.h"
+#include "record.h"
+#include "span.h"
+
+typedef void (*span_cb)(struct span *s, void *ctx);
+
+struct pairing_opts {
+	uint32_t hdr_window;		/* longest header block parsed */
+	bool (*is_go)(uint32_t pid);	/* Go process? NULL = never */
+	/* the resource of a process, looked up while it is alive (the span
+	 * may outlive it); a new reference. NULL = spans have none */
+	struct resource *(*resource_of)(uint32_t pid, const char *comm);
+	struct link_opts link;
+	uint64_t idle_timeout_ns;	/* forget a silent connection after this */
+};
+
+struct pairing_stats {
+	uint64_t spans;			/* spans built */
+	uint64_t conns_open;		/* connections followed now */
+	struct framing_stats framing;	/* not HTTP, heads truncated */
+	uint64_t orphan_responses;	/* responses with no request seen */
+	uint64_t closed_early;		/* exchanges cut by close/reset (error spans) */
+	uint64_t timed_out;		/* requests with no response before idle timeout */
+	uint64_t incomplete_at_exit;	/* requests pending when weft stopped */
+	uint64_t pending_overflow;	/* requests dropped: too many pipelined */
+};
+
+struct pairing;
+
+struct pairing *pairing_new(const struct pairing_opts *o, span_cb cb, void *ctx);
+void pairing_chunk(struct pairing *p, const struct chunk *ck);
+void pairing_close(struct pairing *p, const struct conn_end *e);
+/* Forget connections idle for longer than the timeout. */
+void pairing_sweep(struct pairing *p, uint64_t now_mono_ns);
+/* At exit: finish what can be finished, count the rest. */
+void pairing_flush(struct pairing *p);
+/* Flushes, then frees everything. */
+void pairing_free(struct pairing *p);
+/* pid ran exec: a new program, whatever was learnt of the old one goes. */
+void pairing_forget_pid(struct pairing *p, uint32_t pid);
+void pairing_get_stats(const struct pairing *p, struct pairing_stats *out);
+void pairing_get_link_stats(const struct pairing *p, struct link_stats *out);
+
+#endif /* WEFT_PAIRING_H */
