@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Option parsing: one struct env with defaults, strict number parsing. */
+/*
+ * Option parsing, driven by one table (options[] below): getopt_long's
+ * option list, --help and the README's OPTIONS table all come from it, so a
+ * new flag is one row (tests/unit/test_cli.c fails until the README shows
+ * it). Values are range-checked (errno = 0; strtol), defaults are set first,
+ * then the OTEL_* environment, then the flags.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,59 +20,160 @@
 #define WEFT_VERSION "dev"
 #endif
 
-static const char usage[] =
+enum opt_kind {
+	K_FLAG,		/* bool at off = true */
+	K_INT,		/* int at off, in [min, max] */
+	K_U32,		/* uint32_t at off, in [min, max] */
+	K_STR,		/* char * at off, replaced */
+	K_CHOICE,	/* int (an enum) at off, one of choices[] */
+	K_FN,		/* fn decides */
+};
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+struct cli_opt {
+	const char *name;	/* long name */
+	char key;		/* short letter, 0 = none */
+	const char *arg;	/* metavar, NULL = takes no argument */
+	const char *section;	/* --help heading, where a new one starts */
+	const char *help;	/* --help text; "\n" continues it on a new line */
+	const char *md;		/* README text (markdown) */
+	enum opt_kind kind;
+	size_t off;
+	long min, max;
+	const struct choice *choices;
+	/* returns 0, -1 after printing why, or 1 to exit 0 (--help) */
+	int (*fn)(struct env *env, const char *arg);
+};
+
+#define AT(field)	.off = offsetof(struct env, field)
+
+static const struct choice output_fmts[] = {
+	{ "text", OUTPUT_TEXT }, { "json", OUTPUT_JSON }, { "none", OUTPUT_NONE }, { 0 },
+};
+static const struct choice hook_modes[] = {
+	{ "auto", HOOKS_AUTO }, { "sock", HOOKS_SOCK }, { "syscalls", HOOKS_SYSCALLS }, { 0 },
+};
+static const struct choice link_modes[] = {
+	{ "headers", LINK_HEADERS }, { "derived", LINK_DERIVED }, { 0 },
+};
+
+static int set_pid(struct env *env, const char *arg);
+static int set_comm(struct env *env, const char *arg);
+static int set_exe(struct env *env, const char *arg);
+static int set_port(struct env *env, const char *arg);
+static int set_netns(struct env *env, const char *arg);
+static int set_output(struct env *env, const char *arg);
+static int set_endpoint(struct env *env, const char *arg);
+static int set_header(struct env *env, const char *arg);
+static int set_compression(struct env *env, const char *arg);
+static int set_ringbuf(struct env *env, const char *arg);
+static int show_version(struct env *env, const char *arg);
+static int show_help(struct env *env, const char *arg);
+
+static const struct cli_opt options[] = {
+	{ "pid", 'p', "PID", "Selection", "only this process (repeatable)",
+	  "only this process (repeatable; filtered in the kernel)", K_FN, .fn = set_pid },
+	{ "comm", 'c', "NAME", NULL,
+	  "only processes whose command name is NAME (repeatable)",
+	  "only processes whose command name is NAME (repeatable; filtered in the kernel unless `--exe` is also given)",
+	  K_FN, .fn = set_comm },
+	{ "exe", 'e', "NAME", NULL,
+	  "only processes whose executable is NAME (basename\nor full path; repeatable)",
+	  "only processes whose executable basename or path is NAME (repeatable)",
+	  K_FN, .fn = set_exe },
+	{ "port", 'P', "PORT", NULL,
+	  "only connections with this local or remote port\n(repeatable)",
+	  "only connections whose local or remote port is PORT (repeatable; filtered in the kernel)",
+	  K_FN, .fn = set_port },
+	{ "netns", 0, "PATH", NULL,
+	  "only sockets of this network namespace (a file such\nas /var/run/netns/NAME or /proc/PID/ns/net)",
+	  "only sockets of this network namespace (`/var/run/netns/NAME`, `/proc/PID/ns/net`)",
+	  K_FN, .fn = set_netns },
+	{ "keep-unsampled", 0, NULL, NULL, "also output spans of traces marked not sampled",
+	  "also output spans of traces marked not sampled", K_FLAG, AT(keep_unsampled) },
+	{ "keep-instrumented", 0, NULL, NULL,
+	  "keep spans of processes that make their own spans\n(an SDK or sidecar; dropped by default as duplicates)",
+	  "keep spans of processes that make their own (see Linking, rule 3)",
+	  K_FLAG, AT(keep_instrumented) },
+	{ "trace-telemetry", 0, NULL, NULL,
+	  "also trace requests that deliver telemetry (OTLP,\nZipkin, Jaeger exports), each in a trace of its own:\nfor debugging a collector (never traced by default)",
+	  "also trace requests that deliver telemetry, each in a trace of its own, for debugging a collector (see Linking, what is never traced)",
+	  K_FLAG, AT(trace_telemetry) },
+	{ "link-mode", 0, "MODE", NULL,
+	  "headers (default): a server span whose caller is on\nanother node is parented to the header span id;\nderived: ids derived so weft instances on every node\nagree (see README, Linking)",
+	  "`headers` (default) or `derived`: how server spans link to callers on other nodes (Linking, rule 5)",
+	  K_CHOICE, AT(link_mode), .choices = link_modes },
+
+	{ "output", 'o', "FMT", "Output", "text (default), json (one object per line), none",
+	  "`text` (default), `json` (one object per line), `none`", K_FN, .fn = set_output },
+	{ "otlp-endpoint", 0, "URL", NULL,
+	  "export over OTLP/HTTP to URL (base; /v1/traces is\nappended; OTEL_EXPORTER_OTLP_ENDPOINT)",
+	  "export to `URL/v1/traces` over OTLP/HTTP", K_FN, .fn = set_endpoint },
+	{ "otlp-traces-endpoint", 0, "URL", NULL, "full traces URL, used as is",
+	  "export to URL as is", K_STR, AT(ex.endpoint) },
+	{ "otlp-header", 0, "K=V", NULL,
+	  "extra export header, e.g. an auth token (repeatable;\nOTEL_EXPORTER_OTLP_HEADERS)",
+	  "extra export header (repeatable)", K_FN, .fn = set_header },
+	{ "otlp-compression", 0, "gzip|none", NULL, "(default gzip)", "default gzip",
+	  K_FN, .fn = set_compression },
+	{ "otlp-timeout", 0, "MS", NULL, "per-request timeout (default 10000)",
+	  "per-request timeout (default 10000)", K_INT, AT(ex.timeout_ms), 1, 600000 },
+	{ "otlp-ca", 0, "FILE", NULL, "CA bundle for https endpoints", "TLS: CA bundle",
+	  K_STR, AT(ex.ca_file) },
+	{ "otlp-cert", 0, "FILE", NULL, "client certificate (https)", "TLS: client certificate",
+	  K_STR, AT(ex.cert_file) },
+	{ "otlp-key", 0, "FILE", NULL, "client key (https)", "TLS: client key",
+	  K_STR, AT(ex.key_file) },
+	{ "otlp-insecure", 0, NULL, NULL, "do not verify the collector's certificate",
+	  "TLS: do not verify the collector's certificate", K_FLAG, AT(ex.insecure) },
+	{ "batch-size", 0, "N", NULL, "spans per export request (default 512)",
+	  "spans per export request (default 512)", K_INT, AT(ex.batch_size), 1, 65536 },
+	{ "batch-timeout", 0, "MS", NULL, "longest a span waits for its batch (default 1000)",
+	  "longest a span waits for its batch (default 1000)", K_INT, AT(ex.batch_timeout_ms),
+	  1, 600000 },
+	{ "queue-batches", 0, "N", NULL, "batches held while the collector lags (default 64)",
+	  "batches held while the collector lags (default 64)", K_INT, AT(ex.queue_batches),
+	  1, 65536 },
+	{ "service-name", 0, "NAME", NULL, "service.name for every process (OTEL_SERVICE_NAME)",
+	  "one service.name for every process", K_STR, AT(ex.service_name) },
+
+	{ "capture-bytes", 0, "N", "Capture", "body bytes kept after a header block (default 256)",
+	  "body bytes forwarded after a header block (default 256, max 4096)",
+	  K_U32, AT(lo.body_capture), 0, 4096 },
+	{ "header-window", 0, "N", NULL,
+	  "header-block bytes read for context (default 16384,\nmax 16384)",
+	  "bytes of a header block forwarded and parsed (default and max 16384)",
+	  K_U32, AT(lo.hdr_window), 256, WEFT_DATA_MAX },
+	{ "ringbuf-mb", 0, "N", NULL, "kernel-to-agent ring buffer size (default 16)",
+	  "kernel-to-agent ring buffer, power of two (default 16)", K_FN, .fn = set_ringbuf },
+	{ "hooks", 0, "MODE", NULL,
+	  "auto (default), sock (sock_send/recv_length\ntracepoints), syscalls (fallback for old kernels)",
+	  "`auto` (default), `sock`, `syscalls` (see HOOKS)",
+	  K_CHOICE, AT(lo.hooks), .choices = hook_modes },
+
+	{ "duration", 'd', "SEC", "Control", "stop after SEC seconds", "stop after SEC seconds",
+	  K_INT, AT(duration_s), 1, INT_MAX },
+	{ "stats", 0, "SEC", NULL, "print counters to stderr every SEC seconds",
+	  "print counters to stderr every SEC seconds", K_INT, AT(stats_s), 1, 86400 },
+	{ "verbose", 'v', NULL, NULL, "show libbpf's log",
+	  "show libbpf's log (verifier output on load failures)", K_FLAG, AT(lo.verbose) },
+	{ "version", 'V', NULL, NULL, "print the version and exit", "print the version and exit",
+	  K_FN, .fn = show_version },
+	{ "help", 'h', NULL, NULL, "this text", "the options and examples", K_FN, .fn = show_help },
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static const char usage_head[] =
 "Usage: weft [OPTIONS]\n"
 "Trace the HTTP/1.x traffic of every process on this node as OpenTelemetry\n"
-"spans, with no change to the applications. Runs as root.\n"
-"\n"
-"Selection:\n"
-"  -p, --pid PID            only this process (repeatable)\n"
-"  -c, --comm NAME          only processes whose command name is NAME (repeatable)\n"
-"  -e, --exe NAME           only processes whose executable is NAME (basename\n"
-"                           or full path; repeatable)\n"
-"  -P, --port PORT          only connections with this local or remote port\n"
-"                           (repeatable)\n"
-"      --netns PATH         only sockets of this network namespace (a file such\n"
-"                           as /var/run/netns/NAME or /proc/PID/ns/net)\n"
-"      --keep-unsampled     also output spans of traces marked not sampled\n"
-"      --keep-instrumented  keep spans of processes that make their own spans\n"
-"                           (an SDK or sidecar; dropped by default as duplicates)\n"
-"      --trace-telemetry    also trace requests that deliver telemetry (OTLP,\n"
-"                           Zipkin, Jaeger exports), each in a trace of its own:\n"
-"                           for debugging a collector (never traced by default)\n"
-"      --link-mode MODE     headers (default): a server span whose caller is on\n"
-"                           another node is parented to the header span id;\n"
-"                           derived: ids derived so weft instances on every node\n"
-"                           agree (see README, Linking)\n"
-"Output:\n"
-"  -o, --output FMT         text (default), json (one object per line), none\n"
-"      --otlp-endpoint URL  export over OTLP/HTTP to URL (base; /v1/traces is\n"
-"                           appended; OTEL_EXPORTER_OTLP_ENDPOINT)\n"
-"      --otlp-traces-endpoint URL  full traces URL, used as is\n"
-"      --otlp-header K=V    extra export header, e.g. an auth token (repeatable;\n"
-"                           OTEL_EXPORTER_OTLP_HEADERS)\n"
-"      --otlp-compression gzip|none   (default gzip)\n"
-"      --otlp-timeout MS    per-request timeout (default 10000)\n"
-"      --otlp-ca FILE       CA bundle for https endpoints\n"
-"      --otlp-cert FILE, --otlp-key FILE   client certificate and key\n"
-"      --otlp-insecure      do not verify the collector's certificate\n"
-"      --batch-size N       spans per export request (default 512)\n"
-"      --batch-timeout MS   longest a span waits for its batch (default 1000)\n"
-"      --queue-batches N    batches held while the collector lags (default 64)\n"
-"      --service-name NAME  service.name for every process (OTEL_SERVICE_NAME)\n"
-"Capture:\n"
-"      --capture-bytes N    body bytes kept after a header block (default 256)\n"
-"      --header-window N    header-block bytes read for context (default 16384,\n"
-"                           max 16384)\n"
-"      --ringbuf-mb N       kernel-to-agent ring buffer size (default 16)\n"
-"      --hooks MODE         auto (default), sock (sock_send/recv_length\n"
-"                           tracepoints), syscalls (fallback for old kernels)\n"
-"Control:\n"
-"  -d, --duration SEC       stop after SEC seconds\n"
-"      --stats SEC          print counters to stderr every SEC seconds\n"
-"  -v, --verbose            show libbpf's log\n"
-"  -V, --version\n"
-"  -h, --help\n"
+"spans, with no change to the applications. Runs as root.\n";
+
+static const char usage_examples[] =
 "\n"
 "Examples:\n"
 "  sudo weft                          # every HTTP exchange on the node\n"
@@ -73,49 +181,60 @@ static const char usage[] =
 "  sudo weft -e myservice --otlp-endpoint http://collector:4318\n"
 "  sudo weft -p 1234 -d 30 -o none --stats 5\n";
 
-enum {
-	OPT_CAPTURE = 256, OPT_WINDOW, OPT_RINGBUF, OPT_HOOKS, OPT_STATS,
-	OPT_UNSAMPLED, OPT_ENDPOINT, OPT_TRACES_ENDPOINT, OPT_HEADER,
-	OPT_COMPRESSION, OPT_TIMEOUT, OPT_CA, OPT_CERT, OPT_KEY, OPT_INSECURE,
-	OPT_BATCH, OPT_BATCH_TIMEOUT, OPT_QUEUE, OPT_SERVICE, OPT_LINK_MODE,
-	OPT_KEEP_INSTR, OPT_NETNS, OPT_TRACE_TELEMETRY,
-};
+/* "-p, --pid PID" or "    --netns PATH": the option as --help shows it. */
+static void opt_synopsis(const struct cli_opt *o, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%c%s--%s%s%s", o->key ? "-" : " ", o->key ? o->key : ' ',
+		 o->key ? ", " : "  ", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+}
 
-static const struct option longopts[] = {
-	{ "pid", required_argument, NULL, 'p' },
-	{ "comm", required_argument, NULL, 'c' },
-	{ "exe", required_argument, NULL, 'e' },
-	{ "port", required_argument, NULL, 'P' },
-	{ "duration", required_argument, NULL, 'd' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "capture-bytes", required_argument, NULL, OPT_CAPTURE },
-	{ "header-window", required_argument, NULL, OPT_WINDOW },
-	{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
-	{ "hooks", required_argument, NULL, OPT_HOOKS },
-	{ "stats", required_argument, NULL, OPT_STATS },
-	{ "keep-unsampled", no_argument, NULL, OPT_UNSAMPLED },
-	{ "otlp-endpoint", required_argument, NULL, OPT_ENDPOINT },
-	{ "otlp-traces-endpoint", required_argument, NULL, OPT_TRACES_ENDPOINT },
-	{ "otlp-header", required_argument, NULL, OPT_HEADER },
-	{ "otlp-compression", required_argument, NULL, OPT_COMPRESSION },
-	{ "otlp-timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "otlp-ca", required_argument, NULL, OPT_CA },
-	{ "otlp-cert", required_argument, NULL, OPT_CERT },
-	{ "otlp-key", required_argument, NULL, OPT_KEY },
-	{ "otlp-insecure", no_argument, NULL, OPT_INSECURE },
-	{ "batch-size", required_argument, NULL, OPT_BATCH },
-	{ "batch-timeout", required_argument, NULL, OPT_BATCH_TIMEOUT },
-	{ "queue-batches", required_argument, NULL, OPT_QUEUE },
-	{ "service-name", required_argument, NULL, OPT_SERVICE },
-	{ "link-mode", required_argument, NULL, OPT_LINK_MODE },
-	{ "keep-instrumented", no_argument, NULL, OPT_KEEP_INSTR },
-	{ "netns", required_argument, NULL, OPT_NETNS },
-	{ "trace-telemetry", no_argument, NULL, OPT_TRACE_TELEMETRY },
-	{ NULL, 0, NULL, 0 },
-};
+void cli_usage(FILE *f)
+{
+	fputs(usage_head, f);
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct cli_opt *o = &options[i];
+		const char *h = o->help, *nl;
+		char syn[64];
+
+		if (o->section)
+			fprintf(f, "%s:\n", o->section);
+		opt_synopsis(o, syn, sizeof(syn));
+		fprintf(f, "  %-24s", syn);
+		if (strlen(syn) > 24)
+			fprintf(f, "\n  %-24s", "");
+		while ((nl = strchr(h, '\n'))) {
+			fprintf(f, " %.*s\n  %-24s", (int)(nl - h), h, "");
+			h = nl + 1;
+		}
+		fprintf(f, " %s\n", h);
+	}
+	fputs(usage_examples, f);
+}
+
+/* The option as the README's table names it: `-p, --pid PID`. */
+static void opt_md(const struct cli_opt *o, FILE *f)
+{
+	fputc('`', f);
+	if (o->key)
+		fprintf(f, "-%c, ", o->key);
+	fprintf(f, "--%s", o->name);
+	if (o->arg) {
+		fputc(' ', f);
+		for (const char *a = o->arg; *a; a++)
+			fputs(*a == '|' ? "\\|" : (char[2]){ *a, 0 }, f);
+	}
+	fputc('`', f);
+}
+
+void cli_options_markdown(FILE *f)
+{
+	fputs("| option | meaning |\n|---|---|\n", f);
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		fputs("| ", f);
+		opt_md(&options[i], f);
+		fprintf(f, " | %s |\n", options[i].md);
+	}
+}
 
 static int parse_long(const char *opt, const char *s, long min, long max,
 		      long *out)
@@ -134,237 +253,250 @@ static int parse_long(const char *opt, const char *s, long min, long max,
 	return 0;
 }
 
+static int parse_choice(const char *opt, const struct choice *c, const char *s,
+			int *out)
+{
+	for (int i = 0; c[i].name; i++)
+		if (strcmp(s, c[i].name) == 0) {
+			*out = c[i].value;
+			return 0;
+		}
+	fprintf(stderr, "weft: --%s must be", opt);
+	for (int i = 0; c[i].name; i++)
+		fprintf(stderr, "%s %s", i == 0 ? "" : c[i + 1].name ? "," : " or", c[i].name);
+	fprintf(stderr, ", not '%s'\n", s);
+	return -1;
+}
+
 static void replace(char **dst, const char *s)
 {
 	free(*dst);
 	*dst = strdup(s);
 }
 
-static int add_header_kv(struct env *env, const char *kv)
-{
-	/* K=V as on the command line; the env list syntax parses the same */
-	return exporter_parse_headers(&env->ex, kv) ? -1 : 0;
-}
-
-int cli_parse(struct env *env, int argc, char **argv)
+static int set_pid(struct env *env, const char *arg)
 {
 	long v;
-	int opt;
 
+	if (parse_long("pid", arg, 1, INT_MAX, &v))
+		return -1;
+	if (env->lo.n_pids >= LOADER_MAX_PIDS) {
+		fprintf(stderr, "weft: too many --pid (max %d)\n", LOADER_MAX_PIDS);
+		return -1;
+	}
+	env->lo.pids[env->lo.n_pids++] = v;
+	return 0;
+}
+
+static int add_name(char **list, int *n, const char *what, const char *arg)
+{
+	if (*n >= CLI_MAX_NAMES) {
+		fprintf(stderr, "weft: too many --%s (max %d)\n", what, CLI_MAX_NAMES);
+		return -1;
+	}
+	list[(*n)++] = strdup(arg);
+	return 0;
+}
+
+static int set_comm(struct env *env, const char *arg)
+{
+	return add_name(env->comms, &env->n_comms, "comm", arg);
+}
+
+static int set_exe(struct env *env, const char *arg)
+{
+	return add_name(env->exes, &env->n_exes, "exe", arg);
+}
+
+static int set_port(struct env *env, const char *arg)
+{
+	long v;
+
+	if (parse_long("port", arg, 1, 65535, &v))
+		return -1;
+	if (env->lo.n_ports >= LOADER_MAX_PORTS) {
+		fprintf(stderr, "weft: too many --port (max %d)\n", LOADER_MAX_PORTS);
+		return -1;
+	}
+	env->lo.ports[env->lo.n_ports++] = v;
+	return 0;
+}
+
+static int set_netns(struct env *env, const char *arg)
+{
+	struct stat st;
+	long v;
+
+	/* a path (/var/run/netns/X, /proc/PID/ns/net) or an inode number */
+	if (stat(arg, &st) == 0) {
+		env->lo.netns_inum = st.st_ino;
+		return 0;
+	}
+	if (arg[0] < '0' || arg[0] > '9') {
+		fprintf(stderr, "weft: --netns %s: %s (want a namespace file or inode "
+			"number)\n", arg, strerror(errno));
+		return -1;
+	}
+	if (parse_long("netns", arg, 1, UINT32_MAX, &v))
+		return -1;
+	env->lo.netns_inum = v;
+	return 0;
+}
+
+static int set_output(struct env *env, const char *arg)
+{
+	int v;
+
+	if (parse_choice("output", output_fmts, arg, &v))
+		return -1;
+	env->output = v;
+	env->output_set = true;
+	return 0;
+}
+
+static int set_endpoint(struct env *env, const char *arg)
+{
+	free(env->ex.endpoint);
+	env->ex.endpoint = exporter_join_endpoint(arg);
+	return 0;
+}
+
+static int set_header(struct env *env, const char *arg)
+{
+	/* K=V as on the command line; the env list syntax parses the same */
+	return exporter_parse_headers(&env->ex, arg) ? -1 : 0;
+}
+
+static int set_compression(struct env *env, const char *arg)
+{
+	if (strcmp(arg, "gzip") && strcmp(arg, "none")) {
+		fprintf(stderr, "weft: --otlp-compression must be gzip or none\n");
+		return -1;
+	}
+	env->ex.gzip = strcmp(arg, "gzip") == 0;
+	return 0;
+}
+
+static int set_ringbuf(struct env *env, const char *arg)
+{
+	long v;
+
+	if (parse_long("ringbuf-mb", arg, 1, 1024, &v))
+		return -1;
+	if (v & (v - 1)) {
+		fprintf(stderr, "weft: --ringbuf-mb must be a power of two\n");
+		return -1;
+	}
+	env->lo.ringbuf_mb = v;
+	return 0;
+}
+
+static int show_version(struct env *env, const char *arg)
+{
+	printf("weft %s\n", WEFT_VERSION);
+	return 1;
+}
+
+static int show_help(struct env *env, const char *arg)
+{
+	cli_usage(stdout);
+	return 1;
+}
+
+/* One option with its argument, by its row's kind. */
+static int apply(struct env *env, const struct cli_opt *o, const char *arg)
+{
+	char *p = (char *)env + o->off;
+	long v;
+
+	switch (o->kind) {
+	case K_FLAG:
+		*(bool *)p = true;
+		return 0;
+	case K_INT:
+	case K_U32:
+		if (parse_long(o->name, arg, o->min, o->max, &v))
+			return -1;
+		if (o->kind == K_INT)
+			*(int *)p = v;
+		else
+			*(uint32_t *)p = v;
+		return 0;
+	case K_STR:
+		replace((char **)p, arg);
+		return 0;
+	case K_CHOICE:
+		return parse_choice(o->name, o->choices, arg, (int *)p);
+	case K_FN:
+		return o->fn(env, arg);
+	}
+	return -1;
+}
+
+static void defaults(struct env *env)
+{
 	memset(env, 0, sizeof(*env));
 	env->lo.hooks = HOOKS_AUTO;
 	env->lo.hdr_window = WEFT_HDR_WINDOW_DEFAULT;
 	env->lo.body_capture = WEFT_BODY_CAPTURE_DEFAULT;
 	env->lo.ringbuf_mb = 16;
 	env->output = OUTPUT_TEXT;
+}
+
+/* --comm alone is filtered in the kernel (cheap, and nothing else reaches
+ * the ring buffer); with --exe too, either may match, so the agent
+ * decides (main.c, wanted_process). */
+static void comm_filter_to_kernel(struct env *env)
+{
+	if (!env->n_comms || env->n_exes)
+		return;
+	for (int i = 0; i < env->n_comms; i++)
+		strncpy(env->lo.comms[i], env->comms[i], 15);
+	env->lo.n_comms = env->n_comms;
+}
+
+int cli_parse(struct env *env, int argc, char **argv)
+{
+	struct option longopts[N_OPTIONS + 1];
+	char shortopts[2 * N_OPTIONS + 1], *sp = shortopts;
+	int opt, rc;
+
+	defaults(env);
 	if (exporter_config_init(&env->ex))
 		return -1;
-
-	while ((opt = getopt_long(argc, argv, "p:c:e:P:d:o:vVh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			if (parse_long("pid", optarg, 1, INT_MAX, &v))
-				return -1;
-			if (env->lo.n_pids >= LOADER_MAX_PIDS) {
-				fprintf(stderr, "weft: too many --pid (max %d)\n", LOADER_MAX_PIDS);
-				return -1;
-			}
-			env->lo.pids[env->lo.n_pids++] = v;
-			break;
-		case 'c':
-		case 'e': {
-			char **list = opt == 'c' ? env->comms : env->exes;
-			int *n = opt == 'c' ? &env->n_comms : &env->n_exes;
-
-			if (*n >= CLI_MAX_NAMES) {
-				fprintf(stderr, "weft: too many --%s (max %d)\n",
-					opt == 'c' ? "comm" : "exe", CLI_MAX_NAMES);
-				return -1;
-			}
-			list[(*n)++] = strdup(optarg);
-			break;
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		longopts[i] = (struct option){ options[i].name,
+			options[i].arg ? required_argument : no_argument, NULL, 256 + (int)i };
+		if (options[i].key) {
+			*sp++ = options[i].key;
+			if (options[i].arg)
+				*sp++ = ':';
 		}
-		case 'P':
-			if (parse_long("port", optarg, 1, 65535, &v))
-				return -1;
-			if (env->lo.n_ports >= LOADER_MAX_PORTS) {
-				fprintf(stderr, "weft: too many --port (max %d)\n", LOADER_MAX_PORTS);
-				return -1;
-			}
-			env->lo.ports[env->lo.n_ports++] = v;
-			break;
-		case 'd':
-			if (parse_long("duration", optarg, 1, INT_MAX, &v))
-				return -1;
-			env->duration_s = v;
-			break;
-		case 'o':
-			env->output_set = true;
-			if (strcmp(optarg, "text") == 0)
-				env->output = OUTPUT_TEXT;
-			else if (strcmp(optarg, "json") == 0)
-				env->output = OUTPUT_JSON;
-			else if (strcmp(optarg, "none") == 0)
-				env->output = OUTPUT_NONE;
-			else {
-				fprintf(stderr, "weft: --output must be text, json or none, not '%s'\n",
-					optarg);
-				return -1;
-			}
-			break;
-		case 'v':
-			env->lo.verbose = true;
-			break;
-		case 'V':
-			printf("weft %s\n", WEFT_VERSION);
-			return 1;
-		case 'h':
-			fputs(usage, stdout);
-			return 1;
-		case OPT_CAPTURE:
-			if (parse_long("capture-bytes", optarg, 0, 4096, &v))
-				return -1;
-			env->lo.body_capture = v;
-			break;
-		case OPT_WINDOW:
-			if (parse_long("header-window", optarg, 256, WEFT_DATA_MAX, &v))
-				return -1;
-			env->lo.hdr_window = v;
-			break;
-		case OPT_RINGBUF:
-			if (parse_long("ringbuf-mb", optarg, 1, 1024, &v))
-				return -1;
-			if (v & (v - 1)) {
-				fprintf(stderr, "weft: --ringbuf-mb must be a power of two\n");
-				return -1;
-			}
-			env->lo.ringbuf_mb = v;
-			break;
-		case OPT_HOOKS:
-			if (strcmp(optarg, "auto") == 0)
-				env->lo.hooks = HOOKS_AUTO;
-			else if (strcmp(optarg, "sock") == 0)
-				env->lo.hooks = HOOKS_SOCK;
-			else if (strcmp(optarg, "syscalls") == 0)
-				env->lo.hooks = HOOKS_SYSCALLS;
-			else {
-				fprintf(stderr, "weft: --hooks must be auto, sock or syscalls\n");
-				return -1;
-			}
-			break;
-		case OPT_STATS:
-			if (parse_long("stats", optarg, 1, 86400, &v))
-				return -1;
-			env->stats_s = v;
-			break;
-		case OPT_UNSAMPLED:
-			env->keep_unsampled = true;
-			break;
-		case OPT_ENDPOINT:
-			free(env->ex.endpoint);
-			env->ex.endpoint = exporter_join_endpoint(optarg);
-			break;
-		case OPT_TRACES_ENDPOINT:
-			replace(&env->ex.endpoint, optarg);
-			break;
-		case OPT_HEADER:
-			if (add_header_kv(env, optarg))
-				return -1;
-			break;
-		case OPT_COMPRESSION:
-			if (strcmp(optarg, "gzip") && strcmp(optarg, "none")) {
-				fprintf(stderr, "weft: --otlp-compression must be gzip or none\n");
-				return -1;
-			}
-			env->ex.gzip = strcmp(optarg, "gzip") == 0;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_long("otlp-timeout", optarg, 1, 600000, &v))
-				return -1;
-			env->ex.timeout_ms = v;
-			break;
-		case OPT_CA:
-			replace(&env->ex.ca_file, optarg);
-			break;
-		case OPT_CERT:
-			replace(&env->ex.cert_file, optarg);
-			break;
-		case OPT_KEY:
-			replace(&env->ex.key_file, optarg);
-			break;
-		case OPT_INSECURE:
-			env->ex.insecure = true;
-			break;
-		case OPT_BATCH:
-			if (parse_long("batch-size", optarg, 1, 65536, &v))
-				return -1;
-			env->ex.batch_size = v;
-			break;
-		case OPT_BATCH_TIMEOUT:
-			if (parse_long("batch-timeout", optarg, 1, 600000, &v))
-				return -1;
-			env->ex.batch_timeout_ms = v;
-			break;
-		case OPT_QUEUE:
-			if (parse_long("queue-batches", optarg, 1, 65536, &v))
-				return -1;
-			env->ex.queue_batches = v;
-			break;
-		case OPT_SERVICE:
-			replace(&env->ex.service_name, optarg);
-			break;
-		case OPT_LINK_MODE:
-			if (strcmp(optarg, "headers") == 0)
-				env->link_mode = LINK_HEADERS;
-			else if (strcmp(optarg, "derived") == 0)
-				env->link_mode = LINK_DERIVED;
-			else {
-				fprintf(stderr, "weft: --link-mode must be headers or derived\n");
-				return -1;
-			}
-			break;
-		case OPT_KEEP_INSTR:
-			env->keep_instrumented = true;
-			break;
-		case OPT_TRACE_TELEMETRY:
-			env->trace_telemetry = true;
-			break;
-		case OPT_NETNS: {
-			struct stat st;
+	}
+	longopts[N_OPTIONS] = (struct option){ 0 };
+	*sp = '\0';
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		size_t i = 0;
 
-			/* a path (/var/run/netns/X, /proc/PID/ns/net) or an inode */
-			if (stat(optarg, &st) == 0) {
-				env->lo.netns_inum = st.st_ino;
-			} else if (parse_long("netns", optarg, 1, UINT32_MAX, &v) == 0) {
-				env->lo.netns_inum = v;
-			} else {
-				fprintf(stderr, "weft: --netns wants a namespace file or inode number\n");
-				return -1;
-			}
-			break;
-		}
-		default:
+		if (opt >= 256)
+			i = opt - 256;
+		else
+			while (i < N_OPTIONS && options[i].key != opt)
+				i++;
+		if (i >= N_OPTIONS) {
 			fprintf(stderr, "Try 'weft --help' for more information.\n");
 			return -1;
 		}
-	}
-	/* --comm alone is filtered in the kernel (cheap, and nothing else
-	 * reaches the ring buffer); with --exe too, either may match, so the
-	 * agent decides */
-	if (env->n_comms && !env->n_exes) {
-		if (env->n_comms > 64) {
-			fprintf(stderr, "weft: too many --comm (max 64)\n");
-			return -1;
-		}
-		for (int i = 0; i < env->n_comms; i++)
-			strncpy(env->lo.comms[i], env->comms[i], 15);
-		env->lo.n_comms = env->n_comms;
+		rc = apply(env, &options[i], optarg);
+		if (rc)
+			return rc;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "weft: unexpected argument '%s'\n"
 			"Try 'weft --help' for more information.\n", argv[optind]);
 		return -1;
 	}
+	comm_filter_to_kernel(env);
 	return 0;
 }
 

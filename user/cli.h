@@ -4,6 +4,7 @@
 #define WEFT_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include "loader.h"
 #include "output.h"
 #include "exporter.h"
@@ -33,5 +34,10 @@ struct env {
  * (the message was printed). */
 int cli_parse(struct env *env, int argc, char **argv);
 void cli_free(struct env *env);
+/* --help, from the option table. */
+void cli_usage(FILE *f);
+/* The README's OPTIONS table, from the same table (tests/unit/test_cli.c
+ * checks that README.md has it). */
+void cli_options_markdown(FILE *f);
 
 #endif /* WEFT_CLI_H */
