@@ -10,6 +10,12 @@
 #ifndef WEFT_CAPTURE_BPF_H
 #define WEFT_CAPTURE_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "maps.bpf.h"
+#include "http_detect.bpf.h"
+#include "io_src.bpf.h"
+
 #define CRLFCRLF 0x0d0a0d0aU
 
 /*
@@ -72,7 +78,7 @@ static __always_inline long scan_one(struct scratch *s, struct scan_state *st,
 	/* A blank line. Another message right behind it (pipelining) keeps
 	 * the block open; otherwise the body starts here. */
 	if (pos + 9 <= st->end &&
-	    http_start_word(*(__u64 *)&s->data[(pos + 1) & (WEFT_DATA_MAX - 1)])) {
+	    weft_http_start_word(*(__u64 *)&s->data[(pos + 1) & (WEFT_DATA_MAX - 1)])) {
 		st->win = 0;
 		st->hdr_len = 0;
 		return 0;
@@ -390,7 +396,7 @@ __noinline __u32 capture_small(struct scratch *s, __u32 got, __u32 len,
 	}
 	p = last_hit((__u32)lc.hit_pos, lc.hit_mask);
 	if (p + 8 <= got &&
-	    http_start_word(*(__u64 *)&s->data[p & (WEFT_DATA_MAX - 1)])) {
+	    weft_http_start_word(*(__u64 *)&s->data[p & (WEFT_DATA_MAX - 1)])) {
 		/* a pipelined head begins after the last blank line */
 		ds->hdr_len = got - p;
 		ds->win = tail_win(s, got, 0);

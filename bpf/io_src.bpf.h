@@ -9,6 +9,14 @@
 #ifndef WEFT_IO_SRC_BPF_H
 #define WEFT_IO_SRC_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "maps.bpf.h"
+
+#ifndef __TARGET_ARCH_x86
+#error "the syscall numbers below are x86-64's"
+#endif
+
 #define MAX_SEGS	4	/* iovecs followed per call; the rest is not copied */
 
 /* x86-64 syscall numbers of the socket I/O calls we can decode. */

@@ -3,6 +3,10 @@
 #ifndef WEFT_MAPS_BPF_H
 #define WEFT_MAPS_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "weft.h"
+
 /* Bytes copied from user memory per step; header scanning works chunkwise
  * so a large body behind a small header block costs one step, not 16 KiB. */
 #define COPY_STEP	1024
@@ -133,6 +137,18 @@ static __always_inline void count(__u32 idx)
 
 	if (v)
 		*v += 1;
+}
+
+/* The common head of a record to the agent (include/weft.h); the
+ * connection is the caller's to fill. */
+static __always_inline void rec_head(struct weft_rec_head *h, __u32 type,
+				     __u64 pid_tgid)
+{
+	h->type = type;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts_ns = bpf_ktime_get_ns();
 }
 
 #endif /* WEFT_MAPS_BPF_H */

@@ -22,6 +22,10 @@
 #include "capture.bpf.h"
 #include "go_link.bpf.h"
 
+#ifndef __TARGET_ARCH_x86
+#error "weft's BPF side reads x86-64 registers (syscall arguments, Go's R14)"
+#endif
+
 #define AF_INET		2
 #define AF_INET6	10
 #define IPPROTO_TCP	6
@@ -136,7 +140,7 @@ static __noinline bool chunk_starts_message(const struct io_src *src,
 	if (len < 8 || src->len[0] < 8 ||
 	    bpf_probe_read_user(&w, sizeof(w), (void *)src->ptr[0]))
 		return false;
-	return http_start_word(w);
+	return weft_http_start_word(w);
 }
 
 static __always_inline void copy_tail(struct scratch *s,
@@ -158,7 +162,7 @@ static __noinline bool pend_starts_message(struct dir_state *ds,
 		return false;
 	if (bpf_probe_read_user(&w, need & 7, (void *)src->ptr[0]))
 		return false;
-	return http_start_word(ds->pend | (w << (have * 8)));
+	return weft_http_start_word(ds->pend | (w << (have * 8)));
 }
 
 /* Remember a short chunk that may be the first bytes of a message. */
@@ -205,7 +209,7 @@ static __noinline bool small_starts_message(struct io_ctx *ic)
 	ic->got = io_read(&ic->src, 0, s, 0, ic->len);
 	if (ic->got < 8)
 		return false;
-	return http_start_word(*(__u64 *)s->data);
+	return weft_http_start_word(*(__u64 *)s->data);
 }
 
 /*
@@ -239,11 +243,7 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 		 * be the start of a request (see pend). */
 		cap = ic->got;
 
-	rec->h.type = WEFT_REC_DATA;
-	rec->h.pid = ic->pid_tgid >> 32;
-	rec->h.tid = (__u32)ic->pid_tgid;
-	rec->h.cpu = bpf_get_smp_processor_id();
-	rec->h.ts_ns = bpf_ktime_get_ns();
+	rec_head(&rec->h, WEFT_REC_DATA, ic->pid_tgid);
 	rec->h.conn.sk = ic->sk;
 	rec->h.conn.gen = c->gen;
 	if (!c->addr_ok) {
@@ -554,13 +554,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 
 		r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 		if (r) {
-			__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-			r->h.type = WEFT_REC_CLOSE;
-			r->h.pid = pid_tgid >> 32;
-			r->h.tid = (__u32)pid_tgid;
-			r->h.cpu = bpf_get_smp_processor_id();
-			r->h.ts_ns = bpf_ktime_get_ns();
+			rec_head(&r->h, WEFT_REC_CLOSE, bpf_get_current_pid_tgid());
 			r->h.conn.sk = key;
 			r->h.conn.gen = c->gen;
 			r->oldstate = oldstate;
@@ -573,6 +567,71 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 		}
 	}
 	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* ---- Go: which goroutine asked for a request (go_link.bpf.h) ---- */
+
+/* func (t *Transport) roundTrip(req *Request): t in RAX, req in RBX. */
+SEC("uprobe")
+int go_transport_roundtrip(struct pt_regs *ctx)
+{
+	struct go_key k = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.ptr = ctx->bx,
+	};
+	__u64 g = ctx->r14;
+
+	bpf_map_update_elem(&go_req_asker, &k, &g, BPF_ANY);
+	return 0;
+}
+
+/* func (r *Request) write(w io.Writer, ...): r in RAX. */
+SEC("uprobe")
+int go_request_write(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_key k = { .tgid = tgid, .ptr = ctx->ax };
+	__u64 *asker = bpf_map_lookup_elem(&go_req_asker, &k);
+	__u64 a;
+
+	k.ptr = ctx->r14;
+	if (!asker) {
+		/* not through Transport (a hand-rolled client): no asker */
+		bpf_map_delete_elem(&go_writer_asker, &k);
+		return 0;
+	}
+	a = *asker;
+	bpf_map_update_elem(&go_writer_asker, &k, &a, BPF_ANY);
+	return 0;
+}
+
+
+SEC("uprobe")
+int go_newproc1(struct pt_regs *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 creator = ctx->bx;
+
+	bpf_map_update_elem(&go_tid_creator, &tid, &creator, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int go_gostartcallfn(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	__u64 *creator = bpf_map_lookup_elem(&go_tid_creator, &tid);
+	struct go_key k = { .tgid = pid_tgid >> 32 };
+	__u64 c;
+
+	if (!creator)
+		return 0;
+	c = *creator;
+	bpf_map_delete_elem(&go_tid_creator, &tid);
+	k.ptr = ctx->ax - G_SCHED_OFF;
+	bpf_map_update_elem(&go_g_parent, &k, &c, BPF_ANY);
 	return 0;
 }
 
@@ -592,11 +651,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid,
 		count(WEFT_CNT_RB_FULL);
 		return 0;
 	}
-	__builtin_memset(r, 0, sizeof(*r));
-	r->type = WEFT_REC_EXEC;
-	r->pid = pid_tgid >> 32;
-	r->tid = (__u32)pid_tgid;
-	r->ts_ns = bpf_ktime_get_ns();
+	rec_head(r, WEFT_REC_EXEC, pid_tgid);
+	r->conn.sk = 0;
+	r->conn.gen = 0;
 	/* a new process may be a Go binary to probe before it serves */
 	bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
 	return 0;

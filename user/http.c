@@ -8,6 +8,7 @@
  */
 #include <string.h>
 #include "http.h"
+#include "http_start.h"
 
 static bool is_digit(uint8_t c)
 {
@@ -54,36 +55,54 @@ bool http_name_eq(const char *name, size_t n, const char *lit)
 	return mem_case_eq((const uint8_t *)name, n, lit);
 }
 
-static const char *const methods[] = {
-	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
-	"PATCH",
-};
+/* The first 8 bytes as include/http_start.h reads them. */
+static __u64 load_le64(const uint8_t *p)
+{
+	__u64 w = 0;
+
+	for (int i = 7; i >= 0; i--)
+		w = w << 8 | p[i];
+	return w;
+}
+
+bool http_method_known(const char *m)
+{
+	uint8_t word[8] = { 0 };
+	size_t n = strlen(m);
+
+	/* "M " is a start word exactly when M is a known method; "HTTP/1."
+	 * is the one start word that is no method */
+	if (n == 0 || n > 7 || strncmp(m, "HTTP/", 5) == 0)
+		return false;
+	memcpy(word, m, n);
+	word[n] = ' ';
+	return weft_http_start_word(load_le64(word));
+}
 
 bool http_looks_like_request(const uint8_t *buf, size_t len)
 {
+	const uint8_t *sp;
+	size_t ml;
+	uint8_t t;
+
 	/*
 	 * Judge only the bytes we have, but never say yes on fewer than 8:
 	 * shorter prefixes ("GET ") are too easy to meet in binary protocols.
 	 */
-	if (len < 8)
+	if (len < 8 || !weft_http_start_word(load_le64(buf)) ||
+	    memcmp(buf, "HTTP/", 5) == 0)
 		return false;
-	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
-		size_t ml = strlen(methods[m]);
-		uint8_t t;
-
-		if (memcmp(buf, methods[m], ml) != 0 || buf[ml] != ' ')
-			continue;
-		if (len < ml + 2)
-			return true;	/* "OPTIONS " with the target unseen */
-		t = buf[ml + 1];
-		if (t == '/' || t == '*' || t == 'h' || t == 'H')
-			return true;
-		/* CONNECT names an authority: host or [v6]. */
-		return strcmp(methods[m], "CONNECT") == 0 &&
-		       ((t >= 'a' && t <= 'z') || (t >= 'A' && t <= 'Z') ||
-			is_digit(t) || t == '[');
-	}
-	return false;
+	sp = memchr(buf, ' ', 8);	/* a start word has its space in there */
+	ml = sp - buf;
+	if (len < ml + 2)
+		return true;	/* "OPTIONS " with the target unseen */
+	t = buf[ml + 1];
+	if (t == '/' || t == '*' || t == 'h' || t == 'H')
+		return true;
+	/* CONNECT names an authority: host or [v6]. */
+	return ml == 7 && memcmp(buf, "CONNECT", 7) == 0 &&
+	       ((t >= 'a' && t <= 'z') || (t >= 'A' && t <= 'Z') ||
+		is_digit(t) || t == '[');
 }
 
 bool http_looks_like_response(const uint8_t *buf, size_t len)

@@ -78,6 +78,9 @@ struct http_msg {
  * must start with '/', '*', 'h'/'H' (absolute form) or, for CONNECT, a host.
  */
 bool http_looks_like_request(const uint8_t *buf, size_t len);
+/* GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE or PATCH: the
+ * methods the kernel side recognises (include/http_start.h). */
+bool http_method_known(const char *method);
 bool http_looks_like_response(const uint8_t *buf, size_t len);
 
 /* Offset just past the first "\r\n\r\n" (or "\n\n"), or 0 when none. */

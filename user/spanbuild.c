@@ -13,19 +13,6 @@
 #include "spanbuild.h"
 #include "ids.h"
 
-static const char *const known_methods[] = {
-	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
-	"PATCH", NULL,
-};
-
-static bool method_known(const char *m)
-{
-	for (int i = 0; known_methods[i]; i++)
-		if (strcmp(m, known_methods[i]) == 0)
-			return true;
-	return false;
-}
-
 /* Dotted quad without glibc's inet_ntop, whose sprintf was a twentieth of
  * the agent's time at two addresses per span. out holds 16 bytes. */
 static void ipv4_str(const uint8_t *ip, char *out)
@@ -154,7 +141,7 @@ struct span *exchange_to_span(const struct exchange *ex,
 	char path[HTTP_TARGET_MAX], query[HTTP_TARGET_MAX], host[HTTP_HOST_MAX];
 	int host_port;
 	bool has_host;
-	const char *method = method_known(m->method) ? m->method : "_OTHER";
+	const char *method = http_method_known(m->method) ? m->method : "_OTHER";
 
 	s->kind = client ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
 	set_context(s, ex);
@@ -164,7 +151,7 @@ struct span *exchange_to_span(const struct exchange *ex,
 	s->start_unix_ns = mono_to_unix_ns(ex->start_ns);
 	s->end_unix_ns = s->start_unix_ns +
 			 (ex->end_ns > ex->start_ns ? ex->end_ns - ex->start_ns : 0);
-	span_set_name(s, method_known(m->method) ? m->method : "HTTP");
+	span_set_name(s, http_method_known(m->method) ? m->method : "HTTP");
 	span_set_resource(s, ex->res);
 
 	addr_str(&ci->addr, ci->addr.saddr, local, sizeof(local));

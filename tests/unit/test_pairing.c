@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "weft.h"
+#include "http_start.h"
 #include "pairing.h"
 #include "record.h"
 #include "span.h"
@@ -145,18 +146,14 @@ struct kconn {
 
 static uint32_t last_cap;	/* cap_len of the last record io() built */
 
-/* http_detect.bpf.h: eight bytes decide. */
+/* The kernel's own rule (include/http_start.h, compiled into the BPF side
+ * too): eight bytes decide. */
 static bool k_start_word(const uint8_t *p)
 {
-	static const char *const w[] = {
-		"GET ", "POST ", "PUT ", "PATCH ", "HTTP/1.", "HEAD ",
-		"DELETE ", "OPTIONS ", "CONNECT ", "TRACE ",
-	};
+	__u64 w = 0;
 
-	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
-		if (memcmp(p, w[i], strlen(w[i])) == 0)
-			return true;
-	return false;
+	memcpy(&w, p, 8);	/* little-endian, as the BPF side loads it */
+	return weft_http_start_word(w);
 }
 
 /*
