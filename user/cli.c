@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "util.h"
 #include "cli.h"
 
 #ifndef WEFT_VERSION
@@ -239,18 +240,11 @@ void cli_options_markdown(FILE *f)
 static int parse_long(const char *opt, const char *s, long min, long max,
 		      long *out)
 {
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "weft: invalid value for --%s: '%s' (want %ld..%ld)\n",
-			opt, s, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	if (parse_decimal(s, min, max, false, out))
+		return 0;
+	fprintf(stderr, "weft: invalid value for --%s: '%s' (want %ld..%ld)\n",
+		opt, s, min, max);
+	return -1;
 }
 
 static int parse_choice(const char *opt, const struct choice *c, const char *s,

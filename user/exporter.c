@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "util.h"
 #include "exporter.h"
 #include "exporter_http.h"
 #include "otlp.h"
@@ -52,14 +53,6 @@ struct exporter {
 	struct exporter_stats st;
 	struct http_client *http;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static void batch_free(struct batch *b)
 {
@@ -148,7 +141,7 @@ void exporter_submit(struct exporter *e, struct span *s)
 			span_free(s);
 			goto out;
 		}
-		e->cur->opened_ns = now_ns();
+		e->cur->opened_ns = now_mono_ns();
 		pthread_cond_signal(&e->wake);	/* start the age timer */
 	}
 	e->cur->spans[e->cur->n++] = s;
@@ -175,7 +168,7 @@ static int past_deadline(void *arg)
 	struct exporter *e = arg;
 
 	return __atomic_load_n(&e->stopping, __ATOMIC_ACQUIRE) &&
-	       now_ns() >= __atomic_load_n(&e->deadline_ns, __ATOMIC_ACQUIRE);
+	       now_mono_ns() >= __atomic_load_n(&e->deadline_ns, __ATOMIC_ACQUIRE);
 }
 
 static void wait_until(struct exporter *e, uint64_t when)
@@ -304,7 +297,7 @@ static void on_success(struct exporter *e, struct batch *b,
 static void finish(struct exporter *e, struct batch *b,
 		   const struct http_result *res)
 {
-	uint64_t now = now_ns(), delay_ms;
+	uint64_t now = now_mono_ns(), delay_ms;
 	bool ok = !res->curl_err && res->status >= 200 && res->status < 300;
 	enum http_failure f = res->curl_err ? http_classify(res->curl_err) :
 			      status_retryable(res->status) ? HTTP_FAIL_RETRY :
@@ -353,7 +346,7 @@ done:
 static void attempt(struct exporter *e, struct batch *b)
 {
 	struct http_result res;
-	uint64_t now = now_ns();
+	uint64_t now = now_mono_ns();
 	int timeout_ms = e->cfg.timeout_ms;
 
 	if (e->stopping) {
@@ -389,7 +382,7 @@ static void *run(void *arg)
 
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
-		uint64_t now = now_ns(), cur_due = NEVER;
+		uint64_t now = now_mono_ns(), cur_due = NEVER;
 
 		if (e->stopping && now >= e->deadline_ns)
 			break;
@@ -453,7 +446,7 @@ struct exporter *exporter_start(const struct exporter_config *cfg)
 		e->cfg.batch_timeout_ms = 0;
 	if (e->cfg.shutdown_ms < 0)
 		e->cfg.shutdown_ms = 0;
-	e->rng = now_ns() | 1;
+	e->rng = now_mono_ns() | 1;
 	e->queue = calloc(e->cfg.queue_batches, sizeof(*e->queue));
 	e->http = http_client_new(&e->cfg, past_deadline, e);
 	if (!e->queue || !e->http)
@@ -494,7 +487,7 @@ void exporter_stop_stats(struct exporter *e, struct exporter_stats *final)
 	}
 	pthread_mutex_lock(&e->lock);
 	__atomic_store_n(&e->deadline_ns,
-			 now_ns() + (uint64_t)e->cfg.shutdown_ms * NS_PER_MS,
+			 now_mono_ns() + (uint64_t)e->cfg.shutdown_ms * NS_PER_MS,
 			 __ATOMIC_RELEASE);
 	__atomic_store_n(&e->stopping, true, __ATOMIC_RELEASE);
 	pthread_cond_signal(&e->wake);

@@ -11,19 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 #include "exporter.h"
 
 #define RES_ATTRS_MAX ((int)(sizeof(((struct exporter_config *)0)->res_keys) / \
 			     sizeof(char *)))
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d)
-		abort(); /* out of memory while reading the config */
-	return d;
-}
 
 /* The traces-specific variable if set and non-empty, else the generic one. */
 static const char *env2(const char *traces, const char *generic,
@@ -54,14 +46,6 @@ char *exporter_join_endpoint(const char *base)
 	return url;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower((unsigned char)c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Trims [*s, *e) of blanks, then percent-decodes it into a new string. */
 static char *trim_decode(const char *s, const char *e)
 {
@@ -77,8 +61,8 @@ static char *trim_decode(const char *s, const char *e)
 	while (s < e) {
 		int hi, lo;
 
-		if (*s == '%' && e - s >= 3 && (hi = hexval(s[1])) >= 0 &&
-		    (lo = hexval(s[2])) >= 0) {
+		if (*s == '%' && e - s >= 3 && (hi = hex_digit(s[1])) >= 0 &&
+		    (lo = hex_digit(s[2])) >= 0) {
 			*o++ = (char)(hi << 4 | lo);
 			s += 3;
 		} else {
@@ -223,14 +207,9 @@ static void free_res_attrs(struct exporter_config *cfg)
 
 static int parse_ms(const char *name, const char *s, int *out)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	while (isspace((unsigned char)*end))
-		end++;
-	if (errno || end == s || *end || v <= 0 || v > INT_MAX) {
+	if (!parse_decimal(s, 1, INT_MAX, true, &v)) {
 		fprintf(stderr, "weft: %s=\"%s\": expected a positive number of milliseconds\n",
 			name, s);
 		return -EINVAL;

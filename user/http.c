@@ -7,6 +7,7 @@
  * accept LF, and enough clients and test tools emit it).
  */
 #include <string.h>
+#include "util.h"
 #include "http.h"
 #include "http_start.h"
 
@@ -664,16 +665,6 @@ void http_chunked_init(struct http_chunked *c)
 	c->state = CH_SIZE;
 }
 
-static int hexval(uint8_t b)
-{
-	if (is_digit(b))
-		return b - '0';
-	b = lower(b);
-	if (b >= 'a' && b <= 'f')
-		return b - 'a' + 10;
-	return -1;
-}
-
 static void tail_push(struct http_chunked *c, const uint8_t *p, size_t n)
 {
 	const size_t max = sizeof(c->tail);
@@ -768,7 +759,7 @@ static int chunk_byte(struct http_chunked *c, uint8_t b)
 
 	switch (c->state) {
 	case CH_SIZE:
-		h = hexval(b);
+		h = hex_digit(b);
 		if (h >= 0) {
 			/* Cap at 2^60: no chunk is that big, no overflow. */
 			if (c->remaining >> 56)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include "util.h"
 #include "ids.h"
 
 static uint64_t st[4];
@@ -64,14 +65,6 @@ void ids_new_span(uint8_t out[8])
 		a = next();
 	while (!a);
 	memcpy(out, &a, 8);
-}
-
-uint64_t now_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* The wall-minus-monotonic offset is re-read at most once a second: spans

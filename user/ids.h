@@ -10,6 +10,5 @@ void ids_new_trace(uint8_t out[16]);
 void ids_new_span(uint8_t out[8]);
 /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) to nanoseconds since the epoch. */
 uint64_t mono_to_unix_ns(uint64_t mono_ns);
-uint64_t now_mono_ns(void);
 
 #endif /* WEFT_IDS_H */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "util.h"
 #include "cli.h"
 #include "exporter.h"
 #include "goprobes.h"

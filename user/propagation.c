@@ -7,18 +7,8 @@
  * breaks the trace as surely as a wrong one.
  */
 #include <string.h>
+#include "util.h"
 #include "propagation.h"
-
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
 
 static bool all_zero(const uint8_t *b, size_t n)
 {
@@ -38,7 +28,7 @@ static bool hex_to_bytes(const char *s, size_t n, uint8_t *out, size_t size)
 		return false;
 	memset(out, 0, size);
 	for (size_t i = 0; i < n; i++) {
-		int v = hexval(s[n - 1 - i]);
+		int v = hex_digit(s[n - 1 - i]);
 
 		if (v < 0)
 			return false;
@@ -103,7 +93,7 @@ bool ctx_parse_traceparent(const char *v, struct trace_ctx *out)
 	if (!parse_trace_id(v + 3, 32, out->trace_id) ||
 	    !parse_span_id(v + 36, 16, out->span_id))
 		return false;
-	flags = hexval(v[53]) << 4 | hexval(v[54]);
+	flags = hex_digit(v[53]) << 4 | hex_digit(v[54]);
 	out->sampled = flags & 1;
 	out->source = CTX_TRACEPARENT;
 	out->valid = true;

@@ -3,16 +3,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 #include "span.h"
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s ? s : "");
-
-	if (!d)
-		abort(); /* out of memory: nothing sensible left to do */
-	return d;
-}
 
 static void attr_clear(struct span_attr *a)
 {
@@ -187,32 +179,36 @@ void resource_unref(struct resource *r)
 	free(r);
 }
 
-void resource_set_str(struct resource *r, const char *key, const char *val)
+/* The attribute key of r, emptied for a new value (NULL when r is full);
+ * the JSON made of r is stale from now on. */
+static struct span_attr *resource_slot(struct resource *r, const char *key)
 {
 	struct span_attr *a;
 
 	free(r->json);
 	r->json = NULL;
 	a = attr_slot(r->attrs, &r->n_attrs, RESOURCE_MAX_ATTRS, key);
+	if (a)
+		a->key = xstrdup(key);
+	return a;
+}
+
+void resource_set_str(struct resource *r, const char *key, const char *val)
+{
+	struct span_attr *a = resource_slot(r, key);
 
 	if (!a)
 		return;
-	a->key = xstrdup(key);
 	a->type = SPAN_ATTR_STR;
 	a->str = xstrdup(val);
 }
 
 void resource_set_int(struct resource *r, const char *key, int64_t val)
 {
-	struct span_attr *a;
-
-	free(r->json);
-	r->json = NULL;
-	a = attr_slot(r->attrs, &r->n_attrs, RESOURCE_MAX_ATTRS, key);
+	struct span_attr *a = resource_slot(r, key);
 
 	if (!a)
 		return;
-	a->key = xstrdup(key);
 	a->type = SPAN_ATTR_INT;
 	a->num = val;
 }
