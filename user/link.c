@@ -370,15 +370,19 @@ static void link_telemetry_client(struct link *lk, struct exchange *ex,
 	wire_put(lk, ci, ex->req_seq, ex->trace_id, ex->span_id, ex->sampled, now);
 }
 
-static void link_client(struct link *lk, struct exchange *ex,
-			const struct conn_info *ci, const struct trace_ctx *ctx,
-			uint64_t parent_key, bool is_go, uint64_t now)
+/*
+ * Rule 1: the server span a client request of ex's process is made for.
+ * The thread or goroutine that asked (parent_key), else the goroutine that
+ * started it (Go fan-out), else (rule 4) the server span that received the
+ * context the request forwards. NULL when none is at work.
+ */
+static struct current *cur_for_client(struct link *lk, const struct exchange *ex,
+				      const struct trace_ctx *ctx,
+				      uint64_t parent_key, bool is_go)
 {
 	struct current *cur = *cur_slot(lk, ex->pid, parent_key);
-	const uint8_t *wire_span = ex->span_id;
 
 	/*
-	 * Go fan-out: a goroutine the handler started works for its span.
 	 * A process with no server span at work (a pure client: a load
 	 * generator, a job) has nothing to find: no walk, whose every step is
 	 * a bpf() call, and no goroutine-creation probes attached for it.
@@ -406,6 +410,15 @@ static void link_client(struct link *lk, struct exchange *ex,
 		if (f)
 			cur = f;
 	}
+	return cur;
+}
+
+static void link_client(struct link *lk, struct exchange *ex,
+			const struct conn_info *ci, const struct trace_ctx *ctx,
+			uint64_t parent_key, bool is_go, uint64_t now)
+{
+	struct current *cur = cur_for_client(lk, ex, ctx, parent_key, is_go);
+	const uint8_t *wire_span = ex->span_id;
 
 	/* made while a telemetry request was handled: part of the pipeline */
 	if (cur && cur->telemetry) {

@@ -265,10 +265,44 @@ static int run(struct app *a)
 	return err;
 }
 
+/* Stages 3-5 with their options; the Go probes and /proc are read first. */
+static struct pairing *pipeline_start(struct app *a)
+{
+	struct pairing_opts so = {
+		.hdr_window = a->env.lo.hdr_window,
+		.is_go = goprobes_is_go,
+		.resource_of = procinfo_resource,
+		.link = {
+			.mode = a->env.link_mode,
+			.keep_instrumented = a->env.keep_instrumented,
+			.trace_telemetry = a->env.trace_telemetry,
+			.g_parent = goprobes_g_parent,
+			.want_g_parents = goprobes_want_fanout,
+		},
+	};
+
+	goprobes_init(&a->loader, a->env.lo.verbose);
+	procinfo_scan_all(goprobes_note_pid);
+	return pairing_new(&so, on_span, a);
+}
+
+static void print_export_at_exit(struct exporter *e)
+{
+	struct exporter_stats es;
+
+	exporter_stop_stats(e, &es);
+	fprintf(stderr, "weft: export at exit: exported %" PRIu64 " of %" PRIu64
+		" spans, dropped %" PRIu64 " (queue full %" PRIu64 ", errors %" PRIu64
+		", shutdown deadline %" PRIu64 "), rejected %" PRIu64 "\n",
+		es.spans_exported, es.spans_in,
+		es.spans_dropped_queue + es.spans_dropped_error + es.spans_dropped_shutdown,
+		es.spans_dropped_queue, es.spans_dropped_error,
+		es.spans_dropped_shutdown, es.spans_rejected);
+}
+
 int main(int argc, char **argv)
 {
 	static struct app a;
-	struct pairing_opts so = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	int err;
 
@@ -306,43 +340,20 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	so.hdr_window = a.env.lo.hdr_window;
-	so.is_go = goprobes_is_go;
-	so.resource_of = procinfo_resource;
-	so.link.mode = a.env.link_mode;
-	so.link.keep_instrumented = a.env.keep_instrumented;
-	so.link.trace_telemetry = a.env.trace_telemetry;
-	so.link.g_parent = goprobes_g_parent;
-	so.link.want_g_parents = goprobes_want_fanout;
-	goprobes_init(&a.loader, a.env.lo.verbose);
-	procinfo_scan_all(goprobes_note_pid);
-	a.pairing = pairing_new(&so, on_span, &a);
-
+	a.pairing = pipeline_start(&a);
 	err = run(&a) ? 1 : 0;
 
 cleanup:
 	if (a.pairing) {
-		struct pairing *pr = a.pairing;
-
 		/* finishing open exchanges may still produce spans */
-		pairing_flush(pr);
+		pairing_flush(a.pairing);
 		print_stats(&a, true);
+		pairing_free(a.pairing);
 		a.pairing = NULL;
-		pairing_free(pr);
 		fflush(stdout);
 	}
-	if (a.exporter) {
-		struct exporter_stats es;
-
-		exporter_stop_stats(a.exporter, &es);
-		fprintf(stderr, "weft: export at exit: exported %" PRIu64 " of %" PRIu64
-			" spans, dropped %" PRIu64 " (queue full %" PRIu64 ", errors %" PRIu64
-			", shutdown deadline %" PRIu64 "), rejected %" PRIu64 "\n",
-			es.spans_exported, es.spans_in,
-			es.spans_dropped_queue + es.spans_dropped_error + es.spans_dropped_shutdown,
-			es.spans_dropped_queue, es.spans_dropped_error,
-			es.spans_dropped_shutdown, es.spans_rejected);
-	}
+	if (a.exporter)
+		print_export_at_exit(a.exporter);
 	goprobes_free();
 	loader_stop(&a.loader);
 	procinfo_free_all();
