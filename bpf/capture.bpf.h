@@ -10,8 +10,7 @@
 #ifndef WEFT_CAPTURE_BPF_H
 #define WEFT_CAPTURE_BPF_H
 
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
+#include "common.bpf.h"
 #include "maps.bpf.h"
 #include "http_detect.bpf.h"
 #include "io_src.bpf.h"

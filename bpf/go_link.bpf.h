@@ -14,8 +14,7 @@
 #ifndef WEFT_GO_LINK_BPF_H
 #define WEFT_GO_LINK_BPF_H
 
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
+#include "common.bpf.h"
 
 struct go_key {
 	__u32 tgid;

@@ -9,8 +9,7 @@
 #ifndef WEFT_HTTP_DETECT_BPF_H
 #define WEFT_HTTP_DETECT_BPF_H
 
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
+#include "common.bpf.h"
 
 #define WEFT_HTTP_START_FN static __noinline
 #include "http_start.h"

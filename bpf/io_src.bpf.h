@@ -9,8 +9,7 @@
 #ifndef WEFT_IO_SRC_BPF_H
 #define WEFT_IO_SRC_BPF_H
 
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
+#include "common.bpf.h"
 #include "maps.bpf.h"
 
 #ifndef __TARGET_ARCH_x86

@@ -3,8 +3,7 @@
 #ifndef WEFT_MAPS_BPF_H
 #define WEFT_MAPS_BPF_H
 
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
+#include "common.bpf.h"
 #include "weft.h"
 
 /* Bytes copied from user memory per step; header scanning works chunkwise

@@ -21,6 +21,7 @@
 #include "io_src.bpf.h"
 #include "capture.bpf.h"
 #include "go_link.bpf.h"
+#include "chunk.bpf.h"
 
 #ifndef __TARGET_ARCH_x86
 #error "weft's BPF side reads x86-64 registers (syscall arguments, Go's R14)"
@@ -130,88 +131,6 @@ static __always_inline bool wanted_ports(__u16 lport, __u16 rport)
 	       bpf_map_lookup_elem(&port_filter, &rport);
 }
 
-/* The first 8 bytes decide; a first segment shorter than that (a writev
- * with a tiny first iovec) is not recognised. */
-static __noinline bool chunk_starts_message(const struct io_src *src,
-					    __u32 len)
-{
-	__u64 w = 0;
-
-	if (len < 8 || src->len[0] < 8 ||
-	    bpf_probe_read_user(&w, sizeof(w), (void *)src->ptr[0]))
-		return false;
-	return weft_http_start_word(w);
-}
-
-static __always_inline void copy_tail(struct scratch *s,
-				      const struct io_src *src, __u32 len)
-{
-	__u32 n = len < WEFT_TAIL_LEN ? len : WEFT_TAIL_LEN;
-
-	s->rec.tail_len = io_read(src, len - n, s, IO_DST_TAIL, n);
-}
-
-/* Does pend + the start of this chunk make a message start? */
-static __noinline bool pend_starts_message(struct dir_state *ds,
-					   const struct io_src *src, __u32 len)
-{
-	__u32 have = ds->pend_len & 7, need = 8 - have;
-	__u64 w = 0;
-
-	if (!have || len < need || src->len[0] < need)
-		return false;
-	if (bpf_probe_read_user(&w, need & 7, (void *)src->ptr[0]))
-		return false;
-	return weft_http_start_word(ds->pend | (w << (have * 8)));
-}
-
-/* Remember a short chunk that may be the first bytes of a message. */
-static __noinline void pend_update(struct dir_state *ds, const struct io_src *src,
-				   __u32 len)
-{
-	__u32 have = ds->pend_len & 7;
-	__u64 w = 0;
-
-	if (len >= 8 || have + len > 7 || src->len[0] < len ||
-	    bpf_probe_read_user(&w, len & 7, (void *)src->ptr[0])) {
-		ds->pend_len = 0;
-		ds->pend = 0;
-		return;
-	}
-	ds->pend |= w << (have * 8);
-	ds->pend_len = have + len;
-}
-
-/* One socket call, as the hooks found it. */
-struct io_ctx {
-	struct io_src src;
-	__u64 sk;
-	__u64 pid_tgid;
-	__u64 g;
-	__u32 len;
-	__u32 flags;
-	__u32 got;		/* bytes already in the scratch area (small) */
-	__u8 dir;
-	__u8 small;		/* len <= COPY_STEP, copied whole up front */
-	__u8 pad[2];
-};
-
-/* Copy a small chunk whole into this CPU's scratch area (ic->got bytes)
- * and judge its first 8 bytes there. */
-static __noinline bool small_starts_message(struct io_ctx *ic)
-{
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
-
-	ic->got = 0;
-	if (!s)
-		return false;
-	ic->got = io_read(&ic->src, 0, s, 0, ic->len);
-	if (ic->got < 8)
-		return false;
-	return weft_http_start_word(*(__u64 *)s->data);
-}
-
 /*
  * Build and send the record of a chunk on an HTTP connection. Not inlined:
  * the verifier checks it once per distinct caller state instead of once
@@ -221,27 +140,15 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 {
 	struct sock *sk = (struct sock *)ic->sk;
 	struct weft_data_rec *rec;
-	struct dir_state *ds;
 	struct scratch *s;
-	__u32 zero = 0, cap = 0, flags = ic->flags, len = ic->len;
+	__u32 zero = 0, cap, flags = ic->flags, len = ic->len;
 	__u8 dir = ic->dir & 1;
 
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return 0;
 	rec = &s->rec;
-	ds = &c->d[dir];
-	if (ic->small && ds->hdr_open && ds->hdr_len + len < hdr_window)
-		cap = capture_small(s, ic->got, len, ds, &flags);
-	else if (ds->hdr_open)
-		cap = capture_head(s, &ic->src, len, ds, hdr_window, body_capture,
-				   &flags);
-	else if (ic->small)
-		/* Small chunks go whole: the end of one body and the head of
-		 * the next message often arrive in one read (pipelining, heads
-		 * and bodies written separately), and a chunk under 8 bytes may
-		 * be the start of a request (see pend). */
-		cap = ic->got;
+	cap = chunk_capture(s, ic, &c->d[dir], hdr_window, body_capture, &flags);
 
 	rec_head(&rec->h, WEFT_REC_DATA, ic->pid_tgid);
 	rec->h.conn.sk = ic->sk;
@@ -263,11 +170,7 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	rec->dir = dir;
 	rec->role = c->role;
 	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
-	/* the tail serves chunked framing where bytes were not copied */
-	if (cap < len)
-		copy_tail(s, &ic->src, len);
-	else
-		rec->tail_len = 0;
+	chunk_tail(s, &ic->src, len, cap);
 
 	if (cap > WEFT_DATA_MAX)
 		cap = WEFT_DATA_MAX;
@@ -314,21 +217,11 @@ static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 {
 	__u64 key = (__u64)sk;
 	struct conn_state fresh = {};
-	struct dir_state *ds;
 	bool start;
 
 	if (c && c->skip)
 		return 0;
-	/* Every chunk is checked, even inside an open header block: bytes
-	 * that began like "GET " but were not HTTP must not hide the next real
-	 * message (userspace trusts its own framing over this flag). On an
-	 * HTTP connection a small chunk goes to userspace whole anyway: it is
-	 * copied once, now, and judged from the copy. */
-	ic->small = c && c->http && ic->len <= COPY_STEP;
-	if (ic->small)
-		start = small_starts_message(ic);
-	else
-		start = chunk_starts_message(&ic->src, ic->len);
+	start = chunk_judge(ic, c && c->http);
 	if (!c) {
 		if (!start) {
 			count(WEFT_CNT_NOT_HTTP);
@@ -350,19 +243,7 @@ static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 		}
 		c->http = 1;
 	}
-	ds = &c->d[ic->dir & 1];
-	if (!start && !ds->hdr_open)
-		start = pend_starts_message(ds, &ic->src, ic->len);
-	if (!ds->hdr_open && ic->len < 8 && !start)
-		pend_update(ds, &ic->src, ic->len);
-	else
-		ds->pend_len = 0;
-	if (start) {
-		ic->flags |= WEFT_F_MSG_START;
-		ds->hdr_open = 1;
-		ds->hdr_len = 0;
-		ds->win = 0;
-	}
+	chunk_track(ic, &c->d[ic->dir & 1], start);
 	ic->sk = key;
 	return emit_chunk(ic, c);
 }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Unit tests for the agent's stages 1-5 together: user/record.c, framing.c,
- * pairing.c, link.c and spanbuild.c. Byte
- * streams go through a model of what bpf/weft.bpf.c forwards (handle_io +
- * capture_head: which chunks get MSG_START, how many bytes of each are
- * copied, HDR_END/TRUNCATED, the tail), as exact-size heap records so ASan
- * sees any read past cap_len, and the spans that come out are checked field
- * by field.
+ * pairing.c, link.c and spanbuild.c. Byte streams go through the kernel
+ * side's own per-chunk code (bpf/chunk.bpf.h compiled in userspace, see
+ * kernel_chunk.h: which chunks get MSG_START, how many bytes of each are
+ * copied, HDR_END/TRUNCATED, the tail, the pending first bytes) with only
+ * the conns map modelled, as exact-size heap records so ASan sees any read
+ * past cap_len, and the spans that come out are checked field by field.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "weft.h"
-#include "http_start.h"
+#include "kernel_chunk.h"
 #include "pairing.h"
 #include "record.h"
 #include "span.h"
@@ -121,15 +121,15 @@ static bool span_sane(const struct span *s)
 	return true;
 }
 
-/* ---- a model of the kernel side ---- */
+/* ---- the kernel side ---- */
 
-#define K_COPY_STEP	1024
-#define K_COPY_STEPS	(WEFT_DATA_MAX / K_COPY_STEP)
-
-struct kdir {
-	bool hdr_open;
-	uint32_t hdr_len, win;
-};
+/*
+ * What the BPF side does with one socket call is its own code, compiled in
+ * userspace (kernel_chunk.h: bpf/chunk.bpf.h's chunk_judge, chunk_track,
+ * chunk_capture, chunk_tail): only the conns map around it is modelled
+ * here, as handle_io keeps it.
+ */
+#define K_COPY_STEP	1024	/* bpf/maps.bpf.h COPY_STEP */
 
 /* What the BPF conns map holds for one socket, plus its addresses. */
 struct kconn {
@@ -139,22 +139,12 @@ struct kconn {
 	uint32_t pid;		/* process (0: this one) */
 	uint32_t tid;		/* thread doing the I/O (link.c rule 1) */
 	uint32_t seq[2];	/* next TCP sequence number, by direction */
-	struct kdir d[2];
+	struct kc_dir d[2];
 	struct weft_addr addr;
 	uint32_t hdr_window, body_capture;
 };
 
 static uint32_t last_cap;	/* cap_len of the last record io() built */
-
-/* The kernel's own rule (include/http_start.h, compiled into the BPF side
- * too): eight bytes decide. */
-static bool k_start_word(const uint8_t *p)
-{
-	__u64 w = 0;
-
-	memcpy(&w, p, 8);	/* little-endian, as the BPF side loads it */
-	return weft_http_start_word(w);
-}
 
 /*
  * The connection as the kernel sees it. role 0: established before weft
@@ -196,75 +186,21 @@ static void kc_client(struct kconn *k, uint64_t sk, uint16_t lport)
 	kc_init(k, sk, WEFT_ROLE_CLIENT, "10.0.0.2", lport, "10.0.0.1", 8080);
 }
 
-/* capture.bpf.h capture_head(), step by step. */
-static uint32_t k_capture(struct kconn *k, struct kdir *ds, const uint8_t *buf,
-			  uint32_t len, uint32_t *flags)
-{
-	uint32_t limit = len < WEFT_DATA_MAX ? len : WEFT_DATA_MAX;
-	uint32_t want = limit, off = 0, head_end = 0;
-	uint32_t win = ds->win, hdr_len = ds->hdr_len;
-	bool trunc = false;
-
-	for (uint32_t i = 0; i < K_COPY_STEPS; i++) {
-		uint32_t o = i * K_COPY_STEP, n, end;
-
-		if (o >= want)
-			break;
-		n = want - o < K_COPY_STEP ? want - o : K_COPY_STEP;
-		off = o + n;
-		if (head_end || trunc)
-			continue;
-		end = o + n;
-		for (uint32_t pos = o; pos < end; pos++) {
-			win = win << 8 | buf[pos];
-			if (++hdr_len >= k->hdr_window) {
-				trunc = true;
-				break;
-			}
-			if (win != 0x0d0a0d0aU && (win & 0xffff) != 0x0a0a)
-				continue;
-			if (pos + 9 <= end && k_start_word(buf + pos + 1)) {
-				win = 0;
-				hdr_len = 0;
-				continue;
-			}
-			head_end = pos + 1;
-			break;
-		}
-		if (head_end) {
-			uint32_t w = head_end + k->body_capture;
-
-			want = w < limit ? w : limit;
-		} else if (trunc) {
-			want = off;
-		}
-	}
-	if (head_end) {
-		*flags |= WEFT_F_HDR_END;
-		ds->hdr_open = false;
-	} else if (trunc) {
-		*flags |= WEFT_F_TRUNCATED;
-		ds->hdr_open = false;
-	}
-	ds->win = win;
-	ds->hdr_len = hdr_len;
-	return off < want ? off : want;
-}
-
-/* handle_io(): the record the kernel would send for one socket call, or
- * NULL when it sends none. Exactly sizeof + cap_len bytes on the heap. */
+/* handle_io() and emit_chunk(): the record the kernel would send for one
+ * socket call, or NULL when it sends none. Exactly sizeof + cap_len bytes
+ * on the heap. */
 static struct weft_data_rec *k_io(struct kconn *k, int dir, const void *p,
 				  uint32_t len, uint64_t ts)
 {
-	const uint8_t *buf = p;
 	struct weft_data_rec *r;
-	struct kdir *ds = &k->d[dir];
-	uint32_t flags = 0, cap = 0, tl, seq = k->seq[dir];
-	bool start = false;
+	struct kc_call call;
+	const uint8_t *data;
+	uint8_t tail[WEFT_TAIL_LEN];
+	uint32_t flags, cap, tl, seq = k->seq[dir];
+	bool start;
 
 	k->seq[dir] += len;	/* TCP moved the bytes whether we see them or not */
-	if (!k->exists || !k->http || !ds->hdr_open)
-		start = len >= 8 && k_start_word(buf);
+	start = kc_judge(&call, p, len, k->exists && k->http);
 	if (!k->exists) {
 		if (!start)
 			return NULL;
@@ -276,14 +212,8 @@ static struct weft_data_rec *k_io(struct kconn *k, int dir, const void *p,
 			return NULL;
 		k->http = true;
 	}
-	if (start) {
-		flags |= WEFT_F_MSG_START;
-		ds->hdr_open = true;
-		ds->hdr_len = 0;
-		ds->win = 0;
-	}
-	if (ds->hdr_open)
-		cap = k_capture(k, ds, buf, len, &flags);
+	cap = kc_emit(&call, &k->d[dir], start, k->hdr_window, k->body_capture,
+		      &flags, &data, tail, &tl);
 	r = calloc(1, sizeof(*r) + cap);
 	if (!r)
 		abort();
@@ -301,10 +231,9 @@ static struct weft_data_rec *k_io(struct kconn *k, int dir, const void *p,
 	r->dir = dir;
 	r->role = k->role;
 	memcpy(r->comm, "testpairing", 12);
-	tl = len < WEFT_TAIL_LEN ? len : WEFT_TAIL_LEN;
-	memcpy(r->tail, buf + len - tl, tl);
+	memcpy(r->tail, tail, WEFT_TAIL_LEN);
 	r->tail_len = tl;
-	memcpy(r->data, buf, cap);
+	memcpy(r->data, data, cap);
 	last_cap = cap;
 	return r;
 }
@@ -746,12 +675,13 @@ static char *chunked_body(int n, size_t *len)
 	return b;
 }
 
-/* Body bytes beyond the capture: only lengths and 16-byte tails. */
+/* Body bytes beyond the capture: only lengths and 16-byte tails. Chunks of
+ * over 1 KiB: smaller ones on an HTTP connection go to the agent whole. */
 static bool test_chunked_gaps(void)
 {
 	const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-	size_t hl = strlen(head), bl, off, step = 1000;
-	char *body = chunked_body(8, &bl), *first = malloc(hl + 300);
+	size_t hl = strlen(head), bl, off, first_body = 1100, step = 3000;
+	char *body = chunked_body(8, &bl), *first = malloc(hl + first_body);
 	struct kconn k;
 	uint64_t t = T0 + 1 * MS;
 
@@ -759,11 +689,12 @@ static bool test_chunked_gaps(void)
 	kc_server(&k, 11, 50004);
 	RECV(&k, "GET /gaps HTTP/1.1\r\n\r\n", T0);
 	memcpy(first, head, hl);
-	memcpy(first + hl, body, 300);
-	CHECK_INT(io(&k, WEFT_DIR_SEND, first, hl + 300, t), WEFT_F_MSG_START | WEFT_F_HDR_END);
+	memcpy(first + hl, body, first_body);
+	CHECK_INT(io(&k, WEFT_DIR_SEND, first, hl + first_body, t),
+		  WEFT_F_MSG_START | WEFT_F_HDR_END);
 	free(first);
-	CHECK_INT(last_cap, hl + 256);	/* 44 body bytes already a gap */
-	for (off = 300; off < bl; off += step) {
+	CHECK_INT(last_cap, hl + 256);	/* 844 body bytes already a gap */
+	for (off = first_body; off < bl; off += step) {
 		size_t n = bl - off < step ? bl - off : step;
 
 		CHECK_INT(nspans, 0);
@@ -1169,15 +1100,17 @@ static bool test_garbage_then_valid(void)
 	CHECK_INT(stats().framing.not_http, 1);
 	/*
 	 * No blank line in it, so the kernel still holds that "header block"
-	 * open: the next chunks are forwarded whole and without MSG_START
-	 * until a blank line (or the window) closes it. The first request
-	 * after the garbage is therefore not a resync point for framing; the
-	 * one after it is.
+	 * open and forwards the next chunks whole; but it judges every chunk,
+	 * open block or not, so the first request after the garbage is a
+	 * message start and framing resynchronises there.
 	 */
 	CHECK_INT(fill(&k, WEFT_DIR_RECV, 500, T0 + 1 * MS), 0);
 	CHECK_INT(last_cap, 500);
-	CHECK_INT(RECV(&k, "GET /first HTTP/1.1\r\n\r\n", T0 + 2 * MS), WEFT_F_HDR_END);
+	CHECK_INT(RECV(&k, "GET /first HTTP/1.1\r\n\r\n", T0 + 2 * MS),
+		  WEFT_F_MSG_START | WEFT_F_HDR_END);
 	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 3 * MS);
+	CHECK_INT(nspans, 1);
+	CHECK_STR(astr(spans[0], "url.path"), "/first");
 	CHECK_INT(RECV(&k, "GET /valid HTTP/1.1\r\n\r\n", T0 + 4 * MS),
 		  WEFT_F_MSG_START | WEFT_F_HDR_END);
 	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 5 * MS);
@@ -1694,6 +1627,42 @@ static bool test_telemetry_rule3_forgotten_at_exec(void)
 	return true;
 }
 
+/*
+ * Go's server reads the first byte of the next request alone (its
+ * background read on a kept-alive connection). The kernel keeps that byte
+ * and recognises the rest as a message start; the agent keeps it too and
+ * parses the whole request, timed from that first byte.
+ */
+static bool test_first_byte_alone(void)
+{
+	struct kconn k;
+
+	pairing_fresh(0, 0);
+	kc_server(&k, 95, 50095);
+	RECV(&k, "GET /one HTTP/1.1\r\n\r\n", T0);
+	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 1 * MS);
+	CHECK_INT(RECV(&k, "G", T0 + 5 * MS), 0);
+	CHECK_INT(last_cap, 1);
+	CHECK_INT(RECV(&k, "ET /two HTTP/1.1\r\n\r\n", T0 + 6 * MS),
+		  WEFT_F_MSG_START | WEFT_F_HDR_END);
+	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 8 * MS);
+	CHECK_INT(nspans, 2);
+	CHECK_STR(astr(spans[1], "url.path"), "/two");
+	CHECK_INT(dur(spans[1]), 3 * MS);
+	/* two short reads make the start word only together */
+	CHECK_INT(RECV(&k, "P", T0 + 10 * MS), 0);
+	CHECK_INT(RECV(&k, "OS", T0 + 11 * MS), 0);
+	CHECK_INT(RECV(&k, "T /three HTTP/1.1\r\nContent-Length: 0\r\n\r\n", T0 + 12 * MS),
+		  WEFT_F_MSG_START | WEFT_F_HDR_END);
+	SEND(&k, "HTTP/1.1 204 No Content\r\n\r\n", T0 + 13 * MS);
+	CHECK_INT(nspans, 3);
+	CHECK_STR(astr(spans[2], "url.path"), "/three");
+	CHECK_STR(spans[2]->name, "POST");
+	CHECK_INT(dur(spans[2]), 3 * MS);
+	CHECK_INT(stats().framing.not_http, 0);
+	return true;
+}
+
 /* A malformed chunk-size line: the exchange must not vanish uncounted. */
 static bool test_chunked_malformed(void)
 {
@@ -1911,6 +1880,7 @@ int main(void)
 	RUN(test_sweep);
 	RUN(test_chunked_malformed);
 	RUN(test_pending_overflow);
+	RUN(test_first_byte_alone);
 	RUN(test_link_forwarder);
 	RUN(test_link_wire);
 	RUN(test_link_own_context);

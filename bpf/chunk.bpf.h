@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What the kernel makes of one socket call on a connection it may follow:
+ * does the chunk start an HTTP message (alone, or with the few bytes of a
+ * short chunk before it), what state its direction is in afterwards, and
+ * how many of its bytes go to the agent. weft.bpf.c's handle_io and
+ * emit_chunk call these around the connection map; the unit tests call the
+ * very same functions, compiled in userspace (tests/unit/kernel_chunk.c),
+ * as their model of the kernel.
+ */
+#ifndef WEFT_CHUNK_BPF_H
+#define WEFT_CHUNK_BPF_H
+
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "http_detect.bpf.h"
+#include "io_src.bpf.h"
+#include "capture.bpf.h"
+
+/* The first 8 bytes decide; a first segment shorter than that (a writev
+ * with a tiny first iovec) is not recognised. */
+static __noinline bool chunk_starts_message(const struct io_src *src,
+					    __u32 len)
+{
+	__u64 w = 0;
+
+	if (len < 8 || src->len[0] < 8 ||
+	    bpf_probe_read_user(&w, sizeof(w), (void *)src->ptr[0]))
+		return false;
+	return weft_http_start_word(w);
+}
+
+/* Does pend + the start of this chunk make a message start? */
+static __noinline bool pend_starts_message(struct dir_state *ds,
+					   const struct io_src *src, __u32 len)
+{
+	__u32 have = ds->pend_len & 7, need = 8 - have;
+	__u64 w = 0;
+
+	if (!have || len < need || src->len[0] < need)
+		return false;
+	if (bpf_probe_read_user(&w, need & 7, (void *)src->ptr[0]))
+		return false;
+	return weft_http_start_word(ds->pend | (w << (have * 8)));
+}
+
+/* Remember a short chunk that may be the first bytes of a message. */
+static __noinline void pend_update(struct dir_state *ds, const struct io_src *src,
+				   __u32 len)
+{
+	__u32 have = ds->pend_len & 7;
+	__u64 w = 0;
+
+	if (len >= 8 || have + len > 7 || src->len[0] < len ||
+	    bpf_probe_read_user(&w, len & 7, (void *)src->ptr[0])) {
+		ds->pend_len = 0;
+		ds->pend = 0;
+		return;
+	}
+	ds->pend |= w << (have * 8);
+	ds->pend_len = have + len;
+}
+
+/* One socket call, as the hooks found it. */
+struct io_ctx {
+	struct io_src src;
+	__u64 sk;
+	__u64 pid_tgid;
+	__u64 g;
+	__u32 len;
+	__u32 flags;
+	__u32 got;		/* bytes already in the scratch area (small) */
+	__u8 dir;
+	__u8 small;		/* len <= COPY_STEP, copied whole up front */
+	__u8 pad[2];
+};
+
+/* Copy a small chunk whole into this CPU's scratch area (ic->got bytes)
+ * and judge its first 8 bytes there. */
+static __noinline bool small_starts_message(struct io_ctx *ic)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+
+	ic->got = 0;
+	if (!s)
+		return false;
+	ic->got = io_read(&ic->src, 0, s, 0, ic->len);
+	if (ic->got < 8)
+		return false;
+	return weft_http_start_word(*(__u64 *)s->data);
+}
+
+/*
+ * Does the chunk start a message? A chunk on an HTTP connection of at most
+ * COPY_STEP bytes is copied whole now (ic->small, ic->got) and judged from
+ * the copy: it goes to the agent whole anyway.
+ */
+static __always_inline bool chunk_judge(struct io_ctx *ic, bool http)
+{
+	ic->small = http && ic->len <= COPY_STEP;
+	if (ic->small)
+		return small_starts_message(ic);
+	return chunk_starts_message(&ic->src, ic->len);
+}
+
+/*
+ * The direction's state after the chunk (start: chunk_judge's answer). A
+ * chunk shorter than 8 bytes between messages is kept (pend): Go's server
+ * reads the next request's first byte alone, and the agent keeps the same
+ * bytes (user/framing.c, pend_short) to parse the message they start.
+ */
+static __always_inline void chunk_track(struct io_ctx *ic, struct dir_state *ds,
+					bool start)
+{
+	if (!start && !ds->hdr_open)
+		start = pend_starts_message(ds, &ic->src, ic->len);
+	if (!ds->hdr_open && ic->len < 8 && !start) {
+		pend_update(ds, &ic->src, ic->len);
+	} else {
+		/* both: pend_update ORs new bytes into pend */
+		ds->pend_len = 0;
+		ds->pend = 0;
+	}
+	if (start) {
+		ic->flags |= WEFT_F_MSG_START;
+		ds->hdr_open = 1;
+		ds->hdr_len = 0;
+		ds->win = 0;
+	}
+}
+
+/* How many bytes of the chunk go to the agent (copied into s->data). */
+static __always_inline __u32 chunk_capture(struct scratch *s, struct io_ctx *ic,
+					   struct dir_state *ds, __u32 hdr_window,
+					   __u32 body_capture, __u32 *flags)
+{
+	__u32 len = ic->len;
+
+	if (ic->small && ds->hdr_open && ds->hdr_len + len < hdr_window)
+		return capture_small(s, ic->got, len, ds, flags);
+	if (ds->hdr_open)
+		return capture_head(s, &ic->src, len, ds, hdr_window, body_capture,
+				    flags);
+	/* Small chunks go whole: the end of one body and the head of the
+	 * next message often arrive in one read (pipelining, heads and bodies
+	 * written separately), and a chunk under 8 bytes may be the start of
+	 * a request (see pend). */
+	return ic->small ? ic->got : 0;
+}
+
+/* The tail serves chunked framing where bytes were not copied. */
+static __always_inline void chunk_tail(struct scratch *s, const struct io_src *src,
+				       __u32 len, __u32 cap)
+{
+	__u32 n = len < WEFT_TAIL_LEN ? len : WEFT_TAIL_LEN;
+
+	if (cap >= len) {
+		s->rec.tail_len = 0;
+		return;
+	}
+	s->rec.tail_len = io_read(src, len - n, s, IO_DST_TAIL, n);
+}
+
+#endif /* WEFT_CHUNK_BPF_H */
