@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Overhead benchmark of weft (issue 5): Go net/http servers on loopback,
+# Overhead benchmark of weft (docs/bench.md): Go net/http servers on loopback,
 # untraced and traced runs alternating A B A B ..., medians and ratios,
 # weft's own CPU/RSS/drops, per-hook BPF cost, OTLP export throughput.
 # Writes a Markdown table to stdout and to docs/bench.md.

@@ -282,24 +282,14 @@ static int set_pid(struct env *env, const char *arg)
 	return 0;
 }
 
-static int add_name(char **list, int *n, const char *what, const char *arg)
-{
-	if (*n >= CLI_MAX_NAMES) {
-		fprintf(stderr, "weft: too many --%s (max %d)\n", what, CLI_MAX_NAMES);
-		return -1;
-	}
-	list[(*n)++] = strdup(arg);
-	return 0;
-}
-
 static int set_comm(struct env *env, const char *arg)
 {
-	return add_name(env->comms, &env->n_comms, "comm", arg);
+	return procfilter_add_comm(&env->names, arg);
 }
 
 static int set_exe(struct env *env, const char *arg)
 {
-	return add_name(env->exes, &env->n_exes, "exe", arg);
+	return procfilter_add_exe(&env->names, arg);
 }
 
 static int set_port(struct env *env, const char *arg)
@@ -437,18 +427,6 @@ static void defaults(struct env *env)
 	env->output = OUTPUT_TEXT;
 }
 
-/* --comm alone is filtered in the kernel (cheap, and nothing else reaches
- * the ring buffer); with --exe too, either may match, so the agent
- * decides (main.c, wanted_process). */
-static void comm_filter_to_kernel(struct env *env)
-{
-	if (!env->n_comms || env->n_exes)
-		return;
-	for (int i = 0; i < env->n_comms; i++)
-		strncpy(env->lo.comms[i], env->comms[i], 15);
-	env->lo.n_comms = env->n_comms;
-}
-
 int cli_parse(struct env *env, int argc, char **argv)
 {
 	struct option longopts[N_OPTIONS + 1];
@@ -490,15 +468,12 @@ int cli_parse(struct env *env, int argc, char **argv)
 			"Try 'weft --help' for more information.\n", argv[optind]);
 		return -1;
 	}
-	comm_filter_to_kernel(env);
+	procfilter_to_kernel(&env->names, &env->lo);
 	return 0;
 }
 
 void cli_free(struct env *env)
 {
-	for (int i = 0; i < env->n_comms; i++)
-		free(env->comms[i]);
-	for (int i = 0; i < env->n_exes; i++)
-		free(env->exes[i]);
+	procfilter_free(&env->names);
 	exporter_config_free(&env->ex);
 }

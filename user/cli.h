@@ -9,17 +9,13 @@
 #include "output.h"
 #include "exporter.h"
 #include "link.h"
-
-#define CLI_MAX_NAMES 64
+#include "procfilter.h"
 
 struct env {
 	struct loader_opts lo;
 	enum output_fmt output;
 	bool output_set;
-	char *comms[CLI_MAX_NAMES];
-	int n_comms;
-	char *exes[CLI_MAX_NAMES];
-	int n_exes;
+	struct procfilter names;	/* --comm, --exe */
 	int duration_s;			/* 0 = until interrupted */
 	int stats_s;			/* 0 = only at exit */
 	bool keep_unsampled;

@@ -100,6 +100,10 @@ size_t http_find_head_end(const uint8_t *buf, size_t len);
 enum http_parse_result http_parse_head(const uint8_t *buf, size_t len,
 				       struct http_msg *msg);
 
+/* dst = the n bytes at src, cut to fit size (>= 1) and NUL-terminated;
+ * returns the length kept. For header values and span strings. */
+size_t http_copy_cut(char *dst, size_t size, const void *src, size_t n);
+
 /*
  * Body length after a head: returns true and sets *len when the body has a
  * known length (Content-Length, or 0 for HEAD responses, 1xx/204/304, and
@@ -107,10 +111,6 @@ enum http_parse_result http_parse_head(const uint8_t *buf, size_t len,
  * chunked or runs until the connection closes. req_method is the method of
  * the request a response answers ("" when unknown).
  */
-/* dst = the n bytes at src, cut to fit size (>= 1) and NUL-terminated;
- * returns the length kept. For header values and span strings. */
-size_t http_copy_cut(char *dst, size_t size, const void *src, size_t n);
-
 bool http_body_length(const struct http_msg *msg, const char *req_method,
 		      int64_t *len);
 

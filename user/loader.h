@@ -26,7 +26,7 @@ struct loader_opts {
 	uint16_t ports[LOADER_MAX_PORTS];
 	int n_ports;
 	uint32_t netns_inum;	/* 0 = every network namespace */
-	char comms[64][16];	/* --comm, filtered in the kernel */
+	char comms[64][16];	/* --comm, when the kernel filters it (procfilter.c) */
 	int n_comms;
 	bool verbose;
 };

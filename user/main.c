@@ -44,33 +44,6 @@ struct app {
 	uint64_t lost_reported;
 };
 
-static bool name_listed(char **list, int n, const char *name)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(list[i], name) == 0)
-			return true;
-	return false;
-}
-
-/* --comm and --exe are checked here, not in the kernel: they are rare
- * and a string compare per socket call there would cost every process. */
-static bool wanted_process(struct app *a, uint32_t pid, const char *comm)
-{
-	struct procinfo *pi;
-
-	/* no filter, or --comm alone: the kernel already applied it */
-	if ((!a->env.n_comms && !a->env.n_exes) || a->env.lo.n_comms)
-		return true;
-	for (int i = 0; i < a->env.n_comms; i++)
-		if (strncmp(a->env.comms[i], comm, 15) == 0)	/* comm: 15 chars */
-			return true;
-	if (!a->env.n_exes)
-		return false;
-	pi = procinfo_get(pid, comm);
-	return name_listed(a->env.exes, a->env.n_exes, pi->exe_name) ||
-	       name_listed(a->env.exes, a->env.n_exes, pi->exe_path);
-}
-
 static void on_span(struct span *s, void *ctx)
 {
 	struct app *a = ctx;
@@ -104,7 +77,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	a->records++;
 	switch (record_decode(data, size, &rec)) {
 	case REC_CHUNK:
-		if (!wanted_process(a, rec.pid, rec.chunk.comm)) {
+		if (!procfilter_wanted(&a->env.names, rec.pid, rec.chunk.comm)) {
 			a->spans_filtered++;
 			break;
 		}

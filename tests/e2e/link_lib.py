@@ -1,4 +1,4 @@
-"""Helpers for the linking tests (issue 4, tests/e2e/test_linking.py): the
+"""Helpers for the linking tests (tests/e2e/test_linking.py, README "Linking"): the
 services of a chain (Go, Python, the OpenTelemetry SDK service, the mesh
 sidecar stand-in), optionally inside a network namespace; curl; two network
 namespaces joined by veth; and trees of spans read from Jaeger's query API,

@@ -87,7 +87,7 @@ def match_requests(spans, reqs, what, errs):
 
 def check_links(server_spans, client_spans, reqs, errs):
     """A server span whose parent is one of the client spans (on-node link,
-    issue 4) must be linked to the client span of the same request."""
+    README Linking, rule 2) must be linked to the client span of the same request."""
     cids = {c["span_id"]: i for i, c in enumerate(client_spans)}
     for i, s in enumerate(server_spans):
         j = cids.get(s["parent_span_id"])
@@ -157,7 +157,7 @@ def check_curl_exchanges(spans, server, cr, reqs, ctx=None, client_required=True
                             % (i, cs[i]["trace_id"], ctx.trace))
         else:
             # No context anywhere: a new trace. Linking curl's client span to
-            # the server span (same connection, one node) is issue 4; allowed.
+            # the server span (same connection, one node) is linked by rule 2; allowed.
             p = ss[i]["parent_span_id"]
             if p and not (cs and p == cs[i]["span_id"]):
                 errs.append("server span %d: parent_span_id %r without incoming context"
@@ -225,8 +225,8 @@ def test_context_headers(weft, server, hooks, case):
     _, cr, spans = run(weft, server, hooks,
                        lambda: L.curl(server.url("/hello"), headers=headers), 1, 0)
     if not ctx.sampled and not L.of_pid(spans, server.pid, "server"):
-        pytest.skip("weft dropped the unsampled trace (issue 4 rule 7); nothing to check")
-    # curl sent a span id of its own: issue 4 (rule 3) will drop curl's client span.
+        pytest.skip("weft dropped the unsampled trace (Linking rule 7); nothing to check")
+    # curl sent a span id of its own: rule 3 drops curl's client span.
     check_curl_exchanges(spans, server, cr, [dict(path="/hello", status=200)], ctx=ctx,
                          client_required=False)
 

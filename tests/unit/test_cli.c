@@ -81,8 +81,8 @@ static bool test_comm_filter_placement(void)
 	CHECK_STR(env.lo.comms[0], "a-very-long-com");	/* the kernel's 15 */
 	CHECK_INT(PARSE("-c", "a", "-e", "b"), 0);
 	CHECK_INT(env.lo.n_comms, 0);
-	CHECK_INT(env.n_comms, 1);
-	CHECK_INT(env.n_exes, 1);
+	CHECK_INT(env.names.n_comms, 1);
+	CHECK_INT(env.names.n_exes, 1);
 	return true;
 }
 

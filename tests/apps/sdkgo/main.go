@@ -1,5 +1,5 @@
 // sdkgo: a Go net/http service instrumented with the OpenTelemetry Go SDK,
-// for weft's telemetry tests (issue 9): it exports its spans over OTLP/HTTP
+// for weft's telemetry tests (tests/e2e/test_telemetry.py): it exports its spans over OTLP/HTTP
 // (protobuf) every -every, and a counter metric over OTLP/HTTP on the same
 // period, so a node running it has SDK exports next to its traffic.
 //
