@@ -17,6 +17,8 @@ enum exch_end {
 	EXCH_RESET,		/* connection reset before the response ended */
 };
 
+struct link_pending;
+
 struct exchange {
 	struct exchange *next;		/* FIFO of requests awaiting responses */
 	struct http_msg *req;		/* owned */
@@ -43,6 +45,7 @@ struct exchange {
 	bool linked;			/* parent found on this node (rule 2) */
 	bool is_server;
 	uint64_t ctx_key;		/* thread or goroutine that handled it */
+	struct link_pending *dep;	/* link.c: a late link it waits for */
 	char *tracestate;		/* owned */
 };
 

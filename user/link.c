@@ -5,15 +5,19 @@
 #include "ids.h"
 #include "link.h"
 #include "propagation.h"
+#include "span.h"
 
 #define WIRE_BUCKETS	16384
 #define WIRE_MAX	65536	/* client requests remembered for rule 2 */
 #define WIRE_TTL_NS	(60ULL * 1000000000ULL)
+#define LOCAL_SLOTS	4096	/* addresses seen as a local end */
 #define CUR_BUCKETS	4096
 #define OWN_SLOTS	4096
 #define PIDCUR_SLOTS	4096
 
-/* One request as its client end saw it, for the server end to find. */
+/* One request on the wire (4-tuple + TCP sequence number of its first
+ * byte): as its client end saw it, for the server end to find (rule 2), or
+ * a server span that went out unlinked, for a late client end to count. */
 struct wire {
 	struct wire *hnext, *older, *newer;
 	uint8_t key[40];
@@ -21,6 +25,49 @@ struct wire {
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
 	bool sampled;
+	struct link_pending *dep;		/* the client span's identity may change */
+};
+
+/* Wire entries by key, oldest first, bounded in number and age. */
+struct wire_tab {
+	struct wire *tab[WIRE_BUCKETS];
+	struct wire *oldest, *newest;
+	int n;
+};
+
+/* A span held back until the pending it depends on is done. */
+struct held {
+	struct held *next;
+	struct span *s;
+};
+
+/*
+ * Rule 2 found late. On two CPUs a server can read a request (and answer
+ * it) before the client's send tracepoint has put the client's record in
+ * the ring: the tracepoint fires after loopback delivery. A server span
+ * whose client is on this node then waits for that record: until it comes
+ * (done, changed: the span takes the client's trace and parent) or
+ * WAIT_NS passes (done, unchanged). Everything that took the server
+ * span's identity meanwhile (its children by rule 1, their servers by
+ * rule 2) depends on it too: spans held until it is done, exchanges
+ * rewritten before they become spans.
+ */
+struct link_pending {
+	struct link_pending *next;		/* lk->waiting, oldest first, until done */
+	uint8_t key[40];		/* the wire key awaited */
+	uint64_t deadline;		/* CLOCK_MONOTONIC ns */
+	uint64_t start_ns;		/* the server span's first byte */
+	int refs;			/* dependents, and the waiting list */
+	bool done;
+	bool changed;			/* the client end came */
+	bool new_sampled;
+	uint8_t old_trace[16];		/* what dependents carry */
+	uint8_t new_trace[16];		/* what they carry once changed */
+	uint8_t server_span[8];		/* the waiting server span */
+	uint8_t client_span[8];		/* its parent, once changed */
+	struct link_pending *up;		/* the client span's own pending */
+	struct exchange *ex;		/* the server exchange, while alive */
+	struct held *held;
 };
 
 /* The server span a thread or goroutine is handling now. */
@@ -38,13 +85,16 @@ struct current {
 	uint8_t in_span_id[8];		/* ... whose span id this is */
 	struct exchange *ex;		/* the server exchange (alive while this is) */
 	struct conn_info ci;		/* its connection, to retry rule 2 */
+	struct link_pending *dep;		/* its identity may still change */
 };
 
 struct link {
 	struct link_opts o;
-	struct wire *wtab[WIRE_BUCKETS];
-	struct wire *oldest, *newest;
-	int n_wire;
+	struct wire_tab wires;		/* client requests (rule 2) */
+	struct wire_tab unlinked;	/* server spans emitted without rule 2 */
+	struct wire_tab awaited;	/* wire keys of pending server spans */
+	struct link_pending *waiting, *waiting_tail;	/* not done yet, oldest first */
+	uint8_t local[LOCAL_SLOTS][16];	/* addresses of this node's sockets */
 	struct current *ctab[CUR_BUCKETS];
 	struct current *itab[CUR_BUCKETS];	/* by (pid, incoming span id) */
 	uint32_t own[OWN_SLOTS];	/* pids seen making their own spans */
@@ -99,9 +149,28 @@ static void wire_key(const struct conn_info *ci, uint32_t seq, uint8_t k[40])
 	memcpy(k + 36, &seq, 4);
 }
 
-static void wire_unlink(struct link *lk, struct wire *w)
+static void cur_forget(struct link *lk, const struct exchange *ex);
+
+static struct link_pending *dep_get(struct link_pending *p)
 {
-	struct wire **pp = &lk->wtab[fnv(w->key, 40) % WIRE_BUCKETS];
+	if (p)
+		p->refs++;
+	return p;
+}
+
+static void dep_put(struct link_pending *p)
+{
+	while (p && --p->refs == 0) {
+		struct link_pending *up = p->up;
+
+		free(p);
+		p = up;
+	}
+}
+
+static void wire_unlink(struct wire_tab *wt, struct wire *w)
+{
+	struct wire **pp = &wt->tab[fnv(w->key, 40) % WIRE_BUCKETS];
 
 	while (*pp && *pp != w)
 		pp = &(*pp)->hnext;
@@ -110,60 +179,291 @@ static void wire_unlink(struct link *lk, struct wire *w)
 	if (w->older)
 		w->older->newer = w->newer;
 	else
-		lk->oldest = w->newer;
+		wt->oldest = w->newer;
 	if (w->newer)
 		w->newer->older = w->older;
 	else
-		lk->newest = w->older;
-	lk->n_wire--;
+		wt->newest = w->older;
+	wt->n--;
+	dep_put(w->dep);
 	free(w);
 }
 
-static void wire_expire(struct link *lk, uint64_t now)
+/*
+ * Signed: records of two CPUs reach the agent a little out of time order,
+ * so an entry may be newer than the record being handled. Unsigned, that
+ * difference wrapped to "older than the TTL" and threw away client ends
+ * put an instant before: a cause of rule-2 misses at load.
+ */
+static void wire_expire(struct wire_tab *wt, uint64_t now)
 {
-	while (lk->oldest &&
-	       (lk->n_wire > WIRE_MAX || now - lk->oldest->ts > WIRE_TTL_NS))
-		wire_unlink(lk, lk->oldest);
+	while (wt->oldest &&
+	       (wt->n > WIRE_MAX || (int64_t)(now - wt->oldest->ts) > (int64_t)WIRE_TTL_NS))
+		wire_unlink(wt, wt->oldest);
 }
 
-static void wire_put(struct link *lk, const struct conn_info *ci, uint32_t seq,
-		     const uint8_t trace_id[16], const uint8_t span_id[8],
-		     bool sampled, uint64_t now)
+/* A new entry for key, the newest; the caller fills the rest. */
+static struct wire *wire_add(struct wire_tab *wt, const uint8_t key[40],
+			     uint64_t now)
 {
 	struct wire *w = calloc(1, sizeof(*w));
 	unsigned b;
 
 	if (!w)
 		abort();
-	wire_key(ci, seq, w->key);
+	memcpy(w->key, key, 40);
 	b = fnv(w->key, 40) % WIRE_BUCKETS;
 	w->ts = now;
+	w->hnext = wt->tab[b];
+	wt->tab[b] = w;
+	w->older = wt->newest;
+	if (wt->newest)
+		wt->newest->newer = w;
+	else
+		wt->oldest = w;
+	wt->newest = w;
+	wt->n++;
+	wire_expire(wt, now);
+	return w;
+}
+
+static struct wire *wire_lookup(struct wire_tab *wt, const uint8_t key[40])
+{
+	struct wire *w;
+
+	for (w = wt->tab[fnv(key, 40) % WIRE_BUCKETS]; w; w = w->hnext)
+		if (memcmp(w->key, key, 40) == 0)
+			return w;
+	return NULL;
+}
+
+/* ---- waiting for a late client end (struct link_pending) ---- */
+
+/* The first pending in p's chain that is not done, if any. */
+static struct link_pending *dep_blocking(struct link_pending *p)
+{
+	while (p && p->done)
+		p = p->up;
+	return p;
+}
+
+/* What a done chain changed, applied to an identity that came from it. */
+static void dep_rewrite(struct link_pending *p, uint8_t trace_id[16], bool *sampled)
+{
+	for (; p && p->done; p = p->up) {
+		if (!p->changed || memcmp(trace_id, p->old_trace, 16) != 0)
+			continue;
+		memcpy(trace_id, p->new_trace, 16);
+		*sampled = p->new_sampled;
+	}
+}
+
+static void emit_span(struct link *lk, struct span *s)
+{
+	lk->o.emit(s, lk->o.emit_ctx);
+}
+
+/* A held span goes on: to the next pending of its chain, or out. */
+static void held_release(struct link *lk, struct link_pending *p, struct span *s)
+{
+	struct link_pending *b;
+
+	if (p->changed && memcmp(s->span_id, p->server_span, 8) == 0) {
+		/* the waiting server span itself: its parent came */
+		memcpy(s->parent_span_id, p->client_span, 8);
+		s->has_parent = true;
+	}
+	dep_rewrite(p, s->trace_id, &s->sampled);
+	b = dep_blocking(p->up);
+	if (b) {
+		struct held *h = malloc(sizeof(*h));
+
+		if (!h)
+			abort();
+		h->s = s;
+		h->next = b->held;
+		b->held = h;
+		return;
+	}
+	emit_span(lk, s);
+}
+
+/* p is done: off the waiting list, its held spans go on. */
+static void pending_done(struct link *lk, struct link_pending *p)
+{
+	struct link_pending **pp = &lk->waiting, *prev = NULL;
+	struct held *h = p->held;
+	struct wire *w = wire_lookup(&lk->awaited, p->key);
+
+	p->done = true;
+	if (w && w->dep == p)
+		wire_unlink(&lk->awaited, w);
+	if (!p->changed)	/* out unlinked: a client end after this is a miss */
+		wire_add(&lk->unlinked, p->key, p->start_ns);
+	while (*pp && *pp != p) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (*pp) {
+		*pp = p->next;
+		if (lk->waiting_tail == p)
+			lk->waiting_tail = prev;
+	}
+	p->held = NULL;
+	while (h) {
+		struct held *next = h->next;
+
+		held_release(lk, p, h->s);
+		free(h);
+		h = next;
+	}
+	dep_put(p);		/* the waiting list's reference */
+}
+
+/* The client end came: the waiting server span is its child (rule 2). */
+static void pending_resolve(struct link *lk, struct link_pending *p,
+			    const uint8_t trace_id[16], const uint8_t span_id[8],
+			    bool sampled, struct link_pending *client_dep)
+{
+	struct exchange *ex = p->ex;
+
+	p->changed = true;
+	memcpy(p->new_trace, trace_id, 16);
+	memcpy(p->client_span, span_id, 8);
+	p->new_sampled = sampled;
+	p->up = dep_get(client_dep);
+	lk->stats.wire_links++;
+	lk->stats.wire_waited++;
+	if (ex) {
+		memcpy(ex->trace_id, trace_id, 16);
+		memcpy(ex->parent_span_id, span_id, 8);
+		ex->has_parent = true;
+		ex->linked = true;
+		ex->sampled = sampled;
+	}
+	pending_done(lk, p);
+}
+
+/* A server span with no client end yet, whose client is on this node. */
+static struct link_pending *link_pending_new(struct link *lk, struct exchange *ex,
+				   const struct conn_info *ci, uint64_t now)
+{
+	struct link_pending *p = calloc(1, sizeof(*p));
+	struct wire *w;
+
+	if (!p)
+		abort();
+	wire_key(ci, ex->req_seq, p->key);
+	p->deadline = now + lk->o.wait_ns;
+	p->start_ns = ex->start_ns;
+	memcpy(p->old_trace, ex->trace_id, 16);
+	memcpy(p->server_span, ex->span_id, 8);
+	p->ex = ex;
+	p->refs = 2;		/* the waiting list's and ex's */
+	if (lk->waiting_tail)
+		lk->waiting_tail->next = p;
+	else
+		lk->waiting = p;
+	lk->waiting_tail = p;
+	w = wire_add(&lk->awaited, p->key, now);
+	w->dep = dep_get(p);
+	return p;
+}
+
+/* Addresses of this node: the local end of every connection seen (in any
+ * network namespace), and loopback. A peer there is a process weft may see. */
+static void local_note(struct link *lk, const struct conn_info *ci)
+{
+	uint8_t a[16];
+	uint64_t h;
+
+	addr16(&ci->addr, ci->addr.saddr, a);
+	h = fnv(a, 16) % LOCAL_SLOTS;
+	memcpy(lk->local[h], a, 16);	/* a collision forgets the other */
+}
+
+static bool peer_local(const struct link *lk, const struct conn_info *ci)
+{
+	static const uint8_t v6_loop[16] = { [15] = 1 };
+	uint8_t a[16];
+
+	addr16(&ci->addr, ci->addr.daddr, a);
+	if ((a[10] == 0xff && a[11] == 0xff && a[12] == 127) ||
+	    memcmp(a, v6_loop, 16) == 0)
+		return true;
+	return memcmp(lk->local[fnv(a, 16) % LOCAL_SLOTS], a, 16) == 0;
+}
+
+void link_hold(struct link *lk, const struct exchange *ex, struct span *s)
+{
+	struct link_pending *b = dep_blocking(ex->dep);
+	struct held *h;
+
+	if (!b) {
+		emit_span(lk, s);
+		return;
+	}
+	h = malloc(sizeof(*h));
+	if (!h)
+		abort();
+	h->s = s;
+	h->next = b->held;
+	b->held = h;
+	lk->stats.spans_held++;
+}
+
+void link_tick(struct link *lk, uint64_t now)
+{
+	while (lk->waiting && (int64_t)(now - lk->waiting->deadline) >= 0)
+		pending_done(lk, lk->waiting);
+}
+
+void link_release_all(struct link *lk)
+{
+	while (lk->waiting)
+		pending_done(lk, lk->waiting);
+}
+
+/* The client end of a request, for its server end (rule 2). A server span
+ * that already went out without it was a miss: counted, and how late. */
+static void wire_put(struct link *lk, const struct conn_info *ci, uint32_t seq,
+		     const uint8_t trace_id[16], const uint8_t span_id[8],
+		     bool sampled, struct link_pending *dep, uint64_t now)
+{
+	uint8_t key[40];
+	struct wire *w;
+
+	wire_key(ci, seq, key);
+	w = wire_lookup(&lk->awaited, key);
+	if (w) {
+		/* its server span is waiting for exactly this */
+		pending_resolve(lk, w->dep, trace_id, span_id, sampled, dep);
+		return;
+	}
+	w = wire_lookup(&lk->unlinked, key);
+	if (w) {
+		uint64_t late = now > w->ts ? now - w->ts : 0;
+
+		lk->stats.wire_misses++;
+		if (late > lk->stats.wire_miss_late_max_ns)
+			lk->stats.wire_miss_late_max_ns = late;
+		wire_unlink(&lk->unlinked, w);
+		return;
+	}
+	w = wire_add(&lk->wires, key, now);
 	memcpy(w->trace_id, trace_id, 16);
 	memcpy(w->span_id, span_id, 8);
 	w->sampled = sampled;
-	w->hnext = lk->wtab[b];
-	lk->wtab[b] = w;
-	w->older = lk->newest;
-	if (lk->newest)
-		lk->newest->newer = w;
-	else
-		lk->oldest = w;
-	lk->newest = w;
-	lk->n_wire++;
-	wire_expire(lk, now);
+	w->dep = dep_get(dep);
 }
 
 static struct wire *wire_find(struct link *lk, const struct conn_info *ci,
 			      uint32_t seq)
 {
 	uint8_t k[40];
-	struct wire *w;
 
 	wire_key(ci, seq, k);
-	for (w = lk->wtab[fnv(k, 40) % WIRE_BUCKETS]; w; w = w->hnext)
-		if (memcmp(w->key, k, 40) == 0)
-			return w;
-	return NULL;
+	return wire_lookup(&lk->wires, k);
 }
 
 static struct current **cur_slot(struct link *lk, uint32_t pid, uint64_t key)
@@ -203,6 +503,7 @@ static void cur_remove(struct link *lk, struct current **pp)
 		if (*ip)
 			*ip = c->inext;
 	}
+	dep_put(c->dep);
 	free(c);
 }
 
@@ -263,7 +564,7 @@ static bool late_wire_link(struct link *lk, struct exchange *ex,
 	ex->has_parent = true;
 	ex->linked = true;
 	lk->stats.wire_links++;
-	wire_unlink(lk, w);
+	wire_unlink(&lk->wires, w);
 	return true;
 }
 
@@ -288,6 +589,7 @@ static void cur_enter(struct link *lk, struct exchange *ex,
 	c->telemetry = ex->telemetry;
 	c->ex = ex;
 	c->ci = *ci;
+	c->dep = dep_get(ex->dep);
 	c->has_in = ctx->valid && !c->telemetry;
 	if (c->has_in) {
 		struct current **ip;
@@ -300,7 +602,8 @@ static void cur_enter(struct link *lk, struct exchange *ex,
 }
 
 static void link_server(struct link *lk, struct exchange *ex,
-			const struct conn_info *ci, const struct trace_ctx *ctx)
+			const struct conn_info *ci, const struct trace_ctx *ctx,
+			uint64_t now)
 {
 	struct wire *w;
 
@@ -320,7 +623,9 @@ static void link_server(struct link *lk, struct exchange *ex,
 		ex->linked = true;
 		ex->sampled = w->sampled;
 		lk->stats.wire_links++;
-		wire_unlink(lk, w);
+		ex->dep = dep_get(w->dep);
+		wire_unlink(&lk->wires, w);
+		w = NULL;
 	} else if (ctx->valid) {
 		memcpy(ex->trace_id, ctx->trace_id, 16);
 		ex->has_parent = true;
@@ -340,6 +645,8 @@ static void link_server(struct link *lk, struct exchange *ex,
 		ex->sampled = true;
 	if (ctx->valid && ctx->tracestate[0])
 		ex->tracestate = strdup(ctx->tracestate);
+	if (!ex->linked && peer_local(lk, ci))
+		ex->dep = link_pending_new(lk, ex, ci, now);
 	cur_enter(lk, ex, ci, ctx);
 }
 
@@ -367,7 +674,8 @@ static void link_telemetry_client(struct link *lk, struct exchange *ex,
 		ex->sampled = true;
 	}
 	ids_new_span(ex->span_id);
-	wire_put(lk, ci, ex->req_seq, ex->trace_id, ex->span_id, ex->sampled, now);
+	wire_put(lk, ci, ex->req_seq, ex->trace_id, ex->span_id, ex->sampled,
+		 NULL, now);
 }
 
 /*
@@ -438,7 +746,7 @@ static void link_client(struct link *lk, struct exchange *ex,
 		own_mark(lk, ex->pid);
 		lk->stats.suppressed_client++;
 		wire_put(lk, ci, ex->req_seq, ex->trace_id, ex->span_id,
-			 ex->sampled, now);
+			 ex->sampled, NULL, now);
 		return;
 	}
 	if (cur && cur->ex && late_wire_link(lk, cur->ex, &cur->ci)) {
@@ -451,6 +759,7 @@ static void link_client(struct link *lk, struct exchange *ex,
 		memcpy(ex->parent_span_id, cur->span_id, 8);
 		ex->has_parent = true;
 		ex->sampled = cur->sampled;
+		ex->dep = dep_get(cur->dep);	/* its identity is the server's */
 		lk->stats.process_links++;
 	} else if (ctx->valid) {
 		/* forwarding context we never saw arrive */
@@ -471,7 +780,8 @@ static void link_client(struct link *lk, struct exchange *ex,
 		ex->tracestate = strdup(ctx->tracestate);
 	if (ctx->valid && ctx->sampled == 0 && !ctx->debug)
 		ex->sampled = false;
-	wire_put(lk, ci, ex->req_seq, ex->trace_id, wire_span, ex->sampled, now);
+	wire_put(lk, ci, ex->req_seq, ex->trace_id, wire_span, ex->sampled,
+		 ex->dep, now);
 }
 
 void link_request(struct link *lk, struct exchange *ex, const struct conn_info *ci,
@@ -480,10 +790,11 @@ void link_request(struct link *lk, struct exchange *ex, const struct conn_info *
 	struct trace_ctx ctx;
 
 	ctx_from_headers(&ex->req->ctx, &ctx);
+	local_note(lk, ci);
 	ex->is_server = ci->role != WEFT_ROLE_CLIENT;
 	ex->ctx_key = is_go ? ex->g : ex->tid;
 	if (ex->is_server) {
-		link_server(lk, ex, ci, &ctx);
+		link_server(lk, ex, ci, &ctx, now);
 	} else if (ex->telemetry) {
 		/* rule 3: a process that sends spans to a collector makes its
 		 * own, whether or not a business call ever carries one */
@@ -498,30 +809,43 @@ void link_request(struct link *lk, struct exchange *ex, const struct conn_info *
 	}
 }
 
-bool link_done(struct link *lk, struct exchange *ex, const struct conn_info *ci)
+enum link_verdict link_done(struct link *lk, struct exchange *ex,
+			    const struct conn_info *ci)
 {
 	if (ex->is_server) {
 		late_wire_link(lk, ex, ci);
-		link_forget(lk, ex);	/* its thread/goroutine is done with it */
+		cur_forget(lk, ex);	/* its thread/goroutine is done with it */
 	}
 	if (ex->suppress)
-		return false;
+		return LINK_DROP;
 	if (ex->telemetry) {
 		lk->stats.telemetry++;
 		/* kept: no SDK makes a span of its own exports, so this one
 		 * duplicates nothing, whatever rule 3 says of its process */
-		return !telemetry_dropped(lk, ex);
+		return telemetry_dropped(lk, ex) ? LINK_DROP : LINK_EMIT;
 	}
 	/* rule 3: a process making its own spans gets none from us, its
 	 * server spans and its other requests alike */
 	if (own_has(lk, ex->pid) && !lk->o.keep_instrumented) {
 		lk->stats.suppressed_server++;
-		return false;
+		return LINK_DROP;
 	}
-	return true;
+	/* what a late client end changed meanwhile */
+	dep_rewrite(ex->dep, ex->trace_id, &ex->sampled);
+	if (dep_blocking(ex->dep))
+		return LINK_HOLD;
+	if (ex->is_server && !ex->linked && !ex->dep) {
+		/* if its client end shows up after all, that was a miss */
+		uint8_t key[40];
+
+		wire_key(ci, ex->req_seq, key);
+		wire_add(&lk->unlinked, key, ex->start_ns);
+	}
+	return LINK_EMIT;
 }
 
-void link_forget(struct link *lk, const struct exchange *ex)
+/* The current entry of a server exchange: its thread/goroutine is done. */
+static void cur_forget(struct link *lk, const struct exchange *ex)
 {
 	struct current **pp;
 
@@ -530,6 +854,15 @@ void link_forget(struct link *lk, const struct exchange *ex)
 	pp = cur_slot(lk, ex->pid, ex->ctx_key);
 	if (*pp && (*pp)->ex == ex)
 		cur_remove(lk, pp);
+}
+
+void link_forget(struct link *lk, struct exchange *ex)
+{
+	cur_forget(lk, ex);
+	if (ex->dep && ex->dep->ex == ex)
+		ex->dep->ex = NULL;
+	dep_put(ex->dep);
+	ex->dep = NULL;
 }
 
 void link_forget_pid(struct link *lk, uint32_t pid)
@@ -547,8 +880,13 @@ void link_free(struct link *lk)
 {
 	if (!lk)
 		return;
-	while (lk->oldest)
-		wire_unlink(lk, lk->oldest);
+	link_release_all(lk);
+	while (lk->wires.oldest)
+		wire_unlink(&lk->wires, lk->wires.oldest);
+	while (lk->awaited.oldest)
+		wire_unlink(&lk->awaited, lk->awaited.oldest);
+	while (lk->unlinked.oldest)
+		wire_unlink(&lk->unlinked, lk->unlinked.oldest);
 	for (int b = 0; b < CUR_BUCKETS; b++)
 		while (lk->ctab[b])
 			cur_remove(lk, &lk->ctab[b]);

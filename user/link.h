@@ -28,14 +28,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "exchange.h"
+#include "span.h"
 
 enum link_mode {
 	LINK_HEADERS,		/* rule 5 default */
 	LINK_DERIVED,		/* rule 5 opt-in */
 };
 
+/* Where a finished exchange goes (link_done). */
+enum link_verdict {
+	LINK_EMIT,		/* a span, now */
+	LINK_DROP,		/* no span (rule 3, telemetry) */
+	LINK_HOLD,		/* a span, once a late client end came or not:
+				 * build it and give it to link_hold */
+};
+
 struct link_opts {
 	enum link_mode mode;
+	/* spans held for a late client end go here when released */
+	void (*emit)(struct span *s, void *ctx);
+	void *emit_ctx;
+	uint64_t wait_ns;	/* longest wait for a client end on this node */
 	bool keep_instrumented;	/* keep spans of processes making their own */
 	bool trace_telemetry;	/* telemetry requests get spans, in traces
 				 * of their own (debugging a collector) */
@@ -47,6 +60,12 @@ struct link_opts {
 
 struct link_stats {
 	uint64_t wire_links;		/* server spans parented on this node */
+	uint64_t wire_misses;		/* server spans emitted unlinked whose
+					 * client end on this node came later */
+	uint64_t wire_miss_late_max_ns;	/* how late the latest such client end
+					 * came after the server's first byte */
+	uint64_t wire_waited;		/* server spans linked by waiting */
+	uint64_t spans_held;		/* spans held back for a late client */
 	uint64_t process_links;		/* client spans parented in-process */
 	uint64_t suppressed_client;	/* rule 3 client spans not emitted */
 	uint64_t suppressed_server;	/* other spans of instrumented processes */
@@ -65,11 +84,17 @@ void link_free(struct link *lk);
  * before such an exchange is freed. */
 void link_request(struct link *lk, struct exchange *ex, const struct conn_info *ci,
 		  bool is_go, uint64_t now_ns);
-/* The exchange is complete: returns false when its span must not be
- * emitted (suppressed), and forgets per-request state. */
-bool link_done(struct link *lk, struct exchange *ex, const struct conn_info *ci);
-/* The exchange is freed without a span: drop what refers to it. */
-void link_forget(struct link *lk, const struct exchange *ex);
+/* The exchange is complete: what becomes of its span. */
+enum link_verdict link_done(struct link *lk, struct exchange *ex,
+			    const struct conn_info *ci);
+/* Takes the span of an exchange link_done said to hold. */
+void link_hold(struct link *lk, const struct exchange *ex, struct span *s);
+/* Release held spans whose wait is over (call every few ms). */
+void link_tick(struct link *lk, uint64_t now_mono_ns);
+/* At exit: every held span goes out now. */
+void link_release_all(struct link *lk);
+/* The exchange is about to be freed: drop what refers to it. */
+void link_forget(struct link *lk, struct exchange *ex);
 /* pid runs a new program (exec): what it was known for no longer holds. */
 void link_forget_pid(struct link *lk, uint32_t pid);
 void link_get_stats(const struct link *lk, struct link_stats *out);

@@ -128,11 +128,15 @@ static void print_stats(struct app *a, bool final)
 
 		pairing_get_link_stats(a->pairing, &ls);
 		goprobes_stats(&gb, &ga, &gs);
-		fprintf(stderr, "weft: links: on this node %" PRIu64 ", in process %" PRIu64
+		fprintf(stderr, "weft: links: on this node %" PRIu64 " (linked after waiting %"
+			PRIu64 ", spans held %" PRIu64 ", missed %" PRIu64
+			", at most %" PRIu64 " us late), in process %" PRIu64
 			", suppressed as made by the process itself %" PRIu64
 			" (+%" PRIu64 " other spans of such processes); Go binaries %" PRIu64 " (probed %" PRIu64
 			", stripped %" PRIu64 ")\n",
-			ls.wire_links, ls.process_links, ls.suppressed_client,
+			ls.wire_links, ls.wire_waited, ls.spans_held, ls.wire_misses,
+			ls.wire_miss_late_max_ns / 1000,
+			ls.process_links, ls.suppressed_client,
 			ls.suppressed_server, gb, ga, gs);
 		fprintf(stderr, "weft: telemetry: exchanges %" PRIu64 " (%s), "
 			"far ends of weft's own export connections skipped %" PRIu64 "\n",
@@ -217,6 +221,7 @@ static int run(struct app *a)
 		err = 0;
 		fflush(stdout);
 		now = now_mono_ns();
+		pairing_tick(a->pairing, now);
 		if (a->env.duration_s &&
 		    now - start >= (uint64_t)a->env.duration_s * 1000000000ULL)
 			break;

@@ -45,7 +45,11 @@ struct pairing *pairing_new(const struct pairing_opts *o, span_cb cb, void *ctx)
 		p->o.idle_timeout_ns = 300ULL * 1000000000ULL;
 	p->cb = cb;
 	p->cb_ctx = ctx;
-	p->link = link_new(&o->link);
+	p->o.link.emit = cb;
+	p->o.link.emit_ctx = ctx;
+	if (!p->o.link.wait_ns)
+		p->o.link.wait_ns = PAIRING_LINK_WAIT_MS * 1000000ULL;
+	p->link = link_new(&p->o.link);
 	return p;
 }
 
@@ -117,13 +121,17 @@ static enum weft_dir req_dir(const struct conn *c)
 
 static void emit(struct pairing *p, struct conn *c, struct exchange *ex)
 {
+	enum link_verdict v = link_done(p->link, ex, &c->ci);
 	struct span *s;
 
-	if (!link_done(p->link, ex, &c->ci))
+	if (v == LINK_DROP)
 		return;
 	s = exchange_to_span(ex, &c->ci);
 	p->stats.spans++;
-	p->cb(s, p->cb_ctx);
+	if (v == LINK_HOLD)
+		link_hold(p->link, ex, s);	/* out through cb, later */
+	else
+		p->cb(s, p->cb_ctx);
 }
 
 /* A response ended (by framing or by the close): its exchange is a span. */
@@ -324,6 +332,11 @@ void pairing_sweep(struct pairing *p, uint64_t now)
 	}
 }
 
+void pairing_tick(struct pairing *p, uint64_t now)
+{
+	link_tick(p->link, now);
+}
+
 void pairing_flush(struct pairing *p)
 {
 	for (int b = 0; b < CONN_BUCKETS; b++) {
@@ -338,6 +351,7 @@ void pairing_flush(struct pairing *p)
 			conn_free(p, c);
 		}
 	}
+	link_release_all(p->link);
 }
 
 void pairing_free(struct pairing *p)

@@ -19,6 +19,14 @@
 
 typedef void (*span_cb)(struct span *s, void *ctx);
 
+/*
+ * How long a server span waits for its client's record when the client is
+ * on this node (rule 2, README "Linking"). The wait ends the moment the
+ * record comes; only a client weft does not see (filtered out, or its
+ * record lost) waits this long.
+ */
+#define PAIRING_LINK_WAIT_MS	100
+
 struct pairing_opts {
 	uint32_t hdr_window;		/* longest header block parsed */
 	bool (*is_go)(uint32_t pid);	/* Go process? NULL = never */
@@ -45,6 +53,9 @@ struct pairing;
 struct pairing *pairing_new(const struct pairing_opts *o, span_cb cb, void *ctx);
 void pairing_chunk(struct pairing *p, const struct chunk *ck);
 void pairing_close(struct pairing *p, const struct conn_end *e);
+/* Spans held for a late client end go out once it came or the wait is
+ * over: call every few ms. */
+void pairing_tick(struct pairing *p, uint64_t now_mono_ns);
 /* Forget connections idle for longer than the timeout. */
 void pairing_sweep(struct pairing *p, uint64_t now_mono_ns);
 /* At exit: finish what can be finished, count the rest. */

@@ -64,6 +64,14 @@ static struct pairing *pairing_fresh(uint32_t hdr_window, uint64_t idle_ns)
 	return cur;
 }
 
+static struct link_stats lstats(void)
+{
+	struct link_stats s;
+
+	pairing_get_link_stats(cur, &s);
+	return s;
+}
+
 static struct pairing_stats stats(void)
 {
 	struct pairing_stats s;
@@ -1371,6 +1379,109 @@ static bool test_link_wire(void)
 	return true;
 }
 
+/*
+ * Rule 2 when the records come out of order: on two CPUs the server can
+ * read a request, and even answer it, before the client's send tracepoint
+ * has put the client's record in the ring. A server span whose client is
+ * on this node waits for that record: linked when it comes, with the spans
+ * that took its identity meanwhile. A client weft cannot know is local
+ * (an address never seen as a local end) makes an unlinked span; its late
+ * record is a miss, and counted.
+ */
+static bool test_link_wire_client_late(void)
+{
+	struct kconn cli, srv, down_c, down_s, cli2, srv2;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct link_stats ls;
+
+	pairing_fresh(0, 0);
+	/* the server calls downstream (a child) while its client's record is
+	 * still to come; the child's server links to the child (rule 2) */
+	kc_init(&cli, 65, WEFT_ROLE_CLIENT, "127.0.0.1", 41005, "127.0.0.1", 8080);
+	kc_init(&srv, 66, WEFT_ROLE_SERVER, "127.0.0.1", 8080, "127.0.0.1", 41005);
+	kc_init(&down_c, 67, WEFT_ROLE_CLIENT, "127.0.0.1", 41006, "127.0.0.1", 9090);
+	kc_init(&down_s, 68, WEFT_ROLE_SERVER, "127.0.0.1", 9090, "127.0.0.1", 41006);
+	down_c.tid = srv.tid;
+	srv.seq[WEFT_DIR_RECV] = cli.seq[WEFT_DIR_SEND];
+	cli.seq[WEFT_DIR_RECV] = srv.seq[WEFT_DIR_SEND];
+	down_s.seq[WEFT_DIR_RECV] = down_c.seq[WEFT_DIR_SEND];
+	down_c.seq[WEFT_DIR_RECV] = down_s.seq[WEFT_DIR_SEND];
+	RECV(&srv, "GET /w HTTP/1.1\r\n\r\n", T0 + 1 * MS);
+	SEND(&down_c, "GET /d HTTP/1.1\r\n\r\n", T0 + 2 * MS);
+	RECV(&down_s, "GET /d HTTP/1.1\r\n\r\n", T0 + 3 * MS);
+	SEND(&down_s, ok, T0 + 4 * MS);
+	RECV(&down_c, ok, T0 + 5 * MS);
+	SEND(&srv, ok, T0 + 6 * MS);
+	CHECK_INT(nspans, 0);		/* all three wait for the client */
+	CHECK_INT(lstats().spans_held, 3);
+	SEND(&cli, "GET /w HTTP/1.1\r\n\r\n", T0 + 7 * MS);
+	CHECK_INT(nspans, 3);		/* out the moment it came */
+	RECV(&cli, ok, T0 + 8 * MS);
+	CHECK_INT(nspans, 4);
+	/* down(server), down(client), server, client: one trace */
+	CHECK_STR(astr(spans[3], "url.path"), "/w");
+	CHECK_INT(spans[3]->kind, SPAN_KIND_CLIENT);
+	for (int i = 0; i < 3; i++)
+		CHECK(memcmp(spans[i]->trace_id, spans[3]->trace_id, 16) == 0);
+	for (int i = 0; i < 3; i++) {
+		const struct span *s = spans[i];
+
+		if (s->kind == SPAN_KIND_SERVER && strcmp(astr(s, "url.path"), "/w") == 0)
+			CHECK(memcmp(s->parent_span_id, spans[3]->span_id, 8) == 0);
+	}
+	ls = lstats();
+	CHECK_INT(ls.wire_waited, 1);
+	CHECK_INT(ls.wire_misses, 0);
+
+	/* a client address never seen as a local end: no wait, a miss */
+	kc_init(&cli2, 69, WEFT_ROLE_CLIENT, "10.9.9.9", 41007, "127.0.0.1", 8080);
+	kc_init(&srv2, 70, WEFT_ROLE_SERVER, "127.0.0.1", 8080, "10.9.9.9", 41007);
+	srv2.seq[WEFT_DIR_RECV] = cli2.seq[WEFT_DIR_SEND];
+	cli2.seq[WEFT_DIR_RECV] = srv2.seq[WEFT_DIR_SEND];
+	RECV(&srv2, "GET /x HTTP/1.1\r\n\r\n", T0 + 10 * MS);
+	SEND(&srv2, ok, T0 + 11 * MS);
+	CHECK_INT(nspans, 5);
+	SEND(&cli2, "GET /x HTTP/1.1\r\n\r\n", T0 + 13 * MS);
+	ls = lstats();
+	CHECK_INT(ls.wire_misses, 1);
+	CHECK_INT(ls.wire_miss_late_max_ns, 3 * MS);
+	/* the wait is bounded: a local client that never shows */
+	RECV(&srv, "GET /never HTTP/1.1\r\n\r\n", T0 + 20 * MS);
+	SEND(&srv, ok, T0 + 21 * MS);
+	pairing_tick(cur, T0 + 21 * MS);
+	CHECK_INT(nspans, 5);
+	pairing_tick(cur, T0 + 20 * MS + PAIRING_LINK_WAIT_MS * MS);
+	CHECK_INT(nspans, 6);
+	CHECK_STR(astr(spans[5], "url.path"), "/never");
+	CHECK(!spans[5]->has_parent);
+	return true;
+}
+
+/* Records of two CPUs reach the agent slightly out of time order: a client
+ * end stamped later than the one after it must not be taken for expired. */
+static bool test_link_wire_out_of_order_stamps(void)
+{
+	struct kconn c1, s1, c2;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	pairing_fresh(0, 0);
+	kc_client(&c1, 75, 41075);
+	kc_server(&s1, 76, 41075);
+	kc_client(&c2, 77, 41077);
+	s1.seq[WEFT_DIR_RECV] = c1.seq[WEFT_DIR_SEND];
+	c1.seq[WEFT_DIR_RECV] = s1.seq[WEFT_DIR_SEND];
+	SEND(&c1, "GET /one HTTP/1.1\r\n\r\n", T0 + 5 * MS);
+	SEND(&c2, "GET /two HTTP/1.1\r\n\r\n", T0 + 4 * MS);	/* other CPU */
+	RECV(&s1, "GET /one HTTP/1.1\r\n\r\n", T0 + 6 * MS);
+	SEND(&s1, ok, T0 + 7 * MS);
+	RECV(&c1, ok, T0 + 8 * MS);
+	CHECK_INT(nspans, 2);
+	CHECK_INT(spans[0]->kind, SPAN_KIND_SERVER);
+	CHECK(spans[0]->has_parent);
+	CHECK(memcmp(spans[0]->parent_span_id, spans[1]->span_id, 8) == 0);
+	return true;
+}
+
 /* link.c rule 3: a client request with a span id the process made itself is
  * not a span of ours; nothing is emitted for it. */
 static bool test_link_own_context(void)
@@ -1392,14 +1503,6 @@ static bool test_link_own_context(void)
 	CHECK_INT(nspans, 0);
 	CHECK_INT(stats().orphan_responses, 0);
 	return true;
-}
-
-static struct link_stats lstats(void)
-{
-	struct link_stats s;
-
-	pairing_get_link_stats(cur, &s);
-	return s;
 }
 
 #define PID_APP		4100001	/* no such process: resources from comm */
@@ -1537,6 +1640,9 @@ static bool collector_round(bool debug)
 	RECV(&exp_c, ok, T0 + 5 * MS);
 	RECV(&ui, "GET /api/services HTTP/1.1\r\n\r\n", T0 + 6 * MS);
 	SEND(&ui, ok, T0 + 7 * MS);
+	/* the UI's client is on loopback but not traced: its span waits for
+	 * the client's record until the wait is over */
+	pairing_tick(cur, T0 + 7 * MS + PAIRING_LINK_WAIT_MS * MS);
 	ls = lstats();
 	CHECK_INT(ls.telemetry, 3);
 	CHECK_INT(stats().orphan_responses, 0);
@@ -1884,6 +1990,8 @@ int main(void)
 	RUN(test_link_forwarder);
 	RUN(test_link_wire);
 	RUN(test_link_own_context);
+	RUN(test_link_wire_client_late);
+	RUN(test_link_wire_out_of_order_stamps);
 	RUN(test_telemetry_inline_report);
 	RUN(test_telemetry_inline_metrics);
 	RUN(test_telemetry_collector);
