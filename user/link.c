@@ -263,6 +263,18 @@ static void emit_span(struct link *lk, struct span *s)
 	lk->o.emit(s, lk->o.emit_ctx);
 }
 
+/* s waits for b to be done. */
+static void hold_on(struct link_pending *b, struct span *s)
+{
+	struct held *h = malloc(sizeof(*h));
+
+	if (!h)
+		abort();
+	h->s = s;
+	h->next = b->held;
+	b->held = h;
+}
+
 /* A held span goes on: to the next pending of its chain, or out. */
 static void held_release(struct link *lk, struct link_pending *p, struct span *s)
 {
@@ -275,17 +287,10 @@ static void held_release(struct link *lk, struct link_pending *p, struct span *s
 	}
 	dep_rewrite(p, s->trace_id, &s->sampled);
 	b = dep_blocking(p->up);
-	if (b) {
-		struct held *h = malloc(sizeof(*h));
-
-		if (!h)
-			abort();
-		h->s = s;
-		h->next = b->held;
-		b->held = h;
-		return;
-	}
-	emit_span(lk, s);
+	if (b)
+		hold_on(b, s);
+	else
+		emit_span(lk, s);
 }
 
 /* p is done: off the waiting list, its held spans go on. */
@@ -397,18 +402,12 @@ static bool peer_local(const struct link *lk, const struct conn_info *ci)
 void link_hold(struct link *lk, const struct exchange *ex, struct span *s)
 {
 	struct link_pending *b = dep_blocking(ex->dep);
-	struct held *h;
 
 	if (!b) {
 		emit_span(lk, s);
 		return;
 	}
-	h = malloc(sizeof(*h));
-	if (!h)
-		abort();
-	h->s = s;
-	h->next = b->held;
-	b->held = h;
+	hold_on(b, s);
 	lk->stats.spans_held++;
 }
 

@@ -59,6 +59,9 @@ if env.get("WEFTERR"):
     r["not_http"] = num(r"not HTTP (\d+)")
     r["pipelined"] = num(r"too many pipelined (\d+)")
     r["incomplete"] = num(r"incomplete at exit (\d+)")
+    # rule 2: server spans whose client end on this node came after them
+    r["link_missed"] = num(r", missed (\d+),")
+    r["link_waited"] = num(r"linked after waiting (\d+)")
     r["exported"] = num(r"export: spans in \d+, exported (\d+)", -1)
     r["export_dropped"] = sum(int(x) for x in re.findall(
         r"dropped: queue full (\d+), errors (\d+), shutdown (\d+)", err)[0]) \

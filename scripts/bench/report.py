@@ -97,7 +97,8 @@ for cfg in "abcdefgh":
     s["exported"] = [r.get("exported", -1) for r in B]
     s["export_dropped"] = sum(r.get("export_dropped", 0) for r in B)
     s["anom"] = {k: sum(r.get(k, 0) for r in B) for k in
-                 ("closed_early", "orphan", "not_http", "pipelined", "incomplete", "read_fail")}
+                 ("closed_early", "orphan", "not_http", "pipelined", "incomplete", "read_fail",
+                  "link_missed", "link_waited")}
     s["desc"], s["sides"], s["nB"] = desc, sides, len(B)
     s["start_cpu"] = med([r.get("weft_start_cpu_s", 0) for r in B])
     s["nprogs"] = max(r.get("weft_progs", 0) for r in B)
@@ -231,12 +232,13 @@ if sg:
 # ---- anomalies, raw ---------------------------------------------------------------------
 p("## weft's exchange counters in the traced runs (sums)")
 p("")
-p("| configuration | closed before response | orphan responses | not HTTP | too many pipelined | incomplete at exit | user memory unreadable | load-generator errors (A+B) |")
-p("|---|---|---|---|---|---|---|---|")
+p("| configuration | closed before response | orphan responses | not HTTP | too many pipelined | incomplete at exit | user memory unreadable | same-node links missed | linked after waiting | load-generator errors (A+B) |")
+p("|---|---|---|---|---|---|---|---|---|---|")
 for cfg, s in summary.items():
     a = s["anom"]
-    p("| %s | %d | %d | %d | %d | %d | %d | %d |" % (cfg, a["closed_early"], a["orphan"], a["not_http"],
-                                                  a["pipelined"], a["incomplete"], a["read_fail"], s["errors"]))
+    p("| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d |" % (
+        cfg, a["closed_early"], a["orphan"], a["not_http"], a["pipelined"], a["incomplete"],
+        a["read_fail"], a["link_missed"], a["link_waited"], s["errors"]))
 p("")
 p("<details><summary>Every run</summary>")
 p("")
