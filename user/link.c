@@ -93,6 +93,10 @@ struct link {
 	struct wire_tab wires;		/* client requests (rule 2) */
 	struct wire_tab unlinked;	/* server spans emitted without rule 2 */
 	struct wire_tab awaited;	/* wire keys of pending server spans */
+	/* connections (wire keys with seq 0) whose client end weft did not
+	 * see when waited for, and, when some processes are filtered out,
+	 * those whose client end it did see */
+	struct wire_tab absent, present;
 	struct link_pending *waiting, *waiting_tail;	/* not done yet, oldest first */
 	uint8_t local[LOCAL_SLOTS][16];	/* addresses of this node's sockets */
 	struct current *ctab[CUR_BUCKETS];
@@ -147,6 +151,13 @@ static void wire_key(const struct conn_info *ci, uint32_t seq, uint8_t k[40])
 	memcpy(k + 32, &cport, 2);
 	memcpy(k + 34, &sport, 2);
 	memcpy(k + 36, &seq, 4);
+}
+
+/* The connection's part of a wire key: the key with seq 0. */
+static void conn_key(const uint8_t key[40], uint8_t out[40])
+{
+	memcpy(out, key, 36);
+	memset(out + 36, 0, 4);
 }
 
 static void cur_forget(struct link *lk, const struct exchange *ex);
@@ -303,8 +314,16 @@ static void pending_done(struct link *lk, struct link_pending *p)
 	p->done = true;
 	if (w && w->dep == p)
 		wire_unlink(&lk->awaited, w);
-	if (!p->changed)	/* out unlinked: a client end after this is a miss */
+	if (!p->changed) {
+		uint8_t ck[40];
+
+		/* out unlinked: a client end after this is a miss; and the
+		 * next request on this connection does not wait in vain */
 		wire_add(&lk->unlinked, p->key, p->start_ns);
+		conn_key(p->key, ck);
+		if (!wire_lookup(&lk->absent, ck))
+			wire_add(&lk->absent, ck, p->start_ns);
+	}
 	while (*pp && *pp != p) {
 		prev = *pp;
 		pp = &(*pp)->next;
@@ -399,6 +418,21 @@ static bool peer_local(const struct link *lk, const struct conn_info *ci)
 	return memcmp(lk->local[fnv(a, 16) % LOCAL_SLOTS], a, 16) == 0;
 }
 
+/* Is the client of this connection one whose record weft can expect? */
+static bool client_expected(struct link *lk, const struct conn_info *ci,
+			    uint32_t seq)
+{
+	uint8_t key[40], ck[40];
+
+	if (!peer_local(lk, ci))
+		return false;
+	wire_key(ci, seq, key);
+	conn_key(key, ck);
+	if (lk->o.some_processes)	/* --pid, --comm, --exe: maybe not it */
+		return wire_lookup(&lk->present, ck) != NULL;
+	return wire_lookup(&lk->absent, ck) == NULL;
+}
+
 void link_hold(struct link *lk, const struct exchange *ex, struct span *s)
 {
 	struct link_pending *b = dep_blocking(ex->dep);
@@ -423,6 +457,21 @@ void link_release_all(struct link *lk)
 		pending_done(lk, lk->waiting);
 }
 
+/* A client end on this connection came: its server end may wait for the
+ * next one. */
+static void client_seen(struct link *lk, const uint8_t key[40], uint64_t now)
+{
+	uint8_t ck[40];
+	struct wire *w;
+
+	conn_key(key, ck);
+	w = wire_lookup(&lk->absent, ck);
+	if (w)
+		wire_unlink(&lk->absent, w);
+	if (lk->o.some_processes && !wire_lookup(&lk->present, ck))
+		wire_add(&lk->present, ck, now);
+}
+
 /* The client end of a request, for its server end (rule 2). A server span
  * that already went out without it was a miss: counted, and how late. */
 static void wire_put(struct link *lk, const struct conn_info *ci, uint32_t seq,
@@ -433,6 +482,7 @@ static void wire_put(struct link *lk, const struct conn_info *ci, uint32_t seq,
 	struct wire *w;
 
 	wire_key(ci, seq, key);
+	client_seen(lk, key, now);
 	w = wire_lookup(&lk->awaited, key);
 	if (w) {
 		/* its server span is waiting for exactly this */
@@ -644,7 +694,7 @@ static void link_server(struct link *lk, struct exchange *ex,
 		ex->sampled = true;
 	if (ctx->valid && ctx->tracestate[0])
 		ex->tracestate = strdup(ctx->tracestate);
-	if (!ex->linked && peer_local(lk, ci))
+	if (!ex->linked && client_expected(lk, ci, ex->req_seq))
 		ex->dep = link_pending_new(lk, ex, ci, now);
 	cur_enter(lk, ex, ci, ctx);
 }
@@ -833,8 +883,13 @@ enum link_verdict link_done(struct link *lk, struct exchange *ex,
 	dep_rewrite(ex->dep, ex->trace_id, &ex->sampled);
 	if (dep_blocking(ex->dep))
 		return LINK_HOLD;
-	if (ex->is_server && !ex->linked && !ex->dep) {
-		/* if its client end shows up after all, that was a miss */
+	if (ex->is_server && !ex->linked && !ex->dep &&
+	    client_expected(lk, ci, ex->req_seq)) {
+		/* a client weft should see, learnt to be local only after this
+		 * span began: if its client end shows up after all, that was a
+		 * miss. Not for every unlinked span: remote callers (most of a
+		 * node's traffic) and untraced ones would fill the table for
+		 * nothing, at an allocation each. */
 		uint8_t key[40];
 
 		wire_key(ci, ex->req_seq, key);
@@ -884,6 +939,10 @@ void link_free(struct link *lk)
 		wire_unlink(&lk->wires, lk->wires.oldest);
 	while (lk->awaited.oldest)
 		wire_unlink(&lk->awaited, lk->awaited.oldest);
+	while (lk->absent.oldest)
+		wire_unlink(&lk->absent, lk->absent.oldest);
+	while (lk->present.oldest)
+		wire_unlink(&lk->present, lk->present.oldest);
 	while (lk->unlinked.oldest)
 		wire_unlink(&lk->unlinked, lk->unlinked.oldest);
 	for (int b = 0; b < CUR_BUCKETS; b++)

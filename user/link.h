@@ -49,6 +49,9 @@ struct link_opts {
 	void (*emit)(struct span *s, void *ctx);
 	void *emit_ctx;
 	uint64_t wait_ns;	/* longest wait for a client end on this node */
+	/* some processes are not traced (--pid, --comm, --exe): wait only on
+	 * connections whose client end was seen before */
+	bool some_processes;
 	bool keep_instrumented;	/* keep spans of processes making their own */
 	bool trace_telemetry;	/* telemetry requests get spans, in traces
 				 * of their own (debugging a collector) */

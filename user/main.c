@@ -254,6 +254,8 @@ static struct pairing *pipeline_start(struct app *a)
 			.mode = a->env.link_mode,
 			.keep_instrumented = a->env.keep_instrumented,
 			.trace_telemetry = a->env.trace_telemetry,
+			.some_processes = a->env.lo.n_pids || a->env.names.n_comms ||
+					  a->env.names.n_exes,
 			.g_parent = goprobes_g_parent,
 			.want_g_parents = goprobes_want_fanout,
 		},
