@@ -53,6 +53,7 @@ struct exchange {
 struct conn_info {
 	enum weft_role role;
 	struct weft_addr addr;
+	struct weft_conn_key conn;	/* the kernel socket it is */
 };
 
 #endif /* WEFT_EXCHANGE_H */

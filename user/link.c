@@ -65,6 +65,7 @@ struct link_pending {
 	uint8_t new_trace[16];		/* what they carry once changed */
 	uint8_t server_span[8];		/* the waiting server span */
 	uint8_t client_span[8];		/* its parent, once changed */
+	uint8_t server_conn[40];	/* server_conn_key() of its connection */
 	struct link_pending *up;		/* the client span's own pending */
 	struct exchange *ex;		/* the server exchange, while alive */
 	struct held *held;
@@ -93,9 +94,9 @@ struct link {
 	struct wire_tab wires;		/* client requests (rule 2) */
 	struct wire_tab unlinked;	/* server spans emitted without rule 2 */
 	struct wire_tab awaited;	/* wire keys of pending server spans */
-	/* connections (wire keys with seq 0) whose client end weft did not
-	 * see when waited for, and, when some processes are filtered out,
-	 * those whose client end it did see */
+	/* server connections whose client end did not come when waited for
+	 * (server_conn_key), and, when some processes are filtered out, the
+	 * connections (wire keys with seq 0) whose client end did come */
 	struct wire_tab absent, present;
 	struct link_pending *waiting, *waiting_tail;	/* not done yet, oldest first */
 	uint8_t local[LOCAL_SLOTS][16];	/* addresses of this node's sockets */
@@ -174,6 +175,15 @@ static void conn_key(const uint8_t key[40], uint8_t out[40])
 {
 	memcpy(out, key, 36);
 	memset(out + 36, 0, 4);
+}
+
+/* A table key for one server connection itself: its kernel socket and
+ * generation, which a later connection on the same 4-tuple (ports are
+ * reused within seconds under load) does not share. */
+static void server_conn_key(const struct conn_info *ci, uint8_t out[40])
+{
+	memset(out, 0, 40);
+	memcpy(out, &ci->conn, sizeof(ci->conn));
 }
 
 static void cur_forget(struct link *lk, const struct exchange *ex);
@@ -338,7 +348,7 @@ static void pending_done(struct link *lk, struct link_pending *p)
 		/* out unlinked: a client end after this is a miss; and the
 		 * next request on this connection does not wait in vain */
 		wire_add(&lk->unlinked, p->key, p->start_ns);
-		conn_key(p->key, ck);
+		memcpy(ck, p->server_conn, 40);
 		if (!wire_lookup(&lk->absent, ck))
 			wire_add(&lk->absent, ck, p->start_ns);
 	}
@@ -396,6 +406,7 @@ static struct link_pending *link_pending_new(struct link *lk, struct exchange *e
 	if (!p)
 		abort();
 	wire_key(ci, ex->req_seq, p->key);
+	server_conn_key(ci, p->server_conn);
 	p->deadline = now + lk->o.wait_ns;
 	p->start_ns = ex->start_ns;
 	memcpy(p->old_trace, ex->trace_id, 16);
@@ -448,6 +459,7 @@ static bool client_expected(struct link *lk, const struct conn_info *ci,
 	conn_key(key, ck);
 	if (lk->o.some_processes)	/* --pid, --comm, --exe: maybe not it */
 		return wire_lookup(&lk->present, ck) != NULL;
+	server_conn_key(ci, ck);
 	return wire_lookup(&lk->absent, ck) == NULL;
 }
 
@@ -475,18 +487,16 @@ void link_release_all(struct link *lk)
 		pending_done(lk, lk->waiting);
 }
 
-/* A client end on this connection came: its server end may wait for the
- * next one. */
+/* A client end on this connection came: with some processes filtered
+ * out, its server end may wait for the next one. */
 static void client_seen(struct link *lk, const uint8_t key[40], uint64_t now)
 {
 	uint8_t ck[40];
-	struct wire *w;
 
+	if (!lk->o.some_processes)
+		return;
 	conn_key(key, ck);
-	w = wire_lookup(&lk->absent, ck);
-	if (w)
-		wire_unlink(&lk->absent, w);
-	if (lk->o.some_processes && !wire_lookup(&lk->present, ck))
+	if (!wire_lookup(&lk->present, ck))
 		wire_add(&lk->present, ck, now);
 }
 
@@ -692,7 +702,6 @@ static void link_server(struct link *lk, struct exchange *ex,
 		lk->stats.wire_links++;
 		ex->dep = dep_get(w->dep);
 		wire_unlink(&lk->wires, w);
-		w = NULL;
 	} else if (ctx->valid) {
 		memcpy(ex->trace_id, ctx->trace_id, 16);
 		ex->has_parent = true;
@@ -708,7 +717,7 @@ static void link_server(struct link *lk, struct exchange *ex,
 		ex->sampled = true;
 	else if (ctx->sampled >= 0)
 		ex->sampled = ctx->sampled;
-	else if (!w)
+	else if (!ex->linked)	/* linked: the client's decision (rule 7) */
 		ex->sampled = true;
 	if (ctx->valid && ctx->tracestate[0])
 		ex->tracestate = strdup(ctx->tracestate);

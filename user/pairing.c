@@ -75,6 +75,7 @@ static struct conn *conn_get(struct pairing *p, const struct weft_conn_key *k,
 	if (!c)
 		abort();
 	c->key = *k;
+	c->ci.conn = *k;
 	c->hnext = *head;
 	*head = c;
 	p->stats.conns_open++;

@@ -208,6 +208,18 @@ class Procs:
                               "-name", service],
                              service=service, what="sdkgo %s" % service))
 
+    def mesh(self, ver, zipkin_url, private=False, report="batch"):
+        """The mesh demo's services: a, b, c (Go, one toolchain), each behind
+        a sidecar stand-in reporting to zipkin_url; a calls b calls c through
+        the sidecars. Returns the sidecars (sa, sb, sc); sa is the entry."""
+        c = self.go(ver, "c", private=private)
+        sc = self.sidecar(ver, "sidecar-c", c.base, zipkin_url, private=private, report=report)
+        b = self.go(ver, "b", private=private)
+        sb = self.sidecar(ver, "sidecar-b", b.base, zipkin_url, private=private, report=report)
+        a = self.go(ver, "a", private=private)
+        sa = self.sidecar(ver, "sidecar-a", a.base, zipkin_url, private=private, report=report)
+        return sa, sb, sc
+
     def stop(self):
         for p in reversed(self.all):
             try:
@@ -370,6 +382,23 @@ def _tree(spans):
     for v in list(kids.values()) + list(roots.values()):
         v.sort(key=lambda s: (s.start, s.service, s.kind))
     return kids, roots
+
+
+def chain_url(a, b, c):
+    """a's /call of b's /call of c's /hello: a chain of three services."""
+    return a.url("/call?url=" + q(b.url("/call?url=" + q(c.url("/hello")))))
+
+
+def mesh_tree():
+    """The mesh demo's trace: each sidecar's own span, weft's server span of
+    the app behind it, and the app's client span to the next sidecar."""
+    return {"": [
+        N("sidecar-a", "server", "zipkin",
+          N("a", "server", "weft", N("a", "client", "weft")),
+          N("sidecar-b", "server", "zipkin",
+            N("b", "server", "weft", N("b", "client", "weft")),
+            N("sidecar-c", "server", "zipkin",
+              N("c", "server", "weft"))))]}
 
 
 def render(spans):

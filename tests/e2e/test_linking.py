@@ -17,7 +17,7 @@ import pytest
 import e2e_lib as L
 import link_lib as LL
 from conftest import start
-from link_lib import N, q
+from link_lib import N, chain_url, q
 
 GO = ["go1.26", "go1.19"]
 HEADER_VARIANTS = ["b3multi", "b3single", "traceparent", "none"]
@@ -94,10 +94,6 @@ def assert_tree(jtrace, expected, title, wefts=(), procs=None, pids=()):
                     "--- weft's spans of the test's processes ---\n%s"
                     % (title, "\n  ".join(errs), LL.tree_report(jtrace, expected),
                        LL.weft_view(wefts, pids)), pytrace=False)
-
-
-def chain_url(a, b, c):
-    return a.url("/call?url=" + q(b.url("/call?url=" + q(c.url("/hello")))))
 
 
 def chain_tree(b_origin="weft"):
@@ -250,12 +246,7 @@ def test_mesh_demo(weft, jaeger, go_apps, procs, ver):
     headers at it; a, b, c copy only x-b3-traceid/spanid/parentspanid; curl
     sends nothing and is not traced (weft -c GOSERVER -c SIDECAR)."""
     zipkin = jaeger.zipkin + "/api/v2/spans"
-    c = start(procs.go, ver, "c", private=True)
-    sc = start(procs.sidecar, ver, "sidecar-c", c.base, zipkin, private=True)
-    b = start(procs.go, ver, "b", private=True)
-    sb = start(procs.sidecar, ver, "sidecar-b", b.base, zipkin, private=True)
-    a = start(procs.go, ver, "a", private=True)
-    sa = start(procs.sidecar, ver, "sidecar-a", a.base, zipkin, private=True)
+    sa, sb, sc = start(procs.mesh, ver, zipkin, private=True)
     sidecar_pids = {sa.pid, sb.pid, sc.pid}
     # -c: the command names of goserver and sidecar, copied under names of
     # this run only (other goservers on the machine stay out)
@@ -265,13 +256,7 @@ def test_mesh_demo(weft, jaeger, go_apps, procs, ver):
     assert r.code == 200, r.headers
     tid, sa_span = r.headers.get("x-sidecar-trace-id"), r.headers.get("x-sidecar-span-id")
     assert tid and sa_span, r.headers
-    expected = {"": [
-        N("sidecar-a", "server", "zipkin",
-          N("a", "server", "weft", N("a", "client", "weft")),
-          N("sidecar-b", "server", "zipkin",
-            N("b", "server", "weft", N("b", "client", "weft")),
-            N("sidecar-c", "server", "zipkin",
-              N("c", "server", "weft"))))]}
+    expected = LL.mesh_tree()
     t = settle(jaeger, tid, expected, [w], procs)
     assert_tree(t, expected, "mesh demo %s" % ver, [w], procs)
     roots = [s for s in LL.spans_of(t) if not s.parent]

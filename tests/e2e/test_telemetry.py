@@ -25,7 +25,6 @@ import pytest
 import e2e_lib as L
 import link_lib as LL
 from conftest import start
-from link_lib import N, q
 
 TELEMETRY_PATHS = ("/v1/traces", "/v1/metrics", "/v1/logs", "/api/v2/spans", "/api/v1/spans",
                    "/api/traces")
@@ -122,23 +121,12 @@ def test_mesh_demo_inline_reports(weft, jaeger, go_apps, procs, ver):
     trace is exactly the 8 spans of the demo (3 sidecars' own + 5 of weft's),
     never with a jaeger server span for POST /api/v2/spans."""
     zipkin = jaeger.zipkin + "/api/v2/spans"
-    c = start(procs.go, ver, "c")
-    sc = start(procs.sidecar, ver, "sidecar-c", c.base, zipkin, report="inline")
-    b = start(procs.go, ver, "b")
-    sb = start(procs.sidecar, ver, "sidecar-b", b.base, zipkin, report="inline")
-    a = start(procs.go, ver, "a")
-    sa = start(procs.sidecar, ver, "sidecar-a", a.base, zipkin, report="inline")
+    sa, sb, sc = start(procs.mesh, ver, zipkin, report="inline")
     w = whole_node(weft, jaeger)
-    expected = {"": [
-        N("sidecar-a", "server", "zipkin",
-          N("a", "server", "weft", N("a", "client", "weft")),
-          N("sidecar-b", "server", "zipkin",
-            N("b", "server", "weft", N("b", "client", "weft")),
-            N("sidecar-c", "server", "zipkin",
-              N("c", "server", "weft"))))]}
+    expected = LL.mesh_tree()
     tids = []
     for _ in range(20):
-        r = start(LL.curl, "%s" % sa.url("/call?url=" + q(sb.url("/call?url=" + q(sc.url("/hello"))))))
+        r = start(LL.curl, LL.chain_url(sa, sb, sc))
         assert r.code == 200, r.headers
         tids.append(r.headers.get("x-sidecar-trace-id"))
         assert tids[-1], r.headers

@@ -1510,6 +1510,35 @@ static bool test_link_wait_with_process_filters(void)
 	return true;
 }
 
+/* Rule 7 through rule 2: a server whose request carries no sampling flag
+ * takes its client's decision (a forwarder that copies only the ids). */
+static bool test_link_wire_sampling(void)
+{
+	struct kconn in, cli, srv;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	pairing_fresh(0, 0);
+	kc_server(&in, 81, 50081);
+	kc_client(&cli, 82, 41082);
+	kc_server(&srv, 83, 41082);
+	cli.tid = in.tid;
+	srv.seq[WEFT_DIR_RECV] = cli.seq[WEFT_DIR_SEND];
+	cli.seq[WEFT_DIR_RECV] = srv.seq[WEFT_DIR_SEND];
+	RECV(&in, "GET /a HTTP/1.1\r\nX-B3-TraceId: 463ac35c9f6413ad48485a3953bb6124\r\n"
+	     "X-B3-SpanId: a2fb4a1d1a96d312\r\nX-B3-Sampled: 0\r\n\r\n", T0);
+	SEND(&cli, "GET /b HTTP/1.1\r\nX-B3-TraceId: 463ac35c9f6413ad48485a3953bb6124\r\n"
+	     "X-B3-SpanId: a2fb4a1d1a96d312\r\n\r\n", T0 + 1 * MS);
+	RECV(&srv, "GET /b HTTP/1.1\r\nX-B3-TraceId: 463ac35c9f6413ad48485a3953bb6124\r\n"
+	     "X-B3-SpanId: a2fb4a1d1a96d312\r\n\r\n", T0 + 2 * MS);
+	SEND(&srv, ok, T0 + 3 * MS);
+	RECV(&cli, ok, T0 + 4 * MS);
+	SEND(&in, ok, T0 + 5 * MS);
+	CHECK_INT(nspans, 3);
+	for (int i = 0; i < 3; i++)
+		CHECK(!spans[i]->sampled);
+	return true;
+}
+
 /* Records of two CPUs reach the agent slightly out of time order: a client
  * end stamped later than the one after it must not be taken for expired. */
 static bool test_link_wire_out_of_order_stamps(void)
@@ -2045,6 +2074,7 @@ int main(void)
 	RUN(test_link_own_context);
 	RUN(test_link_wire_client_late);
 	RUN(test_link_wire_out_of_order_stamps);
+	RUN(test_link_wire_sampling);
 	RUN(test_link_wait_with_process_filters);
 	RUN(test_telemetry_inline_report);
 	RUN(test_telemetry_inline_metrics);
