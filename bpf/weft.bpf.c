@@ -91,13 +91,25 @@ static __noinline bool own_conn(struct conn_state *c, struct sock *sk)
 
 /* TCP sequence number of the chunk's first byte: the counters have already
  * moved past the chunk when the tracepoint fires. */
+#define RCV_SHUTDOWN	1
+
 static __always_inline __u32 chunk_seq(struct sock *sk, __u8 dir, __u32 len)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u32 copied;
 
 	if (dir == WEFT_DIR_SEND)
 		return BPF_CORE_READ(tp, write_seq) - len;
-	return BPF_CORE_READ(tp, copied_seq) - len;
+	copied = BPF_CORE_READ(tp, copied_seq);
+	/* A read that reaches the peer's FIN counts it in copied_seq too
+	 * (tcp_recvmsg, found_fin_ok): a request read together with the
+	 * close would be a byte off and miss its client end (rule 2). The
+	 * FIN is consumed exactly when the receive side is shut down and
+	 * nothing is left: copied_seq == rcv_nxt. */
+	if ((BPF_CORE_READ(sk, sk_shutdown) & RCV_SHUTDOWN) &&
+	    copied == BPF_CORE_READ(tp, rcv_nxt))
+		copied--;
+	return copied - len;
 }
 
 static __always_inline bool wanted_task(__u32 tgid)

@@ -10,6 +10,7 @@ start a trace of its own. Then the chain wrk -> a -> b at saturation: every
 trace exactly the 4 spans wrk(client) -> a(server) -> a(client) -> b(server).
 
     python3 -m pytest tests/e2e/test_link_saturation.py -v -rA
+    WEFT_E2E_KEEP=/tmp/spans.json ...   keeps the JSON of a failing run
 """
 import json
 import os
@@ -135,6 +136,8 @@ def test_saturated_server_spans_all_linked(json_weft, go_apps, procs, mode, conn
     print("%s c%d: %d requests (wrk), %d server spans, %d client spans, %d without their "
           "client parent; weft: missed %s, waited %s, ring buffer drops %s"
           % (mode, conns, requests, servers, len(clients), len(orphans), missed, waited, drops))
+    if orphans and os.environ.get("WEFT_E2E_KEEP"):
+        shutil.copy(w.out, os.environ["WEFT_E2E_KEEP"])
     assert servers >= requests * 0.99, "server spans %d of %d requests\n%s" % (
         servers, requests, w.stderr())
     assert not orphans, ("%d of %d server spans without the client span of their request as "
@@ -173,3 +176,49 @@ def test_saturated_chain_traces_exact(json_weft, go_apps, procs):
         shutil.copy(w.out, os.environ["WEFT_E2E_KEEP"])
     assert not bad, "%d of %d traces are not wrk->a->a->b (e.g. %s)\n%s" % (
         len(bad), len(traces), bad[:3], w.stderr())
+
+
+def test_request_read_with_the_close(json_weft, weft_bin):
+    """A request whose bytes and the client's FIN reach the server in one
+    read: the kernel counts the FIN in copied_seq, and the server end's
+    sequence number must still be the request's first byte, or rule 2
+    misses (what wrk's last requests did when it stopped)."""
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+    n = 5
+
+    def serve():
+        for _ in range(n):
+            c, _ = srv.accept()
+            time.sleep(0.05)            # request and FIN are both queued now
+            data = c.recv(65536)
+            assert data.startswith(b"GET /fin")
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            c.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    w = json_weft(["-P", str(port)])
+    for i in range(n):
+        c = socket.create_connection(("127.0.0.1", port))
+        # corked: the request goes out with the FIN, in one segment
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        c.sendall(b"GET /fin%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+        c.shutdown(socket.SHUT_WR)
+        while c.recv(65536):
+            pass
+        c.close()
+    t.join(10)
+    srv.close()
+    time.sleep(0.3)
+    assert w.stop() == 0, w.stderr()
+    spans = list(w.spans())
+    ids = {s["span_id"] for s in spans if s["kind"] == "client"}
+    servers = [s for s in spans if s["kind"] == "server"]
+    print("request + FIN in one read: %d server spans, %d linked"
+          % (len(servers), sum(1 for s in servers if s["parent_span_id"] in ids)))
+    assert len(servers) == n, w.stderr()
+    assert all(s["parent_span_id"] in ids for s in servers), L.dump(spans)
