@@ -276,6 +276,19 @@ static struct wire *wire_lookup(struct wire_tab *wt, const uint8_t key[40])
 	return NULL;
 }
 
+/* Rule 2: the server exchange is the child of its client end. */
+static void adopt_client(struct link *lk, struct exchange *ex,
+			 const uint8_t trace_id[16], const uint8_t span_id[8],
+			 bool sampled)
+{
+	memcpy(ex->trace_id, trace_id, 16);
+	memcpy(ex->parent_span_id, span_id, 8);
+	ex->has_parent = true;
+	ex->linked = true;
+	ex->sampled = sampled;
+	lk->stats.wire_links++;
+}
+
 /* ---- waiting for a late client end (struct link_pending) ---- */
 
 /* The first pending in p's chain that is not done, if any. */
@@ -384,15 +397,11 @@ static void pending_resolve(struct link *lk, struct link_pending *p,
 	memcpy(p->client_span, span_id, 8);
 	p->new_sampled = sampled;
 	p->up = dep_get(client_dep);
-	lk->stats.wire_links++;
 	lk->stats.wire_waited++;
-	if (ex) {
-		memcpy(ex->trace_id, trace_id, 16);
-		memcpy(ex->parent_span_id, span_id, 8);
-		ex->has_parent = true;
-		ex->linked = true;
-		ex->sampled = sampled;
-	}
+	if (ex)
+		adopt_client(lk, ex, trace_id, span_id, sampled);
+	else
+		lk->stats.wire_links++;	/* its span is held: rewritten there */
 	pending_done(lk, p);
 }
 
@@ -636,11 +645,8 @@ static bool late_wire_link(struct link *lk, struct exchange *ex,
 	w = wire_find(lk, ci, ex->req_seq);
 	if (!w)
 		return false;
-	memcpy(ex->trace_id, w->trace_id, 16);
-	memcpy(ex->parent_span_id, w->span_id, 8);
-	ex->has_parent = true;
-	ex->linked = true;
-	lk->stats.wire_links++;
+	/* the client's sampling decision too (rule 7), as on time */
+	adopt_client(lk, ex, w->trace_id, w->span_id, w->sampled);
 	wire_unlink(&lk->wires, w);
 	return true;
 }
@@ -694,12 +700,7 @@ static void link_server(struct link *lk, struct exchange *ex,
 	ids_new_span(ex->span_id);
 	if (w) {
 		/* rule 2: the client end is on this node */
-		memcpy(ex->trace_id, w->trace_id, 16);
-		memcpy(ex->parent_span_id, w->span_id, 8);
-		ex->has_parent = true;
-		ex->linked = true;
-		ex->sampled = w->sampled;
-		lk->stats.wire_links++;
+		adopt_client(lk, ex, w->trace_id, w->span_id, w->sampled);
 		ex->dep = dep_get(w->dep);
 		wire_unlink(&lk->wires, w);
 	} else if (ctx->valid) {
