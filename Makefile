@@ -56,7 +56,9 @@ TEST_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(TEST_SRCS))
 .DELETE_ON_ERROR:
 # Keep the BPF object, the skeleton and the generated protobuf C: without
 # this make deletes them as intermediates and the next `make` redoes it all.
-.SECONDARY:
+# Named, not a bare .SECONDARY: that one makes every target secondary, and
+# a missing object (a new source file) then no longer triggers a relink.
+.SECONDARY: $(BPF_OBJS) $(SKELS) $(PB_C) $(PB_H)
 
 all: $(OUTPUT)/weft
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "kube_meta.h"
 #include "procinfo.h"
 
 #define BUCKETS 4096
@@ -72,44 +73,129 @@ static uint64_t proc_start_time(uint32_t pid)
 	return st;
 }
 
-/* Value of NAME in the process's environment, or of key in its own
- * OTEL_RESOURCE_ATTRIBUTES, copied to out. */
-static bool proc_env_service(uint32_t pid, char *out, size_t size)
+/* key's value in an OTEL_RESOURCE_ATTRIBUTES list ("k=v,k2=v2"). */
+static bool res_attr(const char *list, const char *key, char *out, size_t size)
 {
-	static char env[65536];
-	char path[64];
-	ssize_t n;
-	bool found = false;
+	size_t kl = strlen(key);
 
-	snprintf(path, sizeof(path), "/proc/%u/environ", pid);
-	n = read_file(path, env, sizeof(env));
-	if (n <= 0)
-		return false;
-	for (char *p = env; p < env + n; p += strlen(p) + 1) {
-		if (strncmp(p, "OTEL_SERVICE_NAME=", 18) == 0 && p[18]) {
-			snprintf(out, size, "%s", p + 18);
-			return true;
-		}
-		if (!found && strncmp(p, "OTEL_RESOURCE_ATTRIBUTES=", 25) == 0) {
-			const char *s = strstr(p + 25, "service.name=");
+	for (const char *s = list; s && *s; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL) {
+		while (*s == ' ')
+			s++;
+		if (strncmp(s, key, kl) == 0 && s[kl] == '=') {
+			size_t l = strcspn(s + kl + 1, ",");
 
-			if (s && (s == p + 25 || s[-1] == ',')) {
-				size_t l = strcspn(s + 13, ",");
-
-				if (l && l < size) {
-					memcpy(out, s + 13, l);
-					out[l] = '\0';
-					found = true;
-				}
+			while (l && s[kl + l] == ' ')
+				l--;
+			if (l && l < size) {
+				memcpy(out, s + kl + 1, l);
+				out[l] = '\0';
+				return true;
 			}
 		}
 	}
-	return found;
+	return false;
+}
+
+/* service.name and service.namespace as the process's own environment
+ * sets them for its SDK: OTEL_SERVICE_NAME, then OTEL_RESOURCE_ATTRIBUTES. */
+static void proc_env_service(uint32_t pid, struct procinfo *pi)
+{
+	static char env[65536];
+	char path[64];
+	const char *ra = NULL, *sn = NULL;
+	ssize_t n;
+
+	pi->env_service[0] = pi->env_service_ns[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%u/environ", pid);
+	n = read_file(path, env, sizeof(env));
+	if (n <= 0)
+		return;
+	for (char *p = env; p < env + n; p += strlen(p) + 1) {
+		if (strncmp(p, "OTEL_SERVICE_NAME=", 18) == 0 && p[18])
+			sn = p + 18;
+		else if (strncmp(p, "OTEL_RESOURCE_ATTRIBUTES=", 25) == 0)
+			ra = p + 25;
+	}
+	if (sn)
+		snprintf(pi->env_service, sizeof(pi->env_service), "%s", sn);
+	else if (ra)
+		res_attr(ra, "service.name", pi->env_service, sizeof(pi->env_service));
+	if (ra)
+		res_attr(ra, "service.namespace", pi->env_service_ns, sizeof(pi->env_service_ns));
+}
+
+static void put_attr(void *ctx, const char *key, const char *val)
+{
+	resource_set_str(ctx, key, val);
+}
+
+/* Identity of a pod version: which one a resource was built from. */
+static uint64_t pod_version(const struct kube_pod *p)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	if (!p)
+		return 0;
+	for (const char *s = p->uid ? p->uid : ""; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	for (const char *s = p->rv ? p->rv : "-"; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (h ^ p->partial) | 1;
+}
+
+/* The resource from what fill() found and the pod as it is now. */
+static void build_resource(struct procinfo *pi)
+{
+	struct kube_pod *pod = kube_meta_pod(&pi->cg);
+	struct resource *r = resource_new(pi->pid);
+
+	pi->kube_gen = kube_meta_generation();
+	pi->pod_ver = pod_version(pod);
+	pi->wanted = kube_meta_wanted(pod, pi->cg.container_id[0] != '\0');
+
+	resource_set_int(r, "process.pid", pi->pid);
+	resource_set_str(r, "process.executable.name",
+			 pi->exe_name[0] ? pi->exe_name : pi->comm);
+	if (pi->exe_path[0])
+		resource_set_str(r, "process.executable.path", pi->exe_path);
+	resource_set_str(r, "host.name", hostname);
+	resource_set_str(r, "telemetry.sdk.name", "weft");
+	resource_set_str(r, "telemetry.sdk.language", "ebpf");
+	if (pi->cg.container_id[0]) {
+		resource_set_str(r, "container.id", pi->cg.container_id);
+		if (pi->cg.runtime && pi->cg.runtime[0])
+			resource_set_str(r, "container.runtime", pi->cg.runtime);
+	}
+	if (pod) {
+		const char *node = pod->node && pod->node[0] ? pod->node : kube_meta_node();
+
+		kube_pod_attrs(pod, pi->cg.container_id, put_attr, r);
+		if (node)
+			resource_set_str(r, "k8s.node.name", node);
+		if (!resource_find_attr(r, "service.namespace"))
+			resource_set_str(r, "service.namespace", pod->ns);
+	}
+	if (pi->env_service_ns[0])
+		resource_set_str(r, "service.namespace", pi->env_service_ns);
+	if (service_override)
+		resource_set_str(r, "service.name", service_override);
+	else if (pi->env_service[0])
+		resource_set_str(r, "service.name", pi->env_service);
+	else if (pod)
+		resource_set_str(r, "service.name", kube_pod_service_name(pod));
+	else
+		resource_set_str(r, "service.name",
+				 pi->exe_name[0] ? pi->exe_name : "unknown_service");
+	for (int i = 0; i < n_extra; i++)
+		resource_set_str(r, extra_keys[i], extra_vals[i]);
+	kube_pod_unref(pod);
+	resource_unref(pi->res);
+	pi->res = r;
 }
 
 static void fill(struct procinfo *pi, uint32_t pid, const char *comm)
 {
-	char path[64], svc[256];
+	char path[64];
 	ssize_t n;
 
 	pi->pid = pid;
@@ -134,25 +220,27 @@ static void fill(struct procinfo *pi, uint32_t pid, const char *comm)
 
 	if (!hostname[0] && gethostname(hostname, sizeof(hostname) - 1))
 		snprintf(hostname, sizeof(hostname), "unknown");
+	proc_env_service(pid, pi);
+	cgroup_ids_of_pid(pid, &pi->cg);
+	build_resource(pi);
+}
 
-	pi->res = resource_new(pid);
-	if (service_override)
-		resource_set_str(pi->res, "service.name", service_override);
-	else if (proc_env_service(pid, svc, sizeof(svc)))
-		resource_set_str(pi->res, "service.name", svc);
-	else
-		resource_set_str(pi->res, "service.name",
-				 pi->exe_name[0] ? pi->exe_name : "unknown_service");
-	resource_set_int(pi->res, "process.pid", pid);
-	resource_set_str(pi->res, "process.executable.name",
-			 pi->exe_name[0] ? pi->exe_name : pi->comm);
-	if (pi->exe_path[0])
-		resource_set_str(pi->res, "process.executable.path", pi->exe_path);
-	resource_set_str(pi->res, "host.name", hostname);
-	resource_set_str(pi->res, "telemetry.sdk.name", "weft");
-	resource_set_str(pi->res, "telemetry.sdk.language", "ebpf");
-	for (int i = 0; i < n_extra; i++)
-		resource_set_str(pi->res, extra_keys[i], extra_vals[i]);
+/* The pod cache changed since pi's resource was built: build it again if
+ * its pod did (new labels, the container id reported, a relist). */
+static void refresh(struct procinfo *pi)
+{
+	uint64_t gen = kube_meta_generation();
+	struct kube_pod *pod;
+
+	if (pi->kube_gen == gen)
+		return;
+	pi->kube_gen = gen;
+	if (!pi->cg.container_id[0])
+		return;
+	pod = kube_meta_pod(&pi->cg);
+	if (pod_version(pod) != pi->pod_ver)
+		build_resource(pi);
+	kube_pod_unref(pod);
 }
 
 struct procinfo *procinfo_get(uint32_t pid, const char *comm)
@@ -160,8 +248,10 @@ struct procinfo *procinfo_get(uint32_t pid, const char *comm)
 	struct entry **head = &table[pid % BUCKETS], *e;
 
 	for (e = *head; e; e = e->next)
-		if (e->pi.pid == pid)
+		if (e->pi.pid == pid) {
+			refresh(&e->pi);
 			return &e->pi;
+		}
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		abort();

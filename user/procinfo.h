@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Who a pid is: the resource its spans carry (service.name from its own
- * OTEL_SERVICE_NAME, else the executable name; process.*, host.name).
- * Looked up once per pid from /proc and cached; a pid whose start time
- * changed is a new process.
+ * Who a pid is: the resource its spans carry (process.*, host.name,
+ * container.id, k8s.* of its pod, service.name) and whether it is traced
+ * (pod filters). Looked up once per pid from /proc and cached; a pid whose
+ * start time changed is a new process. The pod part is looked at again
+ * when the pod cache changed (kube_meta_generation).
+ *
+ * service.name, first found wins: --service-name / weft's own
+ * OTEL_SERVICE_NAME; the process's OTEL_SERVICE_NAME; service.name in its
+ * OTEL_RESOURCE_ATTRIBUTES; then the pod (kube_pod_service_name: the
+ * resource.opentelemetry.io/service.name annotation, app.kubernetes.io/name,
+ * the workload, the pod's name); then the executable's name.
  */
 #ifndef WEFT_PROCINFO_H
 #define WEFT_PROCINFO_H
 
 #include <stdint.h>
+#include "cgroup_id.h"
 #include "span.h"
 
 struct procinfo {
@@ -17,6 +25,12 @@ struct procinfo {
 	char comm[16];
 	char exe_name[256];
 	char exe_path[4096];
+	char env_service[256];		/* from its environment, "" if none */
+	char env_service_ns[256];	/* service.namespace, the same way */
+	struct cgroup_ids cg;		/* its container, if any */
+	uint64_t kube_gen;		/* kube_meta_generation() when pod_ver was */
+	uint64_t pod_ver;		/* which pod version res was built from */
+	bool wanted;			/* the pod filters keep it */
 	struct resource *res;
 };
 

@@ -13,7 +13,8 @@
 #include <stddef.h>
 
 #define SPAN_MAX_ATTRS		24
-#define RESOURCE_MAX_ATTRS	24
+#define RESOURCE_MAX_ATTRS	48	/* process, host, k8s.*, and the pod's
+					 * resource.opentelemetry.io/ annotations */
 #define SPAN_ARENA		384	/* bytes of attribute values kept inline */
 
 /* Values match OTLP's Span.SpanKind so the encoder can copy them. */
