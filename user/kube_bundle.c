@@ -43,7 +43,7 @@ static struct kube_pod *from_object(struct json_object *o, const char *cid)
 
 		if (!ns || !name)
 			continue;
-		p = kube_pod_new();
+		p = kube_pod_new(1);
 		p->partial = true;
 		p->ns = xstrdup(ns);
 		p->name = xstrdup(name);

@@ -8,14 +8,27 @@
 #include "kube_pod.h"
 #include "util.h"
 
-struct kube_pod *kube_pod_new(void)
+static void *zalloc(struct kube_pod *p, size_t n, size_t size)
 {
-	struct kube_pod *p = calloc(1, sizeof(*p));
+	void *v;
 
-	if (!p)
+	if (!n)
+		return NULL;
+	v = calloc(n, size);
+	if (!v)
 		abort();
+	if (p)
+		p->bytes += n * size;
+	return v;
+}
+
+struct kube_pod *kube_pod_new(int n_containers)
+{
+	struct kube_pod *p = zalloc(NULL, 1, sizeof(*p));
+
 	p->refcnt = 1;
 	p->bytes = sizeof(*p);
+	p->containers = zalloc(p, n_containers, sizeof(*p->containers));
 	return p;
 }
 
@@ -51,6 +64,9 @@ void kube_pod_unref(struct kube_pod *p)
 	}
 	for (int i = 0; i < p->n_containers; i++)
 		free(p->containers[i].name);
+	free(p->labels);
+	free(p->res);
+	free(p->containers);
 	free(p);
 }
 
@@ -113,6 +129,9 @@ static void read_labels(struct kube_pod *p, struct json_object *md)
 
 	if (!labels)
 		return;
+	p->labels = zalloc(p, json_object_object_length(labels) < KUBE_MAX_LABELS ?
+			      json_object_object_length(labels) : KUBE_MAX_LABELS,
+			   sizeof(*p->labels));
 	json_object_object_foreach(labels, key, val) {
 		const char *v = json_object_is_type(val, json_type_string) ?
 				json_object_get_string(val) : NULL;
@@ -121,7 +140,7 @@ static void read_labels(struct kube_pod *p, struct json_object *md)
 			continue;
 		if (strcmp(key, "pod-template-hash") == 0 && !p->pod_template_hash)
 			p->pod_template_hash = keep(p, v);
-		if (p->n_labels == KUBE_MAX_LABELS)
+		if (p->n_labels == KUBE_MAX_LABELS || !p->labels)
 			continue;	/* a selector on the 33rd label won't match */
 		p->labels[p->n_labels].key = keep(p, key);
 		p->labels[p->n_labels].val = keep(p, v);
@@ -136,8 +155,17 @@ static void read_annotations(struct kube_pod *p, struct json_object *md)
 	struct json_object *ann = obj_at(md, "annotations", json_type_object);
 	size_t plen = strlen(KUBE_RES_ANNOTATION);
 
+	int want = 0;
+
 	if (!ann)
 		return;
+	json_object_object_foreach(ann, k0, v0) {
+		if (strncmp(k0, KUBE_RES_ANNOTATION, plen) == 0 && k0[plen] &&
+		    json_object_is_type(v0, json_type_string))
+			want++;
+	}
+	p->res = zalloc(p, want < KUBE_MAX_RES_ANNOTS ? want : KUBE_MAX_RES_ANNOTS,
+			sizeof(*p->res));
 	json_object_object_foreach(ann, key, val) {
 		const char *v = json_object_is_type(val, json_type_string) ?
 				json_object_get_string(val) : NULL;
@@ -170,13 +198,17 @@ static void container_id(const char *s, char out[CONTAINER_ID_LEN + 1])
 	out[CONTAINER_ID_LEN] = '\0';
 }
 
+static const char *const status_fields[] = {
+	"initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses",
+};
+
 static void read_statuses(struct kube_pod *p, struct json_object *status,
-			  const char *field)
+			  const char *field, int room)
 {
 	struct json_object *arr = obj_at(status, field, json_type_array);
 	size_t n = arr ? json_object_array_length(arr) : 0;
 
-	for (size_t i = 0; i < n && p->n_containers < KUBE_MAX_CONTAINERS; i++) {
+	for (size_t i = 0; i < n && p->n_containers < room; i++) {
 		struct json_object *cs = json_object_array_get_idx(arr, i);
 		const char *name = str_at(cs, "name");
 		struct kube_container *c;
@@ -196,9 +228,18 @@ struct kube_pod *kube_pod_from_json(struct json_object *obj)
 	struct json_object *status = obj_at(obj, "status", json_type_object);
 	struct kube_pod *p;
 
+	size_t room = 0;
+
 	if (!str_at(md, "uid") || !str_at(md, "name") || !str_at(md, "namespace"))
 		return NULL;
-	p = kube_pod_new();
+	for (size_t i = 0; i < sizeof(status_fields) / sizeof(status_fields[0]); i++) {
+		struct json_object *arr = obj_at(status, status_fields[i], json_type_array);
+
+		room += arr ? json_object_array_length(arr) : 0;
+	}
+	if (room > KUBE_MAX_CONTAINERS)
+		room = KUBE_MAX_CONTAINERS;
+	p = kube_pod_new(room);
 	p->ns = keep(p, str_at(md, "namespace"));
 	p->name = keep(p, str_at(md, "name"));
 	p->uid = keep(p, str_at(md, "uid"));
@@ -207,9 +248,8 @@ struct kube_pod *kube_pod_from_json(struct json_object *obj)
 	read_owner(p, md);
 	read_labels(p, md);
 	read_annotations(p, md);
-	read_statuses(p, status, "initContainerStatuses");
-	read_statuses(p, status, "containerStatuses");
-	read_statuses(p, status, "ephemeralContainerStatuses");
+	for (size_t i = 0; i < sizeof(status_fields) / sizeof(status_fields[0]); i++)
+		read_statuses(p, status, status_fields[i], (int)room);
 	return p;
 }
 

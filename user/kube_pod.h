@@ -49,12 +49,14 @@ struct kube_pod {
 	char *pod_template_hash;	/* label, for a ReplicaSet's Deployment
 					 * when the API may not be asked */
 	char *trace;			/* KUBE_TRACE_ANNOTATION's value or NULL */
+	/* arrays sized to what the pod has: most pods have a few labels and
+	 * one or two containers */
 	int n_labels;
-	struct kube_kv labels[KUBE_MAX_LABELS];
+	struct kube_kv *labels;
 	int n_res;			/* resource attributes from annotations */
-	struct kube_kv res[KUBE_MAX_RES_ANNOTS];
+	struct kube_kv *res;
 	int n_containers;
-	struct kube_container containers[KUBE_MAX_CONTAINERS];
+	struct kube_container *containers;
 	bool partial;			/* from the node's files, not the API */
 	size_t bytes;			/* what this pod costs, for the stats */
 };
@@ -62,8 +64,9 @@ struct kube_pod {
 /* From a Pod object of the API (list item or watch event object). NULL
  * when it lacks metadata.uid/name/namespace. */
 struct kube_pod *kube_pod_from_json(struct json_object *obj);
-/* An empty pod for the caller to fill (the node-files fallback). */
-struct kube_pod *kube_pod_new(void);
+/* An empty pod for the caller to fill (the node-files fallback), with room
+ * for n_containers containers. */
+struct kube_pod *kube_pod_new(int n_containers);
 struct kube_pod *kube_pod_ref(struct kube_pod *p);
 void kube_pod_unref(struct kube_pod *p);
 
