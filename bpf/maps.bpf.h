@@ -70,6 +70,14 @@ struct {
 	__type(value, __u8);
 } own_conns SEC(".maps");
 
+/* weft's own listening sockets, filled by the agent (struct weft_listener). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WEFT_MAX_OWN_LISTENERS);
+	__type(key, __u16);
+	__type(value, struct weft_listener);
+} own_listeners SEC(".maps");
+
 /* One record-building area per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -64,29 +64,72 @@ static __noinline void fill_addr(struct weft_addr *a, struct sock *sk)
 	}
 }
 
+/* A socket's addresses as struct weft_tuple has them (IPv4 v4-mapped);
+ * flip: as the socket at the other end sees them. */
+static __always_inline void tuple_of(const struct weft_addr *a,
+				     struct weft_tuple *t, bool flip)
+{
+	__u8 *l = flip ? t->raddr : t->laddr, *r = flip ? t->laddr : t->raddr;
+
+	__builtin_memset(t, 0, sizeof(*t));
+	if (a->family == AF_INET) {
+		l[10] = l[11] = 0xff;
+		r[10] = r[11] = 0xff;
+		__builtin_memcpy(&l[12], a->saddr, 4);
+		__builtin_memcpy(&r[12], a->daddr, 4);
+	} else {
+		__builtin_memcpy(l, a->saddr, 16);
+		__builtin_memcpy(r, a->daddr, 16);
+	}
+	t->lport = flip ? a->dport : a->sport;
+	t->rport = flip ? a->sport : a->dport;
+}
+
 /* Is this socket the far end of one of weft's own connections? Asked once
- * per connection, when its first message starts. */
-static __noinline bool own_conn(struct conn_state *c, struct sock *sk)
+ * per connection, when its first message starts. Returns the
+ * enum weft_own_kind, 0 when not. */
+static __noinline int own_conn(struct conn_state *c, struct sock *sk)
 {
 	struct weft_tuple t;
+	__u8 *kind;
 
 	if (!c->addr_ok) {
 		fill_addr(&c->addr, sk);
 		c->addr_ok = 1;
 	}
-	if (c->addr.family == AF_INET) {
-		__builtin_memset(&t, 0, sizeof(t));
-		t.laddr[10] = t.laddr[11] = 0xff;
-		t.raddr[10] = t.raddr[11] = 0xff;
-		__builtin_memcpy(&t.laddr[12], c->addr.saddr, 4);
-		__builtin_memcpy(&t.raddr[12], c->addr.daddr, 4);
-	} else {
-		__builtin_memcpy(t.laddr, c->addr.saddr, 16);
-		__builtin_memcpy(t.raddr, c->addr.daddr, 16);
-	}
-	t.lport = c->addr.sport;
-	t.rport = c->addr.dport;
-	return bpf_map_lookup_elem(&own_conns, &t) != NULL;
+	tuple_of(&c->addr, &t, false);
+	kind = bpf_map_lookup_elem(&own_conns, &t);
+	return kind ? *kind : 0;
+}
+
+/*
+ * sk was just accepted (its handshake completed). If it was accepted on
+ * weft's own endpoint, the client's socket is told now, before it can send
+ * its request: the handshake's last ACK is handled before the data behind
+ * it. No entry is removed at close: a stale 4-tuple can only name another
+ * connection to the same endpoint, and the map is LRU.
+ */
+static __noinline void own_accept(struct sock *sk)
+{
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	struct weft_listener *l;
+	struct weft_addr a;
+	struct weft_tuple t;
+	__u8 kind = WEFT_OWN_ENDPOINT;
+	__u64 want[2], got[2];
+
+	l = bpf_map_lookup_elem(&own_listeners, &lport);
+	if (!l || l->netns_inum != BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum))
+		return;
+	fill_addr(&a, sk);
+	tuple_of(&a, &t, true);
+	/* bound to one address: another process may listen on the same port
+	 * at another address of this namespace */
+	__builtin_memcpy(want, l->addr, 16);
+	__builtin_memcpy(got, t.raddr, 16);
+	if ((want[0] | want[1]) && (want[0] != got[0] || want[1] != got[1]))
+		return;
+	bpf_map_update_elem(&own_conns, &t, &kind, BPF_ANY);
 }
 
 /* TCP sequence number of the chunk's first byte: the counters have already
@@ -248,9 +291,14 @@ static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 	if (!c->http) {
 		if (!start)
 			return 0;
-		if (own_conn(c, sk)) {
+		switch (own_conn(c, sk)) {
+		case WEFT_OWN_EXPORT:
 			c->skip = 1;
 			count(WEFT_CNT_OWN_CONN);
+			return 0;
+		case WEFT_OWN_ENDPOINT:
+			c->skip = 1;
+			count(WEFT_CNT_OWN_ENDPOINT);
 			return 0;
 		}
 		c->http = 1;
@@ -430,6 +478,9 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 							 : WEFT_ROLE_SERVER,
 		};
 
+		/* before the filters: a scraper's port may be filtered in */
+		if (oldstate == TCP_SYN_RECV)
+			own_accept((struct sock *)sk);
 		if (!wanted_ports(BPF_CORE_READ(sk, __sk_common.skc_num),
 				  bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))) ||
 		    !wanted_netns(sk))

@@ -26,6 +26,8 @@
 #define WEFT_MAX_CONNS		65536
 /* weft's own connections (its exports) remembered for the kernel (LRU). */
 #define WEFT_MAX_OWN_CONNS	256
+/* weft's own listening sockets (its health and metrics endpoint). */
+#define WEFT_MAX_OWN_LISTENERS	4
 
 enum weft_rec_type {
 	WEFT_REC_DATA = 1,	/* bytes sent or received on a tracked socket */
@@ -83,6 +85,25 @@ struct weft_tuple {
 	__u16 rport;
 };
 
+/* Values of the own_conns map: whose far end the 4-tuple is. */
+enum weft_own_kind {
+	WEFT_OWN_EXPORT = 1,	/* weft's export, put there by the agent */
+	WEFT_OWN_ENDPOINT = 2,	/* a client of weft's health/metrics endpoint,
+				 * put there by the kernel side at accept */
+};
+
+/*
+ * A listening socket of weft's own, in the own_listeners map keyed by its
+ * port (host order). A scraper's request to it would be a client span of
+ * the scraper's: when a connection to it completes its handshake, the
+ * kernel side puts the client's 4-tuple in own_conns itself, before the
+ * client can send (an agent told at accept would come too late).
+ */
+struct weft_listener {
+	__u8 addr[16];		/* bound address, IPv4 v4-mapped; zero = any */
+	__u32 netns_inum;	/* network namespace the socket lives in */
+};
+
 /* Common head of every ring-buffer record. */
 struct weft_rec_head {
 	__u32 type;		/* enum weft_rec_type */
@@ -131,6 +152,7 @@ enum weft_counter {
 	WEFT_CNT_UNKNOWN_SYSCALL, /* socket I/O from a syscall we can't decode */
 	WEFT_CNT_CONN_EVICT,	/* connection state lost to the LRU (approx.) */
 	WEFT_CNT_OWN_CONN,	/* connections whose peer is weft's own export */
+	WEFT_CNT_OWN_ENDPOINT,	/* connections to weft's health/metrics endpoint */
 	WEFT_CNT_MAX,
 };
 
@@ -141,6 +163,7 @@ _Static_assert(sizeof(struct weft_rec_head) == 40, "head layout");
 _Static_assert(offsetof(struct weft_data_rec, data) == 152, "data rec layout");
 _Static_assert(sizeof(struct weft_close_rec) == 48, "close rec layout");
 _Static_assert(sizeof(struct weft_tuple) == 36, "tuple layout");
+_Static_assert(sizeof(struct weft_listener) == 20, "listener layout");
 #endif
 
 #endif /* WEFT_H */

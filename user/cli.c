@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include "util.h"
 #include "cli.h"
+#include "opsserver.h"
 
 #ifndef WEFT_VERSION
 #define WEFT_VERSION "dev"
@@ -72,6 +73,7 @@ static int set_endpoint(struct env *env, const char *arg);
 static int set_header(struct env *env, const char *arg);
 static int set_compression(struct env *env, const char *arg);
 static int set_ringbuf(struct env *env, const char *arg);
+static int set_metrics_addr(struct env *env, const char *arg);
 static int show_version(struct env *env, const char *arg);
 static int show_help(struct env *env, const char *arg);
 
@@ -155,6 +157,11 @@ static const struct cli_opt options[] = {
 	  "auto (default), sock (sock_send/recv_length\ntracepoints), syscalls (fallback for old kernels)",
 	  "`auto` (default), `sock`, `syscalls` (see HOOKS)",
 	  K_CHOICE, AT(lo.hooks), .choices = hook_modes },
+
+	{ "metrics-addr", 0, "[HOST:]PORT", "Operations",
+	  "serve /healthz, /readyz and Prometheus /metrics\n(e.g. :9464 on every address, 127.0.0.1:9464,\n[::1]:9464)",
+	  "serve `/healthz`, `/readyz` and Prometheus `/metrics` on this address (`:9464` = every address; see Health and metrics)",
+	  K_FN, .fn = set_metrics_addr },
 
 	{ "duration", 'd', "SEC", "Control", "stop after SEC seconds", "stop after SEC seconds",
 	  K_INT, AT(duration_s), 1, INT_MAX },
@@ -375,6 +382,18 @@ static int set_ringbuf(struct env *env, const char *arg)
 	return 0;
 }
 
+static int set_metrics_addr(struct env *env, const char *arg)
+{
+	char host[256];
+	unsigned port;
+
+	/* a typo is a usage error now, not a failure after the BPF load */
+	if (ops_parse_addr(arg, host, sizeof(host), &port))
+		return -1;
+	replace(&env->metrics_addr, arg);
+	return 0;
+}
+
 static int show_version(struct env *env, const char *arg)
 {
 	printf("weft %s\n", WEFT_VERSION);
@@ -476,4 +495,5 @@ void cli_free(struct env *env)
 {
 	procfilter_free(&env->names);
 	exporter_config_free(&env->ex);
+	free(env->metrics_addr);
 }

@@ -23,6 +23,7 @@ struct env {
 	bool keep_instrumented;
 	bool trace_telemetry;
 	struct exporter_config ex;	/* endpoint NULL = no export */
+	char *metrics_addr;		/* --metrics-addr, NULL = no endpoint */
 };
 
 /* Fills env from defaults, the OTEL_* environment and argv. Returns 0 to

@@ -304,6 +304,7 @@ static void finish(struct exporter *e, struct batch *b,
 							      HTTP_FAIL_FATAL;
 
 	e->st.requests++;
+	e->st.status_class[res->status >= 100 && res->status < 600 ? res->status / 100 : 0]++;
 	if (ok) {
 		on_success(e, b, res);
 		goto done;

@@ -53,6 +53,9 @@ struct exporter_stats {
 	uint64_t requests;		/* HTTP requests made */
 	uint64_t retries;
 	uint64_t export_errors;		/* failed requests, any cause */
+	/* requests by the response's status class: [1]..[5] = 1xx..5xx,
+	 * [0] = no response (connection, TLS or timeout error) */
+	uint64_t status_class[6];
 };
 
 /* Defaults, then the OTEL_* environment. Returns 0 or -EINVAL with a message. */

@@ -207,6 +207,11 @@ int loader_own_conns_fd(struct loader *l)
 	return bpf_map__fd(l->skel->maps.own_conns);
 }
 
+int loader_own_listeners_fd(struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.own_listeners);
+}
+
 int loader_counters(struct loader *l, uint64_t *out)
 {
 	__u64 vals[l->ncpus > 0 ? l->ncpus : 1];

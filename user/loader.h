@@ -45,6 +45,8 @@ void loader_stop(struct loader *l);
 int loader_ringbuf_fd(struct loader *l);
 /* The map of weft's own connections (ownconn.h). */
 int loader_own_conns_fd(struct loader *l);
+/* The map of weft's own listening sockets (struct weft_listener). */
+int loader_own_listeners_fd(struct loader *l);
 /* Sums the per-CPU counters into out[WEFT_CNT_MAX]. */
 int loader_counters(struct loader *l, uint64_t *out);
 const char *loader_hooks_name(enum hook_mode m);

@@ -19,6 +19,7 @@
 #include "loader.h"
 #include "output.h"
 #include "ownconn.h"
+#include "opsserver.h"
 #include "procinfo.h"
 #include "pairing.h"
 #include "record.h"
@@ -37,6 +38,7 @@ struct app {
 	struct loader loader;
 	struct pairing *pairing;
 	struct exporter *exporter;
+	struct ops_server *ops;		/* --metrics-addr, else NULL */
 	uint64_t spans_out;
 	uint64_t spans_unsampled;
 	uint64_t spans_filtered;
@@ -177,6 +179,17 @@ static void warn_lost(struct app *a)
 	}
 }
 
+/* The health endpoint's heartbeat each pass, its metrics once a second. */
+static void ops_update(struct app *a, uint64_t now)
+{
+	struct ops_agent_counts c = {
+		.records = a->records, .records_filtered = a->spans_filtered,
+		.spans_output = a->spans_out, .spans_unsampled = a->spans_unsampled,
+	};
+
+	ops_tick(a->ops, now, &c, &a->loader, a->pairing, a->exporter);
+}
+
 static int run(struct app *a)
 {
 	struct ring_buffer *rb;
@@ -212,6 +225,7 @@ static int run(struct app *a)
 			break;
 		}
 		/* epoll only reports forced wakeups: take what came quietly */
+		ops_note_ring(a->ops);
 		err = ring_buffer__consume(rb);
 		if (err < 0) {
 			fprintf(stderr, "weft: failed to read ring buffer: %s\n",
@@ -222,6 +236,7 @@ static int run(struct app *a)
 		fflush(stdout);
 		now = now_mono_ns();
 		pairing_tick(a->pairing, now);
+		ops_update(a, now);
 		if (a->env.duration_s &&
 		    now - start >= (uint64_t)a->env.duration_s * 1000000000ULL)
 			break;
@@ -301,11 +316,21 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* before the BPF load: a taken port fails fast, probes see the start */
+	if (a.env.metrics_addr) {
+		a.ops = ops_start(a.env.metrics_addr);
+		if (!a.ops) {
+			cli_free(&a.env);
+			return 1;
+		}
+	}
 	err = loader_start(&a.loader, &a.env.lo);
 	if (err) {
+		ops_stop(a.ops);
 		cli_free(&a.env);
 		return 1;
 	}
+	ops_attached(a.ops, &a.loader);
 	if (a.env.ex.service_name)
 		procinfo_set_extra("service.name", a.env.ex.service_name);
 	for (int i = 0; i < a.env.ex.n_res_attrs; i++)
@@ -324,6 +349,9 @@ int main(int argc, char **argv)
 	err = run(&a) ? 1 : 0;
 
 cleanup:
+	/* not ready any more: the endpoint goes first */
+	ops_stop(a.ops);
+	a.ops = NULL;
 	if (a.pairing) {
 		/* finishing open exchanges may still produce spans */
 		pairing_flush(a.pairing);
