@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 CHART=deploy/helm/weft
 OUT=deploy/weft.yaml
 NS=weft
+KUBE_VERSION=1.24.0
 
 check=0
 case "${1:-}" in
@@ -64,7 +65,9 @@ metadata:
     # privileged, host PID namespace and host paths: see the chart's values
     pod-security.kubernetes.io/enforce: privileged
 EOF
-	"$HELM" template weft "$CHART" --namespace "$NS"
+	# for the oldest Kubernetes the chart supports: a template that differs
+	# by version picks the form every supported cluster takes
+	"$HELM" template weft "$CHART" --namespace "$NS" --kube-version "$KUBE_VERSION"
 } >"$tmp"
 
 if [ $check = 1 ]; then
