@@ -59,6 +59,9 @@ static const struct choice output_fmts[] = {
 static const struct choice hook_modes[] = {
 	{ "auto", HOOKS_AUTO }, { "sock", HOOKS_SOCK }, { "syscalls", HOOKS_SYSCALLS }, { 0 },
 };
+static const struct choice k8s_modes[] = {
+	{ "auto", KUBE_AUTO }, { "on", KUBE_ON }, { "off", KUBE_OFF }, { 0 },
+};
 static const struct choice link_modes[] = {
 	{ "headers", LINK_HEADERS }, { "derived", LINK_DERIVED }, { 0 },
 };
@@ -74,6 +77,8 @@ static int set_header(struct env *env, const char *arg);
 static int set_compression(struct env *env, const char *arg);
 static int set_ringbuf(struct env *env, const char *arg);
 static int set_metrics_addr(struct env *env, const char *arg);
+static int set_namespace(struct env *env, const char *arg);
+static int set_exclude_namespace(struct env *env, const char *arg);
 static int show_version(struct env *env, const char *arg);
 static int show_help(struct env *env, const char *arg);
 
@@ -144,6 +149,37 @@ static const struct cli_opt options[] = {
 	{ "service-name", 0, "NAME", NULL, "service.name for every process (OTEL_SERVICE_NAME)",
 	  "one service.name for every process", K_STR, AT(ex.service_name) },
 
+	{ "k8s", 0, "MODE", "Kubernetes",
+	  "pod metadata: auto (default: from the API server\nwhen in a pod or --k8s-api is given, else from the\ncontainer runtime's files), on (the API, required), off",
+	  "`auto` (default): pod metadata from the API server when in a pod or `--k8s-api` is given, else from the container runtime's files on the node; `on`: the API, required; `off`: none",
+	  K_CHOICE, AT(k8s.mode), .choices = k8s_modes },
+	{ "k8s-api", 0, "URL", NULL, "API server (default: in-cluster, from\nKUBERNETES_SERVICE_HOST/PORT)",
+	  "API server URL (default: in-cluster, `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`)",
+	  K_STR, AT(k8s.api_url) },
+	{ "k8s-token-file", 0, "FILE", NULL, "bearer token, read again before each request\n(default: the service account's)",
+	  "bearer token file, read again before every request (default `" KUBE_DEFAULT_TOKEN "`)",
+	  K_STR, AT(k8s.token_file) },
+	{ "k8s-ca-file", 0, "FILE", NULL, "CA of the API server (default: the service\naccount's ca.crt)",
+	  "CA bundle of the API server (default `" KUBE_DEFAULT_CA "`)",
+	  K_STR, AT(k8s.ca_file) },
+	{ "node-name", 0, "NAME", NULL, "this node's name (default: $NODE_NAME, else the\nhostname)",
+	  "this node's name, whose pods are watched (default `$NODE_NAME`, else the hostname)",
+	  K_STR, AT(k8s.node_name) },
+	{ "namespace", 0, "NS", NULL, "only pods in this namespace (repeatable)",
+	  "only pods in namespace NS (repeatable)", K_FN, .fn = set_namespace },
+	{ "exclude-namespace", 0, "NS", NULL,
+	  "not pods in this namespace (repeatable; default\nkube-system; '' excludes none)",
+	  "not pods in namespace NS (repeatable; replaces the default, `kube-system`; `''` excludes none)",
+	  K_FN, .fn = set_exclude_namespace },
+	{ "pod-selector", 0, "SEL", NULL, "only pods whose labels match (kubectl -l syntax)",
+	  "only pods whose labels match SEL (`kubectl -l` syntax: `a=b,c!=d,e in (f,g),!h`)",
+	  K_STR, AT(k8s.selector) },
+	{ "pod-opt-in", 0, NULL, NULL,
+	  "only pods annotated " KUBE_TRACE_ANNOTATION ": \"true\" (\"false\"\nalways opts a pod out)",
+	  "only pods annotated `" KUBE_TRACE_ANNOTATION ": \"true\"` (`\"false\"` always opts a pod out)",
+	  K_FLAG, AT(k8s.opt_in) },
+	{ "k8s-pods-only", 0, NULL, NULL, "not processes outside pods (the node's own)",
+	  "not processes outside pods (the node's own daemons)", K_FLAG, AT(k8s.pods_only) },
 	{ "capture-bytes", 0, "N", "Capture", "body bytes kept after a header block (default 256)",
 	  "body bytes forwarded after a header block (default 256, max 4096)",
 	  K_U32, AT(lo.body_capture), 0, 4096 },
@@ -394,6 +430,29 @@ static int set_metrics_addr(struct env *env, const char *arg)
 	return 0;
 }
 
+static int add_ns(char **list, int *n, const char *opt, const char *arg)
+{
+	if (*n >= KUBE_MAX_NAMESPACES) {
+		fprintf(stderr, "weft: too many --%s (max %d)\n", opt, KUBE_MAX_NAMESPACES);
+		return -1;
+	}
+	list[(*n)++] = xstrdup(arg);
+	return 0;
+}
+
+static int set_namespace(struct env *env, const char *arg)
+{
+	return add_ns(env->k8s.namespaces, &env->k8s.n_namespaces, "namespace", arg);
+}
+
+static int set_exclude_namespace(struct env *env, const char *arg)
+{
+	env->k8s.exclude_set = true;
+	if (!arg[0])
+		return 0;	/* '': the default's replacement is nothing */
+	return add_ns(env->k8s.exclude, &env->k8s.n_exclude, "exclude-namespace", arg);
+}
+
 static int show_version(struct env *env, const char *arg)
 {
 	printf("weft %s\n", WEFT_VERSION);
@@ -496,4 +555,5 @@ void cli_free(struct env *env)
 	procfilter_free(&env->names);
 	exporter_config_free(&env->ex);
 	free(env->metrics_addr);
+	kube_opts_free(&env->k8s);
 }

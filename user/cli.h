@@ -10,6 +10,7 @@
 #include "exporter.h"
 #include "link.h"
 #include "procfilter.h"
+#include "kube_meta.h"
 
 struct env {
 	struct loader_opts lo;
@@ -24,6 +25,7 @@ struct env {
 	bool trace_telemetry;
 	struct exporter_config ex;	/* endpoint NULL = no export */
 	char *metrics_addr;		/* --metrics-addr, NULL = no endpoint */
+	struct kube_opts k8s;
 };
 
 /* Fills env from defaults, the OTEL_* environment and argv. Returns 0 to

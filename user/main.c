@@ -20,6 +20,7 @@
 #include "output.h"
 #include "ownconn.h"
 #include "opsserver.h"
+#include "kube_meta.h"
 #include "procinfo.h"
 #include "pairing.h"
 #include "record.h"
@@ -79,7 +80,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	a->records++;
 	switch (record_decode(data, size, &rec)) {
 	case REC_CHUNK:
-		if (!procfilter_wanted(&a->env.names, rec.pid, rec.chunk.comm)) {
+		if (!procfilter_wanted(&a->env.names, rec.pid, rec.chunk.comm) ||
+		    (kube_meta_filtering() && !procinfo_get(rec.pid, rec.chunk.comm)->wanted)) {
 			a->spans_filtered++;
 			break;
 		}
@@ -149,6 +151,7 @@ static void print_stats(struct app *a, bool final)
 				"connections could not be told to the kernel (their far "
 				"ends are recognised by path only)\n", ownconn_errors());
 	}
+	kube_meta_print_stats(stderr);
 	if (a->exporter) {
 		struct exporter_stats es;
 
@@ -331,6 +334,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ops_attached(a.ops, &a.loader);
+	if (kube_meta_start(&a.env.k8s)) {
+		err = 1;
+		goto cleanup;
+	}
 	if (a.env.ex.service_name)
 		procinfo_set_extra("service.name", a.env.ex.service_name);
 	for (int i = 0; i < a.env.ex.n_res_attrs; i++)
@@ -365,6 +372,7 @@ cleanup:
 	goprobes_free();
 	loader_stop(&a.loader);
 	procinfo_free_all();
+	kube_meta_stop();
 	cli_free(&a.env);
 	return err;
 }
