@@ -214,6 +214,29 @@ bool kube_meta_wanted(const struct kube_pod *p, bool in_container)
 	return true;
 }
 
+void kube_meta_get_stats(struct kube_meta_stats *st)
+{
+	struct kube_cache_stats cs;
+	struct kube_watch_stats ws;
+
+	memset(st, 0, sizeof(*st));
+	st->enabled = m.enabled;
+	st->api = m.api;
+	if (!m.api)
+		return;
+	kube_cache_get_stats(&cs);
+	kube_watch_get_stats(&ws);
+	st->synced = kube_watch_state() == KUBE_WATCH_SYNCED;
+	st->pods = cs.pods;
+	st->bytes = cs.bytes;
+	st->lists = ws.lists;
+	st->list_failures = ws.list_failures;
+	st->watch_events = ws.watch_events;
+	st->gone_410 = ws.gone_410;
+	st->owner_lookups = ws.owner_lookups;
+	st->owner_lookup_failures = ws.owner_lookup_failures;
+}
+
 void kube_meta_print_stats(FILE *f)
 {
 	struct kube_cache_stats cs;

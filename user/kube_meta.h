@@ -57,6 +57,17 @@ bool kube_meta_wanted(const struct kube_pod *p, bool in_container);
 /* The node weft runs on (k8s.node.name), or NULL when not on Kubernetes. */
 const char *kube_meta_node(void);
 
+struct kube_meta_stats {
+	bool enabled;			/* pod metadata looked up at all */
+	bool api;			/* from an API server */
+	bool synced;			/* the API's list is done and watched */
+	uint64_t pods, bytes;		/* in the cache, and what they cost */
+	uint64_t lists, list_failures, watch_events, gone_410;
+	uint64_t owner_lookups, owner_lookup_failures;
+};
+
+/* Thread-safe (the metrics endpoint's thread calls it). */
+void kube_meta_get_stats(struct kube_meta_stats *st);
 /* One stats line (nothing when off). */
 void kube_meta_print_stats(FILE *f);
 void kube_opts_free(struct kube_opts *o);

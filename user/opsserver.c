@@ -405,6 +405,29 @@ static void pipeline_metrics(FILE *f, const struct ops_snapshot *s)
 	       "Go executables without symbols (no uprobes)", s->go_stripped);
 }
 
+static void k8s_metrics(FILE *f, const struct ops_snapshot *s)
+{
+	const struct kube_meta_stats *k = &s->k8s;
+
+	if (!k->api)
+		return;
+	single(f, "weft_k8s_synced", "gauge",
+	       "1 while this node's pods are listed and watched", k->synced);
+	single(f, "weft_k8s_pods", "gauge", "pods of this node in weft's cache", k->pods);
+	single(f, "weft_k8s_pod_cache_bytes", "gauge", "what those pods cost weft", k->bytes);
+	single(f, "weft_k8s_lists_total", "counter", "pod lists requested", k->lists);
+	single(f, "weft_k8s_list_failures_total", "counter",
+	       "pod lists that failed (API unreachable, forbidden, malformed)", k->list_failures);
+	single(f, "weft_k8s_watch_events_total", "counter", "pod watch events applied",
+	       k->watch_events);
+	single(f, "weft_k8s_relists_gone_total", "counter",
+	       "relists because the API answered 410 Gone", k->gone_410);
+	single(f, "weft_k8s_owner_lookups_total", "counter",
+	       "ReplicaSet and Job lookups for the workload's name", k->owner_lookups);
+	single(f, "weft_k8s_owner_lookup_failures_total", "counter",
+	       "owner lookups that failed (e.g. forbidden)", k->owner_lookup_failures);
+}
+
 static void export_metrics(FILE *f, const struct ops_snapshot *s)
 {
 	const struct exporter_stats *e = &s->exporter;
@@ -449,6 +472,7 @@ char *ops_metrics_text(const struct ops_snapshot *s, size_t *len)
 	ring_metrics(f, s);
 	kernel_metrics(f, s);
 	pipeline_metrics(f, s);
+	k8s_metrics(f, s);
 	export_metrics(f, s);
 	if (fclose(f)) {
 		free(buf);
@@ -511,6 +535,7 @@ static void scrape(struct ops_server *s, struct ops_snapshot *out)
 	out->cpu_seconds = cpu_seconds();
 	out->version = WEFT_VERSION;
 	out->libbpf_version = libbpf_version_string();
+	kube_meta_get_stats(&out->k8s);
 }
 
 /* ---- HTTP ---- */

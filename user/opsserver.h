@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include "weft.h"
 #include "exporter.h"
+#include "kube_meta.h"
 #include "link.h"
 #include "pairing.h"
 
@@ -68,6 +69,7 @@ struct ops_snapshot {
 	double cpu_seconds;
 	const char *version;
 	const char *libbpf_version;
+	struct kube_meta_stats k8s;
 };
 
 struct ops_server;
