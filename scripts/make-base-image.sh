@@ -82,7 +82,17 @@ say "mirror $MIRROR, security $SECURITY"
 
 # --- the root filesystem -----------------------------------------------------
 work=$(mktemp -d "${WORKDIR:-/var/tmp}/weft-base.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
+# debootstrap mounts /proc and /sys (and in some containers binds /dev
+# nodes) inside the target and unmounts them when it ends; should any be left
+# behind, they are unmounted before the scratch tree is removed, and rm stays
+# on this one file system.
+cleanup() {
+	awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts |
+		sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 root=$work/rootfs
 
 t0=$(date +%s)
