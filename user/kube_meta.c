@@ -141,6 +141,26 @@ uint64_t kube_meta_generation(void)
 	return m.api ? kube_cache_generation() : 0;
 }
 
+bool kube_meta_host_name(char *out, size_t size)
+{
+	FILE *f;
+
+	/* In a container the UTS name is the pod's; host.name is the node's. */
+	if (!m.enabled || !m.own.container_id[0])
+		return false;
+	f = fopen("/proc/1/root/etc/hostname", "re");
+	if (f) {
+		bool ok = fgets(out, (int)size, f) != NULL;
+
+		fclose(f);
+		out[strcspn(out, "\r\n")] = '\0';
+		if (ok && out[0])
+			return true;
+	}
+	snprintf(out, size, "%s", m.node);
+	return out[0] != '\0';
+}
+
 const char *kube_meta_node(void)
 {
 	return m.enabled ? m.node : NULL;

@@ -54,6 +54,10 @@ struct kube_pod *kube_meta_pod(const struct cgroup_ids *ids);
 /* Whether a process is traced: in pod p (NULL: not known), in a container
  * or not. */
 bool kube_meta_wanted(const struct kube_pod *p, bool in_container);
+/* host.name when weft runs in a container (its own UTS name is the pod's):
+ * the host's /etc/hostname through /proc/1/root, else the node's name.
+ * false: not in a container, use gethostname(). */
+bool kube_meta_host_name(char *out, size_t size);
 /* The node weft runs on (k8s.node.name), or NULL when not on Kubernetes. */
 const char *kube_meta_node(void);
 

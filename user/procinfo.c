@@ -218,7 +218,8 @@ static void fill(struct procinfo *pi, uint32_t pid, const char *comm)
 		snprintf(pi->exe_name, sizeof(pi->exe_name), "%.255s", pi->comm);
 	}
 
-	if (!hostname[0] && gethostname(hostname, sizeof(hostname) - 1))
+	if (!hostname[0] && !kube_meta_host_name(hostname, sizeof(hostname)) &&
+	    gethostname(hostname, sizeof(hostname) - 1))
 		snprintf(hostname, sizeof(hostname), "unknown");
 	proc_env_service(pid, pi);
 	cgroup_ids_of_pid(pid, &pi->cg);
