@@ -15,12 +15,52 @@
 #define OWN_SLOTS	4096
 #define PIDCUR_SLOTS	4096
 
-/* One request on the wire (4-tuple + TCP sequence number of its first
- * byte): as its client end saw it, for the server end to find (rule 2), or
- * a server span that went out unlinked, for a late client end to count. */
+/*
+ * A request on the wire, as both of its ends can name it (rule 2): the
+ * client's address and port and the TCP sequence number of the request's
+ * first byte (k, hashed), and the server's address and port as this end
+ * saw it (srv, compared but not hashed).
+ *
+ * Why not the whole 4-tuple: pods call each other through Kubernetes
+ * Services, which are DNAT (kube-proxy's iptables, nftables or IPVS rules,
+ * a CNI's eBPF): the client connects to 10.96.0.10:80, the server accepts
+ * on 10.244.0.7:8080, and the two ends never agree on the server's half.
+ * NAT of the destination leaves the client's address and port alone, and
+ * sequence numbers too (Linux rewrites them only for helpers that change
+ * a payload's length, FTP or SIP, never for HTTP): those are the key.
+ * The server's half keeps it exact: an entry whose server half is the
+ * same at both ends (no NAT) is taken first, one whose server half
+ * differs (NAT) only when it is the only entry with that key. Two entries
+ * with one key and different server halves need one client port used
+ * towards two destinations at once (Linux allows it) and both requests'
+ * first bytes at the same sequence number (initial sequence numbers are
+ * random, 32 bits): neither is taken then, rather than a wrong one.
+ * Translating the client's destination through conntrack instead would
+ * cost a netlink round trip from the agent per connection (the kernel
+ * side cannot ask: no kprobes, no fentry), see only netfilter's NAT in
+ * weft's own network namespace (not a CNI's eBPF NAT), and race the
+ * entry's expiry; this costs nothing (a shorter key than the 4-tuple's).
+ * Not covered: SNAT and masquerade (kube-proxy's hairpin, a pod calling a
+ * Service it backs itself), which rewrite the client's half, port
+ * included with --random-fully: the ends share no more than a 32-bit
+ * sequence number, too little to be exact. Rule 5 links those, as if
+ * the client were on another node.
+ */
+#define WKEY_LEN	24	/* client address | client port | 0 0 | seq */
+#define WSRV_LEN	18	/* server address | server port */
+
+struct wkey {
+	uint8_t k[WKEY_LEN];
+	uint8_t srv[WSRV_LEN];
+};
+
+/* One request on the wire (struct wkey): as its client end saw it, for the
+ * server end to find (rule 2), or a server span that went out unlinked,
+ * for a late client end to count. Other tables reuse the entry with keys
+ * of their own (conn_key, server_conn_key). */
 struct wire {
 	struct wire *hnext, *older, *newer;
-	uint8_t key[40];
+	struct wkey key;
 	uint64_t ts;
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
@@ -54,7 +94,7 @@ struct held {
  */
 struct link_pending {
 	struct link_pending *next;		/* lk->waiting, oldest first, until done */
-	uint8_t key[40];		/* the wire key awaited */
+	struct wkey key;		/* the wire key awaited */
 	uint64_t deadline;		/* CLOCK_MONOTONIC ns */
 	uint64_t start_ns;		/* the server span's first byte */
 	int refs;			/* dependents, and the waiting list */
@@ -65,7 +105,7 @@ struct link_pending {
 	uint8_t new_trace[16];		/* what they carry once changed */
 	uint8_t server_span[8];		/* the waiting server span */
 	uint8_t client_span[8];		/* its parent, once changed */
-	uint8_t server_conn[40];	/* server_conn_key() of its connection */
+	struct wkey server_conn;	/* server_conn_key() of its connection */
 	struct link_pending *up;		/* the client span's own pending */
 	struct exchange *ex;		/* the server exchange, while alive */
 	struct held *held;
@@ -129,7 +169,8 @@ static uint64_t fnv(const uint8_t *p, size_t n)
 }
 
 /* Table index of a key of n bytes (a multiple of 8), a word at a time:
- * FNV's byte loop over 40-byte wire keys, four lookups per request, was
+ * FNV's byte loop over the 40-byte wire keys of the time (the 4-tuple
+ * and seq), four lookups per request, was
  * the agent's second-hottest function. (fnv stays for derived span ids,
  * which every weft must compute alike.) */
 static uint64_t key_hash(const uint8_t *p, size_t n)
@@ -156,34 +197,40 @@ static void addr16(const struct weft_addr *a, const uint8_t *ip, uint8_t out[16]
 	}
 }
 
-/* client addr | server addr | client port | server port | seq */
-static void wire_key(const struct conn_info *ci, uint32_t seq, uint8_t k[40])
+/* The wire key of the request at seq on ci, from either end. */
+static void wire_key(const struct conn_info *ci, uint32_t seq, struct wkey *out)
 {
 	bool client = ci->role == WEFT_ROLE_CLIENT;
 	uint16_t cport = client ? ci->addr.sport : ci->addr.dport;
 	uint16_t sport = client ? ci->addr.dport : ci->addr.sport;
 
-	addr16(&ci->addr, client ? ci->addr.saddr : ci->addr.daddr, k);
-	addr16(&ci->addr, client ? ci->addr.daddr : ci->addr.saddr, k + 16);
-	memcpy(k + 32, &cport, 2);
-	memcpy(k + 34, &sport, 2);
-	memcpy(k + 36, &seq, 4);
+	memset(out, 0, sizeof(*out));
+	addr16(&ci->addr, client ? ci->addr.saddr : ci->addr.daddr, out->k);
+	memcpy(out->k + 16, &cport, 2);
+	memcpy(out->k + 20, &seq, 4);
+	addr16(&ci->addr, client ? ci->addr.daddr : ci->addr.saddr, out->srv);
+	memcpy(out->srv + 16, &sport, 2);
 }
 
-/* The connection's part of a wire key: the key with seq 0. */
-static void conn_key(const uint8_t key[40], uint8_t out[40])
+/* The client's end of a connection, from a wire key: the client's half
+ * only (seq 0, no server half). It tells whether the client of a
+ * connection is traced at all (the present table), where two connections
+ * from one client port (to two destinations, one of them through NAT)
+ * may as well count as one. */
+static void conn_key(const struct wkey *key, struct wkey *out)
 {
-	memcpy(out, key, 36);
-	memset(out + 36, 0, 4);
+	memset(out, 0, sizeof(*out));
+	memcpy(out->k, key->k, 20);
 }
 
 /* A table key for one server connection itself: its kernel socket and
  * generation, which a later connection on the same 4-tuple (ports are
  * reused within seconds under load) does not share. */
-static void server_conn_key(const struct conn_info *ci, uint8_t out[40])
+static void server_conn_key(const struct conn_info *ci, struct wkey *out)
 {
-	memset(out, 0, 40);
-	memcpy(out, &ci->conn, sizeof(ci->conn));
+	_Static_assert(sizeof(ci->conn) <= WKEY_LEN, "conn key fits a wire key");
+	memset(out, 0, sizeof(*out));
+	memcpy(out->k, &ci->conn, sizeof(ci->conn));
 }
 
 static void cur_forget(struct link *lk, const struct exchange *ex);
@@ -207,7 +254,7 @@ static void dep_put(struct link_pending *p)
 
 static void wire_unlink(struct wire_tab *wt, struct wire *w)
 {
-	struct wire **pp = &wt->tab[key_hash(w->key, 40) % WIRE_BUCKETS];
+	struct wire **pp = &wt->tab[key_hash(w->key.k, WKEY_LEN) % WIRE_BUCKETS];
 
 	while (*pp && *pp != w)
 		pp = &(*pp)->hnext;
@@ -240,7 +287,7 @@ static void wire_expire(struct wire_tab *wt, uint64_t now)
 }
 
 /* A new entry for key, the newest; the caller fills the rest. */
-static struct wire *wire_add(struct wire_tab *wt, const uint8_t key[40],
+static struct wire *wire_add(struct wire_tab *wt, const struct wkey *key,
 			     uint64_t now)
 {
 	struct wire *w = calloc(1, sizeof(*w));
@@ -248,8 +295,8 @@ static struct wire *wire_add(struct wire_tab *wt, const uint8_t key[40],
 
 	if (!w)
 		abort();
-	memcpy(w->key, key, 40);
-	b = key_hash(w->key, 40) % WIRE_BUCKETS;
+	w->key = *key;
+	b = key_hash(w->key.k, WKEY_LEN) % WIRE_BUCKETS;
 	w->ts = now;
 	w->hnext = wt->tab[b];
 	wt->tab[b] = w;
@@ -264,16 +311,24 @@ static struct wire *wire_add(struct wire_tab *wt, const uint8_t key[40],
 	return w;
 }
 
-static struct wire *wire_lookup(struct wire_tab *wt, const uint8_t key[40])
+/* The entry for key (struct wkey): the one whose server half is key's
+ * too, else the only one whose server half differs (NAT), else none. */
+static struct wire *wire_lookup(struct wire_tab *wt, const struct wkey *key)
 {
-	struct wire *w;
+	struct wire *w, *nat = NULL;
+	int n_nat = 0;
 
 	if (!wt->n)
 		return NULL;	/* most of these tables are empty most of the time */
-	for (w = wt->tab[key_hash(key, 40) % WIRE_BUCKETS]; w; w = w->hnext)
-		if (memcmp(w->key, key, 40) == 0)
+	for (w = wt->tab[key_hash(key->k, WKEY_LEN) % WIRE_BUCKETS]; w; w = w->hnext) {
+		if (memcmp(w->key.k, key->k, WKEY_LEN) != 0)
+			continue;
+		if (memcmp(w->key.srv, key->srv, WSRV_LEN) == 0)
 			return w;
-	return NULL;
+		nat = w;
+		n_nat++;
+	}
+	return n_nat == 1 ? nat : NULL;
 }
 
 /* Rule 2: the server exchange is the child of its client end. */
@@ -350,20 +405,17 @@ static void pending_done(struct link *lk, struct link_pending *p)
 {
 	struct link_pending **pp = &lk->waiting, *prev = NULL;
 	struct held *h = p->held;
-	struct wire *w = wire_lookup(&lk->awaited, p->key);
+	struct wire *w = wire_lookup(&lk->awaited, &p->key);
 
 	p->done = true;
 	if (w && w->dep == p)
 		wire_unlink(&lk->awaited, w);
 	if (!p->changed) {
-		uint8_t ck[40];
-
 		/* out unlinked: a client end after this is a miss; and the
 		 * next request on this connection does not wait in vain */
-		wire_add(&lk->unlinked, p->key, p->start_ns);
-		memcpy(ck, p->server_conn, 40);
-		if (!wire_lookup(&lk->absent, ck))
-			wire_add(&lk->absent, ck, p->start_ns);
+		wire_add(&lk->unlinked, &p->key, p->start_ns);
+		if (!wire_lookup(&lk->absent, &p->server_conn))
+			wire_add(&lk->absent, &p->server_conn, p->start_ns);
 	}
 	while (*pp && *pp != p) {
 		prev = *pp;
@@ -414,8 +466,8 @@ static struct link_pending *link_pending_new(struct link *lk, struct exchange *e
 
 	if (!p)
 		abort();
-	wire_key(ci, ex->req_seq, p->key);
-	server_conn_key(ci, p->server_conn);
+	wire_key(ci, ex->req_seq, &p->key);
+	server_conn_key(ci, &p->server_conn);
 	p->deadline = now + lk->o.wait_ns;
 	p->start_ns = ex->start_ns;
 	memcpy(p->old_trace, ex->trace_id, 16);
@@ -427,7 +479,7 @@ static struct link_pending *link_pending_new(struct link *lk, struct exchange *e
 	else
 		lk->waiting = p;
 	lk->waiting_tail = p;
-	w = wire_add(&lk->awaited, p->key, now);
+	w = wire_add(&lk->awaited, &p->key, now);
 	w->dep = dep_get(p);
 	return p;
 }
@@ -460,16 +512,16 @@ static bool peer_local(const struct link *lk, const struct conn_info *ci)
 static bool client_expected(struct link *lk, const struct conn_info *ci,
 			    uint32_t seq)
 {
-	uint8_t key[40], ck[40];
+	struct wkey key, ck;
 
 	if (!peer_local(lk, ci))
 		return false;
-	wire_key(ci, seq, key);
-	conn_key(key, ck);
+	wire_key(ci, seq, &key);
+	conn_key(&key, &ck);
 	if (lk->o.some_processes)	/* --pid, --comm, --exe: maybe not it */
-		return wire_lookup(&lk->present, ck) != NULL;
-	server_conn_key(ci, ck);
-	return wire_lookup(&lk->absent, ck) == NULL;
+		return wire_lookup(&lk->present, &ck) != NULL;
+	server_conn_key(ci, &ck);
+	return wire_lookup(&lk->absent, &ck) == NULL;
 }
 
 void link_hold(struct link *lk, const struct exchange *ex, struct span *s)
@@ -498,15 +550,15 @@ void link_release_all(struct link *lk)
 
 /* A client end on this connection came: with some processes filtered
  * out, its server end may wait for the next one. */
-static void client_seen(struct link *lk, const uint8_t key[40], uint64_t now)
+static void client_seen(struct link *lk, const struct wkey *key, uint64_t now)
 {
-	uint8_t ck[40];
+	struct wkey ck;
 
 	if (!lk->o.some_processes)
 		return;
-	conn_key(key, ck);
-	if (!wire_lookup(&lk->present, ck))
-		wire_add(&lk->present, ck, now);
+	conn_key(key, &ck);
+	if (!wire_lookup(&lk->present, &ck))
+		wire_add(&lk->present, &ck, now);
 }
 
 /* The client end of a request, for its server end (rule 2). A server span
@@ -515,18 +567,18 @@ static void wire_put(struct link *lk, const struct conn_info *ci, uint32_t seq,
 		     const uint8_t trace_id[16], const uint8_t span_id[8],
 		     bool sampled, struct link_pending *dep, uint64_t now)
 {
-	uint8_t key[40];
+	struct wkey key;
 	struct wire *w;
 
-	wire_key(ci, seq, key);
-	client_seen(lk, key, now);
-	w = wire_lookup(&lk->awaited, key);
+	wire_key(ci, seq, &key);
+	client_seen(lk, &key, now);
+	w = wire_lookup(&lk->awaited, &key);
 	if (w) {
 		/* its server span is waiting for exactly this */
 		pending_resolve(lk, w->dep, trace_id, span_id, sampled, dep);
 		return;
 	}
-	w = wire_lookup(&lk->unlinked, key);
+	w = wire_lookup(&lk->unlinked, &key);
 	if (w) {
 		uint64_t late = now > w->ts ? now - w->ts : 0;
 
@@ -536,7 +588,7 @@ static void wire_put(struct link *lk, const struct conn_info *ci, uint32_t seq,
 		wire_unlink(&lk->unlinked, w);
 		return;
 	}
-	w = wire_add(&lk->wires, key, now);
+	w = wire_add(&lk->wires, &key, now);
 	memcpy(w->trace_id, trace_id, 16);
 	memcpy(w->span_id, span_id, 8);
 	w->sampled = sampled;
@@ -546,10 +598,10 @@ static void wire_put(struct link *lk, const struct conn_info *ci, uint32_t seq,
 static struct wire *wire_find(struct link *lk, const struct conn_info *ci,
 			      uint32_t seq)
 {
-	uint8_t k[40];
+	struct wkey k;
 
-	wire_key(ci, seq, k);
-	return wire_lookup(&lk->wires, k);
+	wire_key(ci, seq, &k);
+	return wire_lookup(&lk->wires, &k);
 }
 
 static struct current **cur_slot(struct link *lk, uint32_t pid, uint64_t key)
@@ -918,10 +970,10 @@ enum link_verdict link_done(struct link *lk, struct exchange *ex,
 		 * miss. Not for every unlinked span: remote callers (most of a
 		 * node's traffic) and untraced ones would fill the table for
 		 * nothing, at an allocation each. */
-		uint8_t key[40];
+		struct wkey key;
 
-		wire_key(ci, ex->req_seq, key);
-		wire_add(&lk->unlinked, key, ex->start_ns);
+		wire_key(ci, ex->req_seq, &key);
+		wire_add(&lk->unlinked, &key, ex->start_ns);
 	}
 	return LINK_EMIT;
 }

@@ -6,8 +6,10 @@
  *  1. in a process, a client span is the child of the server span being
  *     handled by the same thread (Go: by the goroutine that asked for it);
  *  2. both ends on this node: the server span's parent is the client span
- *     recorded for the same request on the other end (4-tuple + TCP
- *     sequence number of the request's first byte), whatever the headers;
+ *     recorded for the same request on the other end (the client's address
+ *     and port + TCP sequence number of the request's first byte, which a
+ *     Service's DNAT leaves alone; link.c, struct wkey), whatever the
+ *     headers;
  *  3. a request carrying a span id the process made itself: no client span
  *     (it would duplicate the process's own), the downstream parent is that
  *     span id, and the process's server spans are suppressed by default;

@@ -1564,6 +1564,214 @@ static bool test_link_wire_out_of_order_stamps(void)
 	return true;
 }
 
+/* The server span of path among the spans out so far, or NULL. */
+static const struct span *server_span(const char *path)
+{
+	for (int i = 0; i < nspans; i++)
+		if (spans[i]->kind == SPAN_KIND_SERVER &&
+		    strcmp(astr(spans[i], "url.path"), path) == 0)
+			return spans[i];
+	return NULL;
+}
+
+static const struct span *client_span(const char *path)
+{
+	for (int i = 0; i < nspans; i++)
+		if (spans[i]->kind == SPAN_KIND_CLIENT &&
+		    strcmp(astr(spans[i], "url.path"), path) == 0)
+			return spans[i];
+	return NULL;
+}
+
+/* s is the child of p (rule 2), in p's trace. */
+static bool child_of(const struct span *s, const struct span *p)
+{
+	return s && p && s->has_parent &&
+	       memcmp(s->parent_span_id, p->span_id, 8) == 0 &&
+	       memcmp(s->trace_id, p->trace_id, 16) == 0;
+}
+
+/*
+ * Rule 2 through a Kubernetes Service: kube-proxy's DNAT. The client
+ * connects to the ClusterIP 10.96.0.10:80, the server pod accepts on
+ * 10.244.0.7:8080: the 4-tuples differ, the client's half and the
+ * sequence numbers do not. In order, and with the client's record late
+ * (the server waits for it, as without NAT).
+ */
+static bool test_link_wire_dnat(void)
+{
+	struct kconn cli, srv;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct link_stats ls;
+
+	pairing_fresh(0, 0);
+	kc_init(&cli, 90, WEFT_ROLE_CLIENT, "10.244.0.2", 41090, "10.96.0.10", 80);
+	kc_init(&srv, 91, WEFT_ROLE_SERVER, "10.244.0.7", 8080, "10.244.0.2", 41090);
+	srv.seq[WEFT_DIR_RECV] = cli.seq[WEFT_DIR_SEND];
+	cli.seq[WEFT_DIR_RECV] = srv.seq[WEFT_DIR_SEND];
+	SEND(&cli, "GET /a HTTP/1.1\r\nHost: svc\r\n\r\n", T0);
+	RECV(&srv, "GET /a HTTP/1.1\r\nHost: svc\r\n\r\n", T0 + 1 * MS);
+	SEND(&srv, ok, T0 + 2 * MS);
+	RECV(&cli, ok, T0 + 3 * MS);
+	CHECK_INT(nspans, 2);
+	CHECK(child_of(server_span("/a"), client_span("/a")));
+	/* the next request's client record comes after the server's whole
+	 * exchange: the server span waits, then takes its parent */
+	RECV(&srv, "GET /b HTTP/1.1\r\nHost: svc\r\n\r\n", T0 + 10 * MS);
+	SEND(&srv, ok, T0 + 11 * MS);
+	CHECK_INT(nspans, 2);
+	SEND(&cli, "GET /b HTTP/1.1\r\nHost: svc\r\n\r\n", T0 + 12 * MS);
+	CHECK_INT(nspans, 3);
+	RECV(&cli, ok, T0 + 13 * MS);
+	CHECK_INT(nspans, 4);
+	CHECK(child_of(server_span("/b"), client_span("/b")));
+	ls = lstats();
+	CHECK_INT(ls.wire_links, 2);
+	CHECK_INT(ls.wire_waited, 1);
+	CHECK_INT(ls.wire_misses, 0);
+	return true;
+}
+
+/*
+ * Two Services on the same port (10.96.0.10:80, 10.96.0.11:80) whose
+ * endpoints listen on the same port (8080) in two pods, called from one
+ * client pod, from one source port (Linux reuses an ephemeral port towards
+ * another destination): each server span is the child of the request to
+ * its own Service. Then the same again with both requests' first bytes at
+ * the same sequence number (a 1 in 2^32 coincidence): the two client ends
+ * cannot be told apart, and neither server span takes one.
+ */
+static bool test_link_wire_dnat_two_services(void)
+{
+	struct kconn c1, c2, s1, s2;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	for (int same_seq = 0; same_seq <= 1; same_seq++) {
+		uint64_t t = T0 + (uint64_t)same_seq * 1000 * MS;
+
+		pairing_fresh(0, 0);
+		kc_init(&c1, 92, WEFT_ROLE_CLIENT, "10.244.0.2", 41092, "10.96.0.10", 80);
+		kc_init(&c2, 93, WEFT_ROLE_CLIENT, "10.244.0.2", 41092, "10.96.0.11", 80);
+		kc_init(&s1, 94, WEFT_ROLE_SERVER, "10.244.0.3", 8080, "10.244.0.2", 41092);
+		kc_init(&s2, 95, WEFT_ROLE_SERVER, "10.244.0.4", 8080, "10.244.0.2", 41092);
+		if (same_seq)
+			c2.seq[WEFT_DIR_SEND] = c1.seq[WEFT_DIR_SEND];
+		s1.seq[WEFT_DIR_RECV] = c1.seq[WEFT_DIR_SEND];
+		c1.seq[WEFT_DIR_RECV] = s1.seq[WEFT_DIR_SEND];
+		s2.seq[WEFT_DIR_RECV] = c2.seq[WEFT_DIR_SEND];
+		c2.seq[WEFT_DIR_RECV] = s2.seq[WEFT_DIR_SEND];
+		/* both clients' records first, then both servers, crossed */
+		SEND(&c1, "GET /one HTTP/1.1\r\n\r\n", t);
+		SEND(&c2, "GET /two HTTP/1.1\r\n\r\n", t + 1 * MS);
+		RECV(&s2, "GET /two HTTP/1.1\r\n\r\n", t + 2 * MS);
+		RECV(&s1, "GET /one HTTP/1.1\r\n\r\n", t + 3 * MS);
+		SEND(&s2, ok, t + 4 * MS);
+		SEND(&s1, ok, t + 5 * MS);
+		RECV(&c1, ok, t + 6 * MS);
+		RECV(&c2, ok, t + 7 * MS);
+		pairing_tick(cur, t + 10 * MS + PAIRING_LINK_WAIT_MS * MS);
+		CHECK_INT(nspans, 4);
+		CHECK(server_span("/one") && server_span("/two"));
+		if (!same_seq) {
+			CHECK(child_of(server_span("/one"), client_span("/one")));
+			CHECK(child_of(server_span("/two"), client_span("/two")));
+			CHECK_INT(lstats().wire_links, 2);
+		} else {
+			CHECK(!server_span("/one")->has_parent);
+			CHECK(!server_span("/two")->has_parent);
+			CHECK_INT(lstats().wire_links, 0);
+		}
+	}
+	return true;
+}
+
+/* The same two Services, with the clients' records after the servers'
+ * whole exchanges: each waiting server span takes its own client end. */
+static bool test_link_wire_dnat_two_services_late(void)
+{
+	struct kconn c1, c2, s1, s2;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	pairing_fresh(0, 0);
+	kc_init(&c1, 100, WEFT_ROLE_CLIENT, "10.244.0.2", 41100, "10.96.0.10", 80);
+	kc_init(&c2, 101, WEFT_ROLE_CLIENT, "10.244.0.2", 41100, "10.96.0.11", 80);
+	kc_init(&s1, 102, WEFT_ROLE_SERVER, "10.244.0.3", 8080, "10.244.0.2", 41100);
+	kc_init(&s2, 103, WEFT_ROLE_SERVER, "10.244.0.4", 8080, "10.244.0.2", 41100);
+	s1.seq[WEFT_DIR_RECV] = c1.seq[WEFT_DIR_SEND];
+	c1.seq[WEFT_DIR_RECV] = s1.seq[WEFT_DIR_SEND];
+	s2.seq[WEFT_DIR_RECV] = c2.seq[WEFT_DIR_SEND];
+	c2.seq[WEFT_DIR_RECV] = s2.seq[WEFT_DIR_SEND];
+	/* a first request, in order: 10.244.0.2 is known to be on this node */
+	SEND(&c1, "GET /first HTTP/1.1\r\n\r\n", T0);
+	RECV(&s1, "GET /first HTTP/1.1\r\n\r\n", T0 + 1 * MS);
+	SEND(&s1, ok, T0 + 2 * MS);
+	RECV(&c1, ok, T0 + 3 * MS);
+	CHECK_INT(nspans, 2);
+	RECV(&s1, "GET /one HTTP/1.1\r\n\r\n", T0 + 10 * MS);
+	RECV(&s2, "GET /two HTTP/1.1\r\n\r\n", T0 + 11 * MS);
+	SEND(&s1, ok, T0 + 12 * MS);
+	SEND(&s2, ok, T0 + 13 * MS);
+	CHECK_INT(nspans, 2);		/* both wait */
+	SEND(&c2, "GET /two HTTP/1.1\r\n\r\n", T0 + 14 * MS);
+	SEND(&c1, "GET /one HTTP/1.1\r\n\r\n", T0 + 15 * MS);
+	CHECK_INT(nspans, 4);
+	RECV(&c1, ok, T0 + 16 * MS);
+	RECV(&c2, ok, T0 + 17 * MS);
+	CHECK_INT(nspans, 6);
+	CHECK(child_of(server_span("/one"), client_span("/one")));
+	CHECK(child_of(server_span("/two"), client_span("/two")));
+	CHECK_INT(lstats().wire_waited, 2);
+	CHECK_INT(lstats().wire_misses, 0);
+	return true;
+}
+
+/*
+ * One client port, one sequence number, two destinations: one straight to
+ * a server (no NAT) and one through a Service to another. The server whose
+ * address the client dialled takes its own client end first, whatever the
+ * other one; the NAT'd server then takes the one left. The other order:
+ * the NAT'd server, looking first, sees two candidates and takes neither
+ * (it waits); the direct one is exact, and once it has taken its own, the
+ * one left is the NAT'd server's, found when its span ends.
+ */
+static bool test_link_wire_exact_before_nat(void)
+{
+	struct kconn cd, cn, sd, sn;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	for (int nat_first = 0; nat_first <= 1; nat_first++) {
+		uint64_t t = T0 + (uint64_t)nat_first * 1000 * MS;
+
+		pairing_fresh(0, 0);
+		kc_init(&cd, 96, WEFT_ROLE_CLIENT, "10.244.0.2", 41096, "10.244.0.3", 8080);
+		kc_init(&cn, 97, WEFT_ROLE_CLIENT, "10.244.0.2", 41096, "10.96.0.10", 80);
+		kc_init(&sd, 98, WEFT_ROLE_SERVER, "10.244.0.3", 8080, "10.244.0.2", 41096);
+		kc_init(&sn, 99, WEFT_ROLE_SERVER, "10.244.0.4", 8080, "10.244.0.2", 41096);
+		cn.seq[WEFT_DIR_SEND] = cd.seq[WEFT_DIR_SEND];
+		sd.seq[WEFT_DIR_RECV] = cd.seq[WEFT_DIR_SEND];
+		sn.seq[WEFT_DIR_RECV] = cn.seq[WEFT_DIR_SEND];
+		SEND(&cd, "GET /direct HTTP/1.1\r\n\r\n", t);
+		SEND(&cn, "GET /nat HTTP/1.1\r\n\r\n", t + 1 * MS);
+		if (nat_first) {
+			RECV(&sn, "GET /nat HTTP/1.1\r\n\r\n", t + 2 * MS);
+			RECV(&sd, "GET /direct HTTP/1.1\r\n\r\n", t + 3 * MS);
+		} else {
+			RECV(&sd, "GET /direct HTTP/1.1\r\n\r\n", t + 2 * MS);
+			RECV(&sn, "GET /nat HTTP/1.1\r\n\r\n", t + 3 * MS);
+		}
+		SEND(&sd, ok, t + 4 * MS);
+		SEND(&sn, ok, t + 5 * MS);
+		RECV(&cd, ok, t + 6 * MS);
+		RECV(&cn, ok, t + 7 * MS);
+		pairing_tick(cur, t + 10 * MS + PAIRING_LINK_WAIT_MS * MS);
+		CHECK_INT(nspans, 4);
+		CHECK(child_of(server_span("/direct"), client_span("/direct")));
+		CHECK(child_of(server_span("/nat"), client_span("/nat")));
+		CHECK_INT(lstats().wire_links, 2);
+	}
+	return true;
+}
+
 /* link.c rule 3: a client request with a span id the process made itself is
  * not a span of ours; nothing is emitted for it. */
 static bool test_link_own_context(void)
@@ -2076,6 +2284,10 @@ int main(void)
 	RUN(test_link_wire_out_of_order_stamps);
 	RUN(test_link_wire_sampling);
 	RUN(test_link_wait_with_process_filters);
+	RUN(test_link_wire_dnat);
+	RUN(test_link_wire_dnat_two_services);
+	RUN(test_link_wire_dnat_two_services_late);
+	RUN(test_link_wire_exact_before_nat);
 	RUN(test_telemetry_inline_report);
 	RUN(test_telemetry_inline_metrics);
 	RUN(test_telemetry_collector);
