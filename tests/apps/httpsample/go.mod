@@ -1,0 +1,3 @@
+module weft.test/httpsample
+
+go 1.26
