@@ -12,15 +12,16 @@
 #                          etcd 3.7.0 (DefaultEtcdVersion), so 3.7 is the line
 #                          this Kubernetes release is tested with.
 #   K8S_VERSION   v1.37.2  newest stable k8s.io/kubernetes (v1.38 is beta);
-#                          the one docs in /work/shared/k8s-one-node.md ran.
+#                          the release /work/shared/k8s-one-node.md ran.
 #                          Its staging modules (k8s.io/api, client-go, ...)
 #                          are published as v0.37.2: K8S_STAGING_VERSION.
 #
 # First build, measured on two shared cores with a Jaeger build running at the
-# same time: helm 4 min (1 min alone), etcd 1 min, kube-apiserver 12 min
-# (about 4 min alone), kubectl 1 min, kube-controller-manager 6 min,
-# kube-scheduler 0.5 min, kubelet 10 min (cgo, and much code of its own): about
-# 35 min in all. With a warm Go build cache each one is mostly its link. Builds
+# same time: helm 4 min, etcd 1 min, kube-apiserver 12 min, kubectl 1 min,
+# kube-controller-manager 6 min, kube-scheduler 0.5 min, kubelet 10 min (cgo,
+# and much code of its own): about 35 min in all (k8s-one-node.md measured
+# helm 1 min and kube-apiserver 4 min on a quiet machine). With a warm Go
+# build cache all seven take about a minute, mostly linking. Builds
 # run under `nice` (the machine is shared). Binaries go to fixed paths in
 # $K8S_BIN; the check that they are there and of the pinned version runs each
 # binary's version command (under half a second for all of them).
