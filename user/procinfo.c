@@ -250,6 +250,14 @@ struct procinfo *procinfo_get(uint32_t pid, const char *comm)
 
 	for (e = *head; e; e = e->next)
 		if (e->pi.pid == pid) {
+			/* Read at exec with no name, from a process already
+			 * gone (curl is often done before weft gets to its
+			 * exec record): the kernel's name is better than none. */
+			if (!e->pi.exe_path[0] && !e->pi.comm[0] && comm && comm[0]) {
+				snprintf(e->pi.comm, sizeof(e->pi.comm), "%s", comm);
+				snprintf(e->pi.exe_name, sizeof(e->pi.exe_name), "%s", comm);
+				build_resource(&e->pi);
+			}
 			refresh(&e->pi);
 			return &e->pi;
 		}
