@@ -17,6 +17,7 @@
 #include "util.h"
 #include "cli.h"
 #include "opsserver.h"
+#include "zipkin.h"
 
 #ifndef WEFT_VERSION
 #define WEFT_VERSION "dev"
@@ -73,6 +74,7 @@ static int set_port(struct env *env, const char *arg);
 static int set_netns(struct env *env, const char *arg);
 static int set_output(struct env *env, const char *arg);
 static int set_endpoint(struct env *env, const char *arg);
+static int set_exporter(struct env *env, const char *arg);
 static int set_header(struct env *env, const char *arg);
 static int set_compression(struct env *env, const char *arg);
 static int set_ringbuf(struct env *env, const char *arg);
@@ -118,11 +120,19 @@ static const struct cli_opt options[] = {
 
 	{ "output", 'o', "FMT", "Output", "text (default), json (one object per line), none",
 	  "`text` (default), `json` (one object per line), `none`", K_FN, .fn = set_output },
+	{ "exporter", 0, "otlp|zipkin|none", NULL,
+	  "export format (default: otlp with an OTLP endpoint,\nzipkin with a Zipkin one; OTEL_TRACES_EXPORTER)",
+	  "`otlp` (default when an OTLP endpoint is set), `zipkin` (Zipkin v2 JSON; default when only a Zipkin endpoint is set), `none`; the `--otlp-header`, `-compression`, `-timeout` and TLS flags apply to either (`OTEL_TRACES_EXPORTER`; see Exporting to a collector)",
+	  K_FN, .fn = set_exporter },
 	{ "otlp-endpoint", 0, "URL", NULL,
 	  "export over OTLP/HTTP to URL (base; /v1/traces is\nappended; OTEL_EXPORTER_OTLP_ENDPOINT)",
 	  "export to `URL/v1/traces` over OTLP/HTTP", K_FN, .fn = set_endpoint },
 	{ "otlp-traces-endpoint", 0, "URL", NULL, "full traces URL, used as is",
 	  "export to URL as is", K_STR, AT(ex.endpoint) },
+	{ "zipkin-endpoint", 0, "URL", NULL,
+	  "export Zipkin v2 JSON to URL, used as is (default\nhttp://localhost:9411/api/v2/spans;\nOTEL_EXPORTER_ZIPKIN_ENDPOINT)",
+	  "export Zipkin v2 JSON to URL as is (default `" ZIPKIN_DEFAULT_ENDPOINT "`; implies `--exporter zipkin` unless an OTLP endpoint flag is given)",
+	  K_STR, AT(ex.zipkin_endpoint) },
 	{ "otlp-header", 0, "K=V", NULL,
 	  "extra export header, e.g. an auth token (repeatable;\nOTEL_EXPORTER_OTLP_HEADERS)",
 	  "extra export header (repeatable)", K_FN, .fn = set_header },
@@ -388,6 +398,52 @@ static int set_endpoint(struct env *env, const char *arg)
 	return 0;
 }
 
+static int set_exporter(struct env *env, const char *arg)
+{
+	enum exporter_format f;
+
+	/* the environment was read for it already (exporter_prescan) */
+	if (exporter_parse_format(arg, false, &f))
+		return -1;
+	env->ex.format = f;
+	return 0;
+}
+
+/*
+ * --exporter and the endpoint flags, before the environment is read: which
+ * format's variables apply depends on them (exporter_config_init_sel).
+ * Errors are left to the real pass.
+ */
+static void exporter_prescan(int argc, char **argv, const char *shortopts,
+			     const struct option *longopts,
+			     struct exporter_select *sel)
+{
+	int opt, saved = opterr;
+
+	memset(sel, 0, sizeof(*sel));
+	opterr = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		const char *name;
+
+		if (opt < 256 || opt - 256 >= (int)N_OPTIONS)
+			continue;
+		name = options[opt - 256].name;
+		if (strcmp(name, "exporter") == 0)
+			sel->format = !strcasecmp(optarg, "otlp") ? EXPORTER_OTLP :
+				      !strcasecmp(optarg, "zipkin") ? EXPORTER_ZIPKIN :
+				      !strcasecmp(optarg, "none") ? EXPORTER_NONE :
+								    sel->format;
+		else if (strcmp(name, "otlp-endpoint") == 0 ||
+			 strcmp(name, "otlp-traces-endpoint") == 0)
+			sel->otlp_endpoint = true;
+		else if (strcmp(name, "zipkin-endpoint") == 0)
+			sel->zipkin_endpoint = true;
+	}
+	opterr = saved;
+	optind = 0;	/* glibc: the real pass starts over */
+}
+
 static int set_header(struct env *env, const char *arg)
 {
 	/* K=V as on the command line; the env list syntax parses the same */
@@ -509,11 +565,10 @@ int cli_parse(struct env *env, int argc, char **argv)
 {
 	struct option longopts[N_OPTIONS + 1];
 	char shortopts[2 * N_OPTIONS + 1], *sp = shortopts;
+	struct exporter_select sel;
 	int opt, rc;
 
 	defaults(env);
-	if (exporter_config_init(&env->ex))
-		return -1;
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		longopts[i] = (struct option){ options[i].name,
 			options[i].arg ? required_argument : no_argument, NULL, 256 + (int)i };
@@ -525,6 +580,9 @@ int cli_parse(struct env *env, int argc, char **argv)
 	}
 	longopts[N_OPTIONS] = (struct option){ 0 };
 	*sp = '\0';
+	exporter_prescan(argc, argv, shortopts, longopts, &sel);
+	if (exporter_config_init_sel(&env->ex, &sel))
+		return -1;
 	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		size_t i = 0;
 
@@ -546,6 +604,7 @@ int cli_parse(struct env *env, int argc, char **argv)
 			"Try 'weft --help' for more information.\n", argv[optind]);
 		return -1;
 	}
+	exporter_config_finish(&env->ex);
 	procfilter_to_kernel(&env->names, &env->lo);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include "exporter.h"
 #include "exporter_http.h"
 #include "otlp.h"
+#include "zipkin.h"
 
 #define BACKOFF_INITIAL_MS	500
 #define BACKOFF_MAX_MS		30000
@@ -214,7 +215,9 @@ static int batch_encode(struct exporter *e, struct batch *b)
 	size_t raw_len, gz_len;
 	int err;
 
-	err = otlp_encode(b->spans, b->n, &e->cfg, &raw, &raw_len);
+	err = e->cfg.format == EXPORTER_ZIPKIN ?
+	      zipkin_encode(b->spans, b->n, &e->cfg, &raw, &raw_len) :
+	      otlp_encode(b->spans, b->n, &e->cfg, &raw, &raw_len);
 	if (err)
 		return err;
 	if (e->cfg.gzip) {
@@ -278,9 +281,11 @@ static void on_success(struct exporter *e, struct batch *b,
 			e->cfg.endpoint, (unsigned long long)e->fail_streak);
 	e->failing = false;
 	e->fail_streak = 0;
-	/* An unreadable 2xx body still means the spans were accepted. */
-	otlp_decode_response((const uint8_t *)res->body, res->body_len,
-			     &rejected, &msg);
+	/* An unreadable 2xx body still means the spans were accepted.
+	 * Zipkin answers 202 with no body: it has no partial success. */
+	if (e->cfg.format != EXPORTER_ZIPKIN)
+		otlp_decode_response((const uint8_t *)res->body, res->body_len,
+				     &rejected, &msg);
 	if (rejected < 0)
 		rejected = 0;
 	if (rejected > b->n)
@@ -429,7 +434,7 @@ struct exporter *exporter_start(const struct exporter_config *cfg)
 	int err;
 
 	if (!cfg->endpoint) {
-		fprintf(stderr, "weft: no OTLP endpoint configured\n");
+		fprintf(stderr, "weft: no export endpoint configured\n");
 		return NULL;
 	}
 	e = calloc(1, sizeof(*e));

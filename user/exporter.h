@@ -14,9 +14,28 @@
 #include "span.h"
 
 #define EXPORTER_MAX_HEADERS 32
+#define OTLP_DEFAULT_ENDPOINT "http://localhost:4318/v1/traces"
+
+/* The wire format of the export (--exporter, OTEL_TRACES_EXPORTER). */
+enum exporter_format {
+	EXPORTER_UNSET,		/* not chosen: implied by the endpoints given */
+	EXPORTER_OTLP,		/* OTLP/HTTP protobuf (otlp.c) */
+	EXPORTER_ZIPKIN,	/* Zipkin v2 JSON (zipkin.c) */
+	EXPORTER_NONE,
+};
+
+/* What the command line says about the exporter, read before the
+ * environment so that the environment of the other format is not used. */
+struct exporter_select {
+	enum exporter_format format;	/* --exporter, UNSET = not given */
+	bool otlp_endpoint;		/* --otlp-endpoint/--otlp-traces-endpoint */
+	bool zipkin_endpoint;		/* --zipkin-endpoint */
+};
 
 struct exporter_config {
 	char *endpoint;		/* full URL of the traces endpoint, NULL = off */
+	enum exporter_format format;	/* OTLP or ZIPKIN when endpoint is set */
+	char *zipkin_endpoint;	/* Zipkin URL (flag, environment or default) */
 	char *headers[EXPORTER_MAX_HEADERS]; /* "Name: value" */
 	int n_headers;
 	bool gzip;		/* default true */
@@ -58,8 +77,27 @@ struct exporter_stats {
 	uint64_t status_class[6];
 };
 
-/* Defaults, then the OTEL_* environment. Returns 0 or -EINVAL with a message. */
+/* Defaults, then the OTEL_* environment (exporter_config_init_sel and
+ * exporter_config_finish). Returns 0 or -EINVAL with a message. */
 int exporter_config_init(struct exporter_config *cfg);
+/*
+ * The same, for the format the command line (sel, NULL = nothing) and the
+ * environment choose: --exporter, else the format of an endpoint flag, else
+ * OTEL_TRACES_EXPORTER, else the format of an endpoint variable (OTLP
+ * first), else none. Only the chosen format's variables are read (an OTLP
+ * header never goes to a Zipkin server). An explicit otlp or zipkin without
+ * an endpoint gets the specification's default endpoint.
+ */
+int exporter_config_init_sel(struct exporter_config *cfg,
+			     const struct exporter_select *sel);
+/* After the flags: the endpoint of the chosen format (NULL and format
+ * NONE when there is none). Returns 0. */
+int exporter_config_finish(struct exporter_config *cfg);
+/* "otlp", "zipkin" or "none" (any case) into *out; with list, a comma list
+ * of which the first supported value is taken and the rest warned about
+ * (OTEL_TRACES_EXPORTER). Returns 0 or -EINVAL with a message. */
+int exporter_parse_format(const char *s, bool list, enum exporter_format *out);
+const char *exporter_format_name(enum exporter_format f);
 /* Joins base + "/v1/traces" as OTEL_EXPORTER_OTLP_ENDPOINT asks. */
 char *exporter_join_endpoint(const char *base);
 /* Parses "k1=v1,k2=v2" (values percent-decoded) into cfg (resource attrs or

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "util.h"
 #include "exporter.h"
+#include "zipkin.h"
 
 #define RES_ATTRS_MAX ((int)(sizeof(((struct exporter_config *)0)->res_keys) / \
 			     sizeof(char *)))
@@ -228,9 +230,71 @@ static void set_path(char **dst, const char *traces, const char *generic)
 	}
 }
 
+static const char *env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+/* The order is in exporter.h; *explicit says it was asked for by name. */
+static int choose_format(const struct exporter_select *sel,
+			 enum exporter_format *out, bool *explicit)
+{
+	const char *v;
+
+	*explicit = true;
+	if (sel && sel->format != EXPORTER_UNSET) {
+		*out = sel->format;
+		return 0;
+	}
+	*explicit = false;
+	if (sel && (sel->otlp_endpoint || sel->zipkin_endpoint)) {
+		*out = sel->otlp_endpoint ? EXPORTER_OTLP : EXPORTER_ZIPKIN;
+		return 0;
+	}
+	v = env_set("OTEL_TRACES_EXPORTER");
+	*out = EXPORTER_UNSET;
+	if (v && exporter_parse_format(v, true, out))
+		return -EINVAL;
+	if (*out != EXPORTER_UNSET) {
+		*explicit = true;
+		return 0;
+	}
+	if (env_set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ||
+	    env_set("OTEL_EXPORTER_OTLP_ENDPOINT"))
+		*out = EXPORTER_OTLP;
+	else if (env_set("OTEL_EXPORTER_ZIPKIN_ENDPOINT"))
+		*out = EXPORTER_ZIPKIN;
+	else
+		*out = EXPORTER_NONE;
+	return 0;
+}
+
+/* Zipkin's variables (the specification's "Zipkin Exporter" section): the
+ * endpoint, used as is (exporter_config_finish makes it the endpoint), and
+ * the timeout. The OTLP ones are not read. */
+static int zipkin_env(struct exporter_config *cfg)
+{
+	const char *v = env_set("OTEL_EXPORTER_ZIPKIN_ENDPOINT");
+
+	cfg->zipkin_endpoint = xstrdup(v ? v : ZIPKIN_DEFAULT_ENDPOINT);
+	v = env_set("OTEL_EXPORTER_ZIPKIN_TIMEOUT");
+	return v ? parse_ms("OTEL_EXPORTER_ZIPKIN_TIMEOUT", v, &cfg->timeout_ms) : 0;
+}
+
 int exporter_config_init(struct exporter_config *cfg)
 {
+	int err = exporter_config_init_sel(cfg, NULL);
+
+	return err ? err : exporter_config_finish(cfg);
+}
+
+int exporter_config_init_sel(struct exporter_config *cfg,
+			     const struct exporter_select *sel)
+{
 	const char *used, *v;
+	bool explicit;
 	int err;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -241,6 +305,14 @@ int exporter_config_init(struct exporter_config *cfg)
 	cfg->queue_batches = 64;
 	cfg->shutdown_ms = 5000;
 	cfg->retry_max_ms = 300000;
+
+	if ((err = choose_format(sel, &cfg->format, &explicit)))
+		goto fail;
+	if (cfg->format == EXPORTER_ZIPKIN) {
+		if ((err = zipkin_env(cfg)))
+			goto fail;
+		goto common;
+	}
 
 	v = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
 	if (v && *v) {
@@ -283,7 +355,14 @@ int exporter_config_init(struct exporter_config *cfg)
 		 "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE");
 	set_path(&cfg->key_file, "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
 		 "OTEL_EXPORTER_OTLP_CLIENT_KEY");
+	if (cfg->format == EXPORTER_OTLP && explicit && !cfg->endpoint)
+		cfg->endpoint = xstrdup(OTLP_DEFAULT_ENDPOINT);
+	if (cfg->format == EXPORTER_NONE && explicit) {
+		free(cfg->endpoint);
+		cfg->endpoint = NULL;
+	}
 
+common:
 	/* The SDK spec says a malformed value is discarded with an error, not
 	 * fatal: the spans are still worth sending without the extras. */
 	v = getenv("OTEL_RESOURCE_ATTRIBUTES");
@@ -304,6 +383,7 @@ fail:
 void exporter_config_free(struct exporter_config *cfg)
 {
 	free(cfg->endpoint);
+	free(cfg->zipkin_endpoint);
 	for (int i = 0; i < cfg->n_headers; i++)
 		free(cfg->headers[i]);
 	free(cfg->ca_file);
@@ -324,6 +404,7 @@ void exporter_config_copy(struct exporter_config *dst,
 {
 	*dst = *src;
 	dst->endpoint = dup_or_null(src->endpoint);
+	dst->zipkin_endpoint = dup_or_null(src->zipkin_endpoint);
 	for (int i = 0; i < src->n_headers; i++)
 		dst->headers[i] = xstrdup(src->headers[i]);
 	dst->ca_file = dup_or_null(src->ca_file);
@@ -334,4 +415,103 @@ void exporter_config_copy(struct exporter_config *dst,
 		dst->res_vals[i] = xstrdup(src->res_vals[i]);
 	}
 	dst->service_name = dup_or_null(src->service_name);
+}
+
+const char *exporter_format_name(enum exporter_format f)
+{
+	switch (f) {
+	case EXPORTER_OTLP:
+		return "otlp";
+	case EXPORTER_ZIPKIN:
+		return "zipkin";
+	case EXPORTER_NONE:
+		return "none";
+	default:
+		return "unset";
+	}
+}
+
+/* One name of [s, e), any case (the OpenTelemetry environment
+ * specification's enum values); UNSET when unsupported. */
+static enum exporter_format format_of(const char *s, size_t n)
+{
+	static const enum exporter_format fmts[] = {
+		EXPORTER_OTLP, EXPORTER_ZIPKIN, EXPORTER_NONE,
+	};
+
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		const char *name = exporter_format_name(fmts[i]);
+
+		if (strlen(name) == n && strncasecmp(s, name, n) == 0)
+			return fmts[i];
+	}
+	return EXPORTER_UNSET;
+}
+
+int exporter_parse_format(const char *s, bool list, enum exporter_format *out)
+{
+	const char *p = s;
+
+	*out = EXPORTER_UNSET;
+	if (!list) {
+		*out = format_of(s, strlen(s));
+		if (*out != EXPORTER_UNSET)
+			return 0;
+		fprintf(stderr, "weft: --exporter must be otlp, zipkin or none, not '%s'\n", s);
+		return -EINVAL;
+	}
+	/* OTEL_TRACES_EXPORTER: weft runs one exporter, the first it has. */
+	while (*p) {
+		const char *end = p + strcspn(p, ",");
+		const char *b = p, *e = end;
+		enum exporter_format f;
+
+		while (b < e && isspace((unsigned char)*b))
+			b++;
+		while (e > b && isspace((unsigned char)e[-1]))
+			e--;
+		if (e > b) {
+			f = format_of(b, e - b);
+			if (f == EXPORTER_UNSET)
+				fprintf(stderr, "weft: OTEL_TRACES_EXPORTER: '%.*s' is not "
+					"supported (otlp, zipkin, none), ignored\n",
+					(int)(e - b), b);
+			else if (*out != EXPORTER_UNSET)
+				fprintf(stderr, "weft: OTEL_TRACES_EXPORTER: '%.*s' ignored: "
+					"weft exports with one exporter, %s\n",
+					(int)(e - b), b, exporter_format_name(*out));
+			else
+				*out = f;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+int exporter_config_finish(struct exporter_config *cfg)
+{
+	switch (cfg->format) {
+	case EXPORTER_ZIPKIN:
+		if (!cfg->zipkin_endpoint)
+			cfg->zipkin_endpoint = xstrdup(ZIPKIN_DEFAULT_ENDPOINT);
+		if (cfg->endpoint)	/* an OTLP endpoint flag */
+			fprintf(stderr, "weft: exporting Zipkin to %s: OTLP endpoint %s "
+				"not used\n", cfg->zipkin_endpoint, cfg->endpoint);
+		free(cfg->endpoint);
+		cfg->endpoint = xstrdup(cfg->zipkin_endpoint);
+		break;
+	case EXPORTER_OTLP:
+		if (cfg->zipkin_endpoint && cfg->endpoint)
+			fprintf(stderr, "weft: exporting OTLP to %s: Zipkin endpoint %s "
+				"not used\n", cfg->endpoint, cfg->zipkin_endpoint);
+		if (!cfg->endpoint)
+			cfg->format = EXPORTER_NONE;
+		break;
+	default:
+		free(cfg->endpoint);
+		cfg->endpoint = NULL;
+		cfg->format = EXPORTER_NONE;
+		break;
+	}
+	return 0;
 }

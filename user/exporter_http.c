@@ -183,7 +183,9 @@ struct http_client *http_client_new(const struct exporter_config *cfg,
 		free(c);
 		return NULL;
 	}
-	c->headers = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+	c->headers = curl_slist_append(NULL, cfg->format == EXPORTER_ZIPKIN ?
+				       "Content-Type: application/json" :
+				       "Content-Type: application/x-protobuf");
 	/* Without this curl waits up to a second for "100 Continue". */
 	c->headers = curl_slist_append(c->headers, "Expect:");
 	for (int i = 0; i < cfg->n_headers; i++)

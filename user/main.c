@@ -159,11 +159,11 @@ static void print_stats(struct app *a, bool final)
 		fprintf(stderr, "weft: export: spans in %" PRIu64 ", exported %" PRIu64
 			", rejected %" PRIu64 ", dropped: queue full %" PRIu64
 			", errors %" PRIu64 ", shutdown %" PRIu64 "; requests %" PRIu64
-			", retries %" PRIu64 ", failed requests %" PRIu64 "\n",
+			", retries %" PRIu64 ", failed requests %" PRIu64 "; format %s\n",
 			es.spans_in, es.spans_exported, es.spans_rejected,
 			es.spans_dropped_queue, es.spans_dropped_error,
 			es.spans_dropped_shutdown, es.requests, es.retries,
-			es.export_errors);
+			es.export_errors, exporter_format_name(a->env.ex.format));
 	}
 }
 
@@ -208,7 +208,9 @@ static int run(struct app *a)
 	}
 	fprintf(stderr, "weft: tracing (hooks: %s, header window %u B, body capture %u B)%s\n",
 		loader_hooks_name(a->loader.hooks), a->env.lo.hdr_window,
-		a->env.lo.body_capture, a->exporter ? ", exporting over OTLP" : "");
+		a->env.lo.body_capture, !a->exporter ? "" :
+		a->env.ex.format == EXPORTER_ZIPKIN ? ", exporting Zipkin v2 JSON" :
+		", exporting over OTLP");
 	output_header(stdout, a->env.output);
 	fflush(stdout);
 
@@ -284,18 +286,18 @@ static struct pairing *pipeline_start(struct app *a)
 	return pairing_new(&so, on_span, a);
 }
 
-static void print_export_at_exit(struct exporter *e)
+static void print_export_at_exit(struct exporter *e, enum exporter_format f)
 {
 	struct exporter_stats es;
 
 	exporter_stop_stats(e, &es);
 	fprintf(stderr, "weft: export at exit: exported %" PRIu64 " of %" PRIu64
 		" spans, dropped %" PRIu64 " (queue full %" PRIu64 ", errors %" PRIu64
-		", shutdown deadline %" PRIu64 "), rejected %" PRIu64 "\n",
+		", shutdown deadline %" PRIu64 "), rejected %" PRIu64 "; format %s\n",
 		es.spans_exported, es.spans_in,
 		es.spans_dropped_queue + es.spans_dropped_error + es.spans_dropped_shutdown,
 		es.spans_dropped_queue, es.spans_dropped_error,
-		es.spans_dropped_shutdown, es.spans_rejected);
+		es.spans_dropped_shutdown, es.spans_rejected, exporter_format_name(f));
 }
 
 int main(int argc, char **argv)
@@ -368,7 +370,7 @@ cleanup:
 		fflush(stdout);
 	}
 	if (a.exporter)
-		print_export_at_exit(a.exporter);
+		print_export_at_exit(a.exporter, a.env.ex.format);
 	goprobes_free();
 	loader_stop(&a.loader);
 	procinfo_free_all();

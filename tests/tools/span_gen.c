@@ -45,6 +45,7 @@ static const char usage[] =
 "  --batch-size N        --batch-timeout-ms MS   --queue-batches N\n"
 "  --timeout-ms MS       --shutdown-ms MS        --retry-max-ms MS\n"
 "  --no-gzip             send uncompressed protobuf\n"
+"  --zipkin              send Zipkin v2 JSON instead of OTLP\n"
 "  --bench               throughput against a built-in HTTP sink\n"
 "                        (or --endpoint), printing spans_per_sec\n"
 "  --duration S          --bench: seconds of load (default 5)\n"
@@ -242,7 +243,7 @@ int main(int argc, char **argv)
 {
 	enum { O_COUNT = 256, O_RATE, O_RES, O_ENDPOINT, O_BATCH, O_BATCH_MS,
 	       O_QUEUE, O_TIMEOUT, O_SHUTDOWN, O_RETRY_MAX, O_NOGZIP, O_BENCH,
-	       O_DURATION };
+	       O_DURATION, O_ZIPKIN };
 	static const struct option opts[] = {
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "rate", required_argument, NULL, O_RATE },
@@ -257,6 +258,7 @@ int main(int argc, char **argv)
 		{ "no-gzip", no_argument, NULL, O_NOGZIP },
 		{ "bench", no_argument, NULL, O_BENCH },
 		{ "duration", required_argument, NULL, O_DURATION },
+		{ "zipkin", no_argument, NULL, O_ZIPKIN },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -309,6 +311,9 @@ int main(int argc, char **argv)
 			break;
 		case O_BENCH:
 			env.bench = true;
+			break;
+		case O_ZIPKIN:
+			cfg.format = EXPORTER_ZIPKIN;
 			break;
 		case O_DURATION:
 			env.duration = parse_long("--duration", optarg, 1, 3600);
