@@ -117,6 +117,18 @@ static const struct cli_opt options[] = {
 	  "headers (default): a server span whose caller is on\nanother node is parented to the header span id;\nderived: ids derived so weft instances on every node\nagree (see README, Linking)",
 	  "`headers` (default) or `derived`: how server spans link to callers on other nodes (Linking, rule 5)",
 	  K_CHOICE, AT(link_mode), .choices = link_modes },
+	{ "sampler", 0, "NAME", NULL,
+	  "which traces are output: parentbased_always_on\n(default), parentbased_always_off,\nparentbased_traceidratio, always_on, always_off,\ntraceidratio (OTEL_TRACES_SAMPLER)",
+	  "`parentbased_always_on` (default), `parentbased_always_off`, `parentbased_traceidratio`, `always_on`, `always_off`, `traceidratio`: which traces are output (Linking, rule 7; `OTEL_TRACES_SAMPLER`)",
+	  K_STR, AT(sampler_flag) },
+	{ "sampler-arg", 0, "RATIO", NULL,
+	  "the traceidratio samplers' fraction, 0 to 1,\ndecided from the trace id as the SDKs do\n(default 1; OTEL_TRACES_SAMPLER_ARG)",
+	  "the `traceidratio` samplers' fraction of traces, 0 to 1, decided from the trace id as the SDKs do (default 1; `OTEL_TRACES_SAMPLER_ARG`)",
+	  K_STR, AT(sampler_arg_flag) },
+	{ "propagators", 0, "LIST", NULL,
+	  "context formats read: tracecontext, b3, b3multi,\njaeger, baggage (no context), none; when two\ndisagree the last listed wins (default: all, B3\nfirst; OTEL_PROPAGATORS)",
+	  "context formats read, comma-separated: `tracecontext`, `b3` and `b3multi` (each reads `b3` and `X-B3-*`), `jaeger`, `baggage` (no context), `none`; when two disagree the last listed wins (default: all, B3 first; `OTEL_PROPAGATORS`; see DESCRIPTION)",
+	  K_STR, AT(propagators_flag) },
 
 	{ "output", 'o', "FMT", "Output", "text (default), json (one object per line), none",
 	  "`text` (default), `json` (one object per line), `none`", K_FN, .fn = set_output },
@@ -604,6 +616,10 @@ int cli_parse(struct env *env, int argc, char **argv)
 			"Try 'weft --help' for more information.\n", argv[optind]);
 		return -1;
 	}
+	/* each flag wins over its variable, read only now */
+	if (sampler_configure(&env->sampler, env->sampler_flag, env->sampler_arg_flag) ||
+	    ctx_formats_configure(&env->formats, env->propagators_flag))
+		return -1;
 	exporter_config_finish(&env->ex);
 	procfilter_to_kernel(&env->names, &env->lo);
 	return 0;
@@ -615,4 +631,7 @@ void cli_free(struct env *env)
 	exporter_config_free(&env->ex);
 	free(env->metrics_addr);
 	kube_opts_free(&env->k8s);
+	free(env->sampler_flag);
+	free(env->sampler_arg_flag);
+	free(env->propagators_flag);
 }

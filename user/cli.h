@@ -11,6 +11,8 @@
 #include "link.h"
 #include "procfilter.h"
 #include "kube_meta.h"
+#include "propagation.h"
+#include "sampler.h"
 
 struct env {
 	struct loader_opts lo;
@@ -26,6 +28,10 @@ struct env {
 	struct exporter_config ex;	/* endpoint NULL = no export */
 	char *metrics_addr;		/* --metrics-addr, NULL = no endpoint */
 	struct kube_opts k8s;
+	struct sampler sampler;		/* --sampler/-arg, else OTEL_TRACES_SAMPLER/_ARG */
+	char *sampler_flag, *sampler_arg_flag;	/* as given, NULL = not */
+	struct ctx_formats formats;	/* --propagators, else OTEL_PROPAGATORS */
+	char *propagators_flag;
 };
 
 /* Fills env from defaults, the OTEL_* environment and argv. Returns 0 to

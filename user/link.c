@@ -5,6 +5,7 @@
 #include "ids.h"
 #include "link.h"
 #include "propagation.h"
+#include "sampler.h"
 #include "span.h"
 
 #define WIRE_BUCKETS	16384
@@ -703,6 +704,13 @@ static bool late_wire_link(struct link *lk, struct exchange *ex,
 	return true;
 }
 
+/* Rule 7: keep a span of trace_id whose request carries ctx? */
+static bool sample(struct link *lk, const uint8_t trace_id[16],
+		   const struct trace_ctx *ctx)
+{
+	return sampler_decide(lk->o.sampler, trace_id, sampler_parent_of(ctx));
+}
+
 /* Rule 1: the thread/goroutine of ex now works for it. */
 static void cur_enter(struct link *lk, struct exchange *ex,
 		      const struct conn_info *ci, const struct trace_ctx *ctx)
@@ -766,12 +774,9 @@ static void link_server(struct link *lk, struct exchange *ex,
 	} else {
 		ids_new_trace(ex->trace_id);	/* rule 6 */
 	}
-	if (ctx->debug)
-		ex->sampled = true;
-	else if (ctx->sampled >= 0)
-		ex->sampled = ctx->sampled;
-	else if (!ex->linked)	/* linked: the client's decision (rule 7) */
-		ex->sampled = true;
+	/* linked with no flag of its own: the client's decision (rule 7) */
+	if (!ex->linked || ctx->debug || ctx->sampled >= 0)
+		ex->sampled = sample(lk, ex->trace_id, ctx);
 	if (ctx->valid && ctx->tracestate[0])
 		ex->tracestate = strdup(ctx->tracestate);
 	if (!ex->linked && client_expected(lk, ci, ex->req_seq))
@@ -797,11 +802,10 @@ static void link_telemetry_client(struct link *lk, struct exchange *ex,
 		memcpy(ex->trace_id, ctx->trace_id, 16);
 		memcpy(ex->parent_span_id, ctx->span_id, 8);
 		ex->has_parent = true;
-		ex->sampled = ctx->debug || ctx->sampled != 0;
 	} else {
 		ids_new_trace(ex->trace_id);
-		ex->sampled = true;
 	}
+	ex->sampled = sample(lk, ex->trace_id, ctx);
 	ids_new_span(ex->span_id);
 	wire_put(lk, ci, ex->req_seq, ex->trace_id, ex->span_id, ex->sampled,
 		 NULL, now);
@@ -871,7 +875,7 @@ static void link_client(struct link *lk, struct exchange *ex,
 		memcpy(ex->trace_id, ctx->trace_id, 16);
 		memcpy(ex->span_id, ctx->span_id, 8);
 		ex->suppress = true;
-		ex->sampled = ctx->debug || ctx->sampled != 0;
+		ex->sampled = sample(lk, ex->trace_id, ctx);
 		own_mark(lk, ex->pid);
 		lk->stats.suppressed_client++;
 		wire_put(lk, ci, ex->req_seq, ex->trace_id, ex->span_id,
@@ -895,10 +899,10 @@ static void link_client(struct link *lk, struct exchange *ex,
 		memcpy(ex->trace_id, ctx->trace_id, 16);
 		memcpy(ex->parent_span_id, ctx->span_id, 8);
 		ex->has_parent = true;
-		ex->sampled = ctx->debug || ctx->sampled != 0;
+		ex->sampled = sample(lk, ex->trace_id, ctx);
 	} else {
 		ids_new_trace(ex->trace_id);	/* rule 6: the root */
-		ex->sampled = true;
+		ex->sampled = sample(lk, ex->trace_id, ctx);
 	}
 	if (ctx->valid && lk->o.mode == LINK_DERIVED)
 		link_derive_span_id(ctx->trace_id, ctx->span_id, ex->req_seq,
@@ -907,8 +911,9 @@ static void link_client(struct link *lk, struct exchange *ex,
 		ids_new_span(ex->span_id);
 	if (ctx->valid && ctx->tracestate[0])
 		ex->tracestate = strdup(ctx->tracestate);
-	if (ctx->valid && ctx->sampled == 0 && !ctx->debug)
-		ex->sampled = false;
+	/* the request says not sampled: under parentbased_*, so be it */
+	if (cur && ctx->valid && ctx->sampled == 0 && !ctx->debug)
+		ex->sampled = sample(lk, ex->trace_id, ctx);
 	wire_put(lk, ci, ex->req_seq, ex->trace_id, wire_span, ex->sampled,
 		 ex->dep, now);
 }
@@ -918,7 +923,7 @@ void link_request(struct link *lk, struct exchange *ex, const struct conn_info *
 {
 	struct trace_ctx ctx;
 
-	ctx_from_headers(&ex->req->ctx, &ctx);
+	ctx_from_headers_in(&ex->req->ctx, lk->o.formats, &ctx);
 	local_note(lk, ci);
 	ex->is_server = ci->role != WEFT_ROLE_CLIENT;
 	ex->ctx_key = is_go ? ex->g : ex->tid;

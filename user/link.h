@@ -17,7 +17,9 @@
  *     client span of our own, child of the server span;
  *  5. across nodes: headers (default) or derived ids (--link-mode derived);
  *  6. no headers at all: a new trace at the first span seen;
- *  7. sampling decisions on the wire are kept.
+ *  7. sampling: the sampler (sampler.h) decides where a span takes its
+ *     trace from the headers or starts one; a decision made on this node
+ *     travels with the trace (rules 1, 2).
  * Telemetry (telemetry.h: SDKs' and collectors' exports) is outside the
  * rules: such a request has no span at either end (unless
  * trace_telemetry), never joins or starts a user's trace, and neither do
@@ -31,6 +33,9 @@
 #include <stdint.h>
 #include "exchange.h"
 #include "span.h"
+
+struct sampler;
+struct ctx_formats;
 
 enum link_mode {
 	LINK_HEADERS,		/* rule 5 default */
@@ -61,6 +66,11 @@ struct link_opts {
 	uint64_t (*g_parent)(uint32_t pid, uint64_t g);
 	/* Go: ask for goroutine-creation tracking in pid; NULL = never */
 	void (*want_g_parents)(uint32_t pid);
+	/* rule 7: decides sampled where a span does not inherit it from a
+	 * span on this node (sampler.h); NULL = parentbased_always_on */
+	struct sampler *sampler;
+	/* context formats read, in precedence order; NULL = all */
+	const struct ctx_formats *formats;
 };
 
 struct link_stats {

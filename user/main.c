@@ -151,6 +151,7 @@ static void print_stats(struct app *a, bool final)
 				"connections could not be told to the kernel (their far "
 				"ends are recognised by path only)\n", ownconn_errors());
 	}
+	sampler_print_stats(stderr, &a->env.sampler);
 	kube_meta_print_stats(stderr);
 	if (a->exporter) {
 		struct exporter_stats es;
@@ -205,6 +206,13 @@ static int run(struct app *a)
 		fprintf(stderr, "weft: failed to create ring buffer reader: %s\n",
 			strerror(-err));
 		return err;
+	}
+	{
+		char sd[64], fd[64];
+
+		sampler_describe(&a->env.sampler, sd, sizeof(sd));
+		ctx_formats_describe(&a->env.formats, fd, sizeof(fd));
+		fprintf(stderr, "weft: sampler %s; trace context read from %s\n", sd, fd);
 	}
 	fprintf(stderr, "weft: tracing (hooks: %s, header window %u B, body capture %u B)%s\n",
 		loader_hooks_name(a->loader.hooks), a->env.lo.hdr_window,
@@ -278,6 +286,8 @@ static struct pairing *pipeline_start(struct app *a)
 					  a->env.names.n_exes,
 			.g_parent = goprobes_g_parent,
 			.want_g_parents = goprobes_want_fanout,
+			.sampler = &a->env.sampler,
+			.formats = &a->env.formats,
 		},
 	};
 

@@ -6,7 +6,10 @@
  * case), since meshes and clients differ there and a context we refuse
  * breaks the trace as surely as a wrong one.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "util.h"
 #include "propagation.h"
 
@@ -264,32 +267,172 @@ bool ctx_parse_uber(const char *v, struct trace_ctx *out)
 	return true;
 }
 
-void ctx_from_headers(const struct http_ctx_headers *h, struct trace_ctx *out)
+const struct ctx_formats ctx_formats_all = {
+	.n = 3, .first = { CTX_FMT_B3, CTX_FMT_TRACECONTEXT, CTX_FMT_JAEGER },
+};
+
+static const struct {
+	const char *name;
+	int fmt;		/* a ctx_format, or one of these: */
+} fmt_names[] = {
+#define FMT_NO_CONTEXT	-1	/* accepted, reads no trace context */
+#define FMT_NONE	-2
+#define FMT_UNSUPPORTED	-3	/* an SDK's name weft does not read */
+	{ "tracecontext", CTX_FMT_TRACECONTEXT },
+	{ "b3", CTX_FMT_B3 },
+	{ "b3multi", CTX_FMT_B3 },
+	{ "jaeger", CTX_FMT_JAEGER },
+	{ "baggage", FMT_NO_CONTEXT },
+	{ "none", FMT_NONE },
+	{ "xray", FMT_UNSUPPORTED },
+	{ "ottrace", FMT_UNSUPPORTED },
+};
+
+#define FMT_KNOWN "tracecontext, b3, b3multi, jaeger, baggage, none"
+
+static const char *const fmt_label[CTX_FMT_N] = {
+	[CTX_FMT_TRACECONTEXT] = "tracecontext",
+	[CTX_FMT_B3] = "b3",
+	[CTX_FMT_JAEGER] = "jaeger",
+};
+
+int ctx_formats_parse(const char *list, const char *what, bool strict,
+		      struct ctx_formats *out)
+{
+	enum ctx_format seen[CTX_FMT_N];	/* lowest precedence first */
+	int n = 0, others = 0;
+	bool none = false, blank = true;
+	const char *p = list;
+
+	while (p && *p) {
+		const char *end = strchr(p, ','), *s = p, *e;
+		int fmt = FMT_UNSUPPORTED - 1;	/* unknown */
+		size_t len;
+
+		if (!end)
+			end = p + strlen(p);
+		p = *end ? end + 1 : end;
+		for (e = end; s < e && (*s == ' ' || *s == '\t'); s++)
+			;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		len = e - s;
+		if (!len)
+			continue;
+		blank = false;
+		for (size_t i = 0; i < sizeof(fmt_names) / sizeof(fmt_names[0]); i++)
+			if (strlen(fmt_names[i].name) == len &&
+			    strncasecmp(s, fmt_names[i].name, len) == 0)
+				fmt = fmt_names[i].fmt;
+		if (fmt == FMT_NONE) {
+			none = true;
+			continue;
+		}
+		if (fmt < FMT_NONE) {
+			fprintf(stderr, "weft: %s: %s '%.*s' (weft reads " FMT_KNOWN ")%s\n",
+				what, fmt == FMT_UNSUPPORTED ? "weft does not read" :
+				"unknown propagator", (int)len, s,
+				strict ? "" : "; ignored");
+			if (strict)
+				return -1;
+			continue;
+		}
+		others++;
+		if (fmt == FMT_NO_CONTEXT)
+			continue;
+		/* listed again: its last place counts (the composite's order) */
+		for (int i = 0; i < n; i++)
+			if (seen[i] == (enum ctx_format)fmt) {
+				memmove(seen + i, seen + i + 1, (n - i - 1) * sizeof(seen[0]));
+				n--;
+				break;
+			}
+		seen[n++] = fmt;
+	}
+	if (blank) {
+		*out = ctx_formats_all;
+		return 0;
+	}
+	if (none) {
+		if (others)
+			fprintf(stderr, "weft: %s: 'none' is listed: no trace context is "
+				"read, the other names are ignored\n", what);
+		n = 0;
+	}
+	out->n = n;
+	for (int i = 0; i < n; i++)
+		out->first[i] = seen[n - 1 - i];	/* the last listed wins */
+	return 0;
+}
+
+int ctx_formats_configure(struct ctx_formats *out, const char *flag)
+{
+	if (flag)
+		return ctx_formats_parse(flag, "--propagators", true, out);
+	return ctx_formats_parse(getenv("OTEL_PROPAGATORS"), "OTEL_PROPAGATORS", false,
+				 out);
+}
+
+void ctx_formats_describe(const struct ctx_formats *f, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	if (size)
+		buf[0] = '\0';
+	if (!f->n)
+		snprintf(buf, size, "none");
+	for (int i = 0; i < f->n && o < size; i++)
+		o += snprintf(buf + o, size - o, "%s%s", i ? "," : "",
+			      fmt_label[f->first[i]]);
+}
+
+void ctx_from_headers_in(const struct http_ctx_headers *h,
+			 const struct ctx_formats *f, struct trace_ctx *out)
 {
 	struct trace_ctx single, multi;
+	bool b3 = false;
 
-	/* W3C: more than one traceparent is an invalid traceparent. */
-	if (h->traceparent[0] && !h->traceparent_dup &&
-	    ctx_parse_traceparent(h->traceparent, out)) {
-		memcpy(out->tracestate, h->tracestate, sizeof(out->tracestate));
-		out->tracestate[sizeof(out->tracestate) - 1] = '\0';
-		return;
+	if (!f)
+		f = &ctx_formats_all;
+	for (int i = 0; i < f->n; i++) {
+		switch (f->first[i]) {
+		case CTX_FMT_TRACECONTEXT:
+			/* W3C: more than one traceparent is an invalid traceparent */
+			if (h->traceparent[0] && !h->traceparent_dup &&
+			    ctx_parse_traceparent(h->traceparent, out)) {
+				memcpy(out->tracestate, h->tracestate,
+				       sizeof(out->tracestate));
+				out->tracestate[sizeof(out->tracestate) - 1] = '\0';
+				return;
+			}
+			break;
+		case CTX_FMT_B3:
+			/* the single header first, as the B3 specification says */
+			b3 = true;
+			if (ctx_parse_b3_single(h->b3, &single)) {
+				*out = single;
+				return;
+			}
+			if (ctx_parse_b3_multi(h, &multi)) {
+				*out = multi;
+				return;
+			}
+			break;
+		case CTX_FMT_JAEGER:
+			if (h->uber_trace_id[0] && ctx_parse_uber(h->uber_trace_id, out))
+				return;
+			break;
+		case CTX_FMT_N:
+			break;
+		}
 	}
-	if (ctx_parse_b3_single(h->b3, &single)) {
-		*out = single;
-		return;
-	}
-	if (ctx_parse_b3_multi(h, &multi)) {
-		*out = multi;
-		return;
-	}
-	if (h->uber_trace_id[0] && ctx_parse_uber(h->uber_trace_id, out))
-		return;
 	/*
 	 * No usable context, but "b3: 0" or "X-B3-Sampled: 0" still says
 	 * what the caller decided, and the caller must be able to honour it.
 	 */
 	ctx_reset(out);
+	if (!b3)
+		return;
 	if (single.sampled >= 0) {
 		out->sampled = single.sampled;
 		out->debug = single.debug;
@@ -297,4 +440,9 @@ void ctx_from_headers(const struct http_ctx_headers *h, struct trace_ctx *out)
 		out->sampled = multi.sampled;
 		out->debug = multi.debug;
 	}
+}
+
+void ctx_from_headers(const struct http_ctx_headers *h, struct trace_ctx *out)
+{
+	ctx_from_headers_in(h, &ctx_formats_all, out);
 }

@@ -33,11 +33,58 @@ struct trace_ctx {
 };
 
 /*
- * Pick the context of a request from its headers. Precedence when several
- * are present and valid: traceparent, b3, X-B3-*, uber-trace-id.
- * Sampling-only B3 ("b3: 0", X-B3-Sampled without ids) yields valid=false
- * with sampled set, so the caller can honour the decision.
+ * The context formats read, by the names OTEL_PROPAGATORS gives them:
+ * tracecontext (traceparent + tracestate), b3 and b3multi (both mean B3:
+ * the b3 header, then X-B3-*, as every SDK's B3 propagator extracts them;
+ * the names differ only in what an SDK injects), jaeger (uber-trace-id).
  */
+enum ctx_format {
+	CTX_FMT_TRACECONTEXT,
+	CTX_FMT_B3,
+	CTX_FMT_JAEGER,
+	CTX_FMT_N,
+};
+
+/* Formats tried in order, highest precedence first; n 0 reads none. */
+struct ctx_formats {
+	int n;
+	enum ctx_format first[CTX_FMT_N];
+};
+
+/*
+ * What weft reads without OTEL_PROPAGATORS: every format, B3 first, then
+ * traceparent, then uber-trace-id (as if OTEL_PROPAGATORS were
+ * "jaeger,tracecontext,b3": README, DESCRIPTION, says why).
+ */
+extern const struct ctx_formats ctx_formats_all;
+
+/*
+ * A comma list of OTEL_PROPAGATORS names into formats, with the SDKs'
+ * composite semantics: the last listed format that yields a context wins,
+ * so precedence is the list reversed. "baggage" is accepted and carries
+ * no context; "none" reads nothing (and wins over the others). Blank
+ * (NULL, "", spaces): every format (ctx_formats_all). An unknown name is
+ * left out with a warning when strict is false, or is an error (-1) when
+ * it is true; what names the list in messages.
+ */
+int ctx_formats_parse(const char *list, const char *what, bool strict,
+		      struct ctx_formats *out);
+/* --propagators (NULL when not given) wins over OTEL_PROPAGATORS; -1 on a
+ * bad flag (said on stderr). */
+int ctx_formats_configure(struct ctx_formats *out, const char *flag);
+/* "b3,tracecontext,jaeger" (highest first) or "none". */
+void ctx_formats_describe(const struct ctx_formats *f, char *buf, size_t size);
+
+/*
+ * Pick the context of a request from its headers, trying formats in f's
+ * order (NULL: ctx_formats_all): the first valid one wins. An invalid
+ * header of one format does not hide a valid one of another.
+ * Sampling-only B3 ("b3: 0", X-B3-Sampled without ids) yields valid=false
+ * with sampled set, so the caller can honour the decision (when B3 is read).
+ */
+void ctx_from_headers_in(const struct http_ctx_headers *h,
+			 const struct ctx_formats *f, struct trace_ctx *out);
+/* ctx_from_headers_in with every format (ctx_formats_all). */
 void ctx_from_headers(const struct http_ctx_headers *h, struct trace_ctx *out);
 
 /*

@@ -462,6 +462,82 @@ static bool test_uber_value_too_long(void)
 	return true;
 }
 
+/* The cases Jaeger clients produce, valid and not. */
+static bool test_uber_more(void)
+{
+	/* 64-bit trace ids (Jaeger's default for years) are left-padded */
+	CHECK(ctx_parse_uber("463ac35c9f6413ad:e457b5a2e4d86bd1:0:1", &c));
+	CHECK(id_eq(c.trace_id, 16, "0000000000000000463ac35c9f6413ad"));
+	/* upper-case hex, as some clients print it */
+	CHECK(ctx_parse_uber("463AC35C9F6413AD:E457B5A2E4D86BD1:0:1", &c));
+	CHECK(id_eq(c.span_id, 8, SID));
+	/* the parent is deprecated but parsed; 0 and 0000 mean none */
+	CHECK(ctx_parse_uber(TID32 ":" SID ":" PID ":1", &c));
+	CHECK(c.has_parent_id);
+	CHECK(id_eq(c.parent_id, 8, PID));
+	CHECK(ctx_parse_uber(TID32 ":" SID ":0000000000000000:1", &c));
+	CHECK(!c.has_parent_id);
+	/* flags: bit 0 sampled, bit 1 debug (sampled too), others ignored */
+	CHECK(ctx_parse_uber("1:2:0:0", &c));
+	CHECK_INT(c.sampled, 0);
+	CHECK(!c.debug);
+	CHECK(ctx_parse_uber("1:2:0:8", &c));
+	CHECK_INT(c.sampled, 0);
+	CHECK(ctx_parse_uber("1:2:0:05", &c));
+	CHECK_INT(c.sampled, 1);
+	CHECK(!c.debug);
+	CHECK(ctx_parse_uber("1:2:0:ff", &c));
+	CHECK_INT(c.sampled, 1);
+	CHECK(c.debug);
+	/* URL-encoded separators, upper and lower case, the parent 0 too */
+	CHECK(ctx_parse_uber(TID32 "%3A" SID "%3a0%3A3", &c));
+	CHECK(id_eq(c.trace_id, 16, TID32));
+	CHECK(c.debug);
+	CHECK(!c.has_parent_id);
+	return true;
+}
+
+static bool test_uber_malformed(void)
+{
+	static const char *const bad[] = {
+		/* all-zero ids, in every length */
+		"00000000000000000000000000000000:" SID ":0:1",
+		"0000000000000000:" SID ":0:1",
+		TID32 ":0000000000000000:0:1",
+		TID32 ":0:0:1",
+		/* too long: trace 33, span 17, parent 17, flags 3 digits */
+		TID32 "a:" SID ":0:1",
+		TID32 ":" SID "a:0:1",
+		TID32 ":" SID ":" PID "a:1",
+		TID32 ":" SID ":0:001",
+		/* not hex */
+		TID32 ":" SID ":0:x",
+		TID32 ":e457b5a2e4d86bdz:0:1",
+		"80f198ee56343ba864fe8b2a57d3eff-:" SID ":0:1",
+		TID32 ":" SID ":-1:1",
+		"0x1:2:0:1",
+		/* separators: double-encoded, other escapes, too few, too many */
+		TID32 "%253A" SID "%253A0%253A1",
+		TID32 "%3B" SID ":0:1",
+		TID32 ":" SID ":0",
+		TID32 ":" SID ":0:1:",
+		":::", ":", "",
+		TID32 "-" SID "-0-1",
+		/* blanks are not trimmed */
+		TID32 ": " SID ":0:1",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (ctx_parse_uber(bad[i], &c) || c.valid) {
+			fprintf(stderr, "  accepted bad[%zu]: %s\n", i, bad[i]);
+			return false;
+		}
+		CHECK_INT(c.sampled, -1);
+		CHECK_INT(c.source, CTX_NONE);
+	}
+	return true;
+}
+
 /* --- precedence and fallbacks ------------------------------------------- */
 
 static void all_headers(void)
@@ -475,15 +551,12 @@ static void all_headers(void)
 	set(h.uber_trace_id, "5555:6666:0:1");
 }
 
+/* Without OTEL_PROPAGATORS: b3, X-B3-*, traceparent, uber-trace-id. */
 static bool test_from_headers_precedence(void)
 {
 	all_headers();
 	ctx_from_headers(&h, &c);
 	CHECK(c.valid);
-	CHECK_INT(c.source, CTX_TRACEPARENT);
-	CHECK(id_eq(c.span_id, 8, "00f067aa0ba902b7"));
-	h.traceparent[0] = '\0';
-	ctx_from_headers(&h, &c);
 	CHECK_INT(c.source, CTX_B3_SINGLE);
 	CHECK(id_eq(c.span_id, 8, "2222222222222222"));
 	CHECK_INT(c.sampled, 0);
@@ -492,6 +565,10 @@ static bool test_from_headers_precedence(void)
 	CHECK_INT(c.source, CTX_B3_MULTI);
 	CHECK(id_eq(c.span_id, 8, "4444444444444444"));
 	h.b3_traceid[0] = '\0';
+	ctx_from_headers(&h, &c);
+	CHECK_INT(c.source, CTX_TRACEPARENT);
+	CHECK(id_eq(c.span_id, 8, "00f067aa0ba902b7"));
+	h.traceparent[0] = '\0';
 	ctx_from_headers(&h, &c);
 	CHECK_INT(c.source, CTX_UBER);
 	CHECK(id_eq(c.span_id, 8, "0000000000006666"));
@@ -515,16 +592,28 @@ static bool test_from_headers_invalid_falls_through(void)
 	set(h.b3_spanid, "nope");
 	ctx_from_headers(&h, &c);
 	CHECK_INT(c.source, CTX_UBER);
+	/* and the other way round: a bad B3 does not hide traceparent */
+	set(h.traceparent, TP_EXAMPLE);
+	ctx_from_headers(&h, &c);
+	CHECK_INT(c.source, CTX_TRACEPARENT);
+	CHECK_STR(c.tracestate, "congo=t61rcWkgMzE");
 	return true;
 }
 
 static bool test_from_headers_tracestate(void)
 {
 	all_headers();
+	h.b3[0] = h.b3_traceid[0] = '\0';
 	ctx_from_headers(&h, &c);
+	CHECK_INT(c.source, CTX_TRACEPARENT);
 	CHECK_STR(c.tracestate, "congo=t61rcWkgMzE");
 	/* tracestate means nothing without its traceparent */
 	h.traceparent[0] = '\0';
+	ctx_from_headers(&h, &c);
+	CHECK_INT(c.source, CTX_UBER);
+	CHECK_STR(c.tracestate, "");
+	/* nor when another format's context is taken */
+	all_headers();
 	ctx_from_headers(&h, &c);
 	CHECK_INT(c.source, CTX_B3_SINGLE);
 	CHECK_STR(c.tracestate, "");
@@ -545,6 +634,92 @@ static bool test_from_headers_traceparent_dup(void)
 	ctx_from_headers(&h, &c);
 	CHECK(c.valid);
 	CHECK_INT(c.source, CTX_B3_SINGLE);
+	return true;
+}
+
+static const char *fmts(const char *list)
+{
+	static struct ctx_formats f;
+	static char d[64];
+
+	if (ctx_formats_parse(list, "test", false, &f))
+		return "(error)";
+	ctx_formats_describe(&f, d, sizeof(d));
+	ctx_from_headers_in(&h, &f, &c);
+	return d;
+}
+
+/* OTEL_PROPAGATORS: the SDKs' composite order, the last listed wins. */
+static bool test_formats_order(void)
+{
+	all_headers();
+	CHECK_STR(fmts("tracecontext,baggage,b3"), "b3,tracecontext");
+	CHECK_INT(c.source, CTX_B3_SINGLE);
+	CHECK_STR(fmts("b3,tracecontext"), "tracecontext,b3");
+	CHECK_INT(c.source, CTX_TRACEPARENT);
+	CHECK_STR(c.tracestate, "congo=t61rcWkgMzE");
+	CHECK_STR(fmts("b3 , tracecontext , jaeger"), "jaeger,tracecontext,b3");
+	CHECK_INT(c.source, CTX_UBER);
+	/* b3multi is B3 too: the b3 header, then X-B3-* */
+	CHECK_STR(fmts("b3multi"), "b3");
+	CHECK_INT(c.source, CTX_B3_SINGLE);
+	h.b3[0] = '\0';
+	CHECK_STR(fmts("b3"), "b3");
+	CHECK_INT(c.source, CTX_B3_MULTI);
+	/* listed twice: its last place counts */
+	CHECK_STR(fmts("b3,tracecontext,b3multi"), "b3,tracecontext");
+	CHECK_STR(fmts("jaeger,b3,jaeger,tracecontext"), "tracecontext,jaeger,b3");
+	/* case, blanks and empty members */
+	CHECK_STR(fmts(",, TraceContext ,\tB3MULTI,"), "b3,tracecontext");
+	/* unset or blank: every format, B3 first */
+	CHECK_STR(fmts(NULL), "b3,tracecontext,jaeger");
+	CHECK_STR(fmts("  "), "b3,tracecontext,jaeger");
+	return true;
+}
+
+static bool test_formats_restrict(void)
+{
+	all_headers();
+	/* only what is listed is read, even when nothing else is there */
+	CHECK_STR(fmts("jaeger"), "jaeger");
+	CHECK_INT(c.source, CTX_UBER);
+	h.uber_trace_id[0] = '\0';
+	CHECK_STR(fmts("jaeger"), "jaeger");
+	CHECK(!c.valid);
+	CHECK_INT(c.sampled, -1);	/* "b3: ...-0" is not read either */
+	/* a bad header of a listed format falls through to the next one */
+	all_headers();
+	set(h.b3, "garbage");
+	set(h.b3_spanid, "nope");
+	CHECK_STR(fmts("tracecontext,b3"), "b3,tracecontext");
+	CHECK_INT(c.source, CTX_TRACEPARENT);
+	/* baggage carries no trace context; none reads nothing */
+	all_headers();
+	CHECK_STR(fmts("baggage"), "none");
+	CHECK(!c.valid);
+	CHECK_STR(fmts("none"), "none");
+	CHECK(!c.valid);
+	fprintf(stderr, "  (the warnings below are expected)\n");
+	CHECK_STR(fmts("b3,none"), "none");
+	CHECK(!c.valid);
+	/* unknown names are left out (an error where strict: --propagators) */
+	CHECK_STR(fmts("xray,tracecontext,bogus"), "tracecontext");
+	CHECK_INT(c.source, CTX_TRACEPARENT);
+	CHECK_STR(fmts("xray"), "none");
+	{
+		struct ctx_formats f;
+
+		CHECK_INT(ctx_formats_parse("tracecontext,bogus", "test", true, &f), -1);
+		CHECK_INT(ctx_formats_parse("b3multi,baggage", "test", true, &f), 0);
+		CHECK_INT(f.n, 1);
+	}
+	/* a bare B3 decision counts only when B3 is read */
+	memset(&h, 0, sizeof(h));
+	set(h.b3, "0");
+	CHECK_STR(fmts("tracecontext"), "tracecontext");
+	CHECK_INT(c.sampled, -1);
+	CHECK_STR(fmts("tracecontext,b3"), "b3,tracecontext");
+	CHECK_INT(c.sampled, 0);
 	return true;
 }
 
@@ -759,11 +934,15 @@ int main(void)
 	RUN(test_uber_percent_encoded);
 	RUN(test_uber_invalid);
 	RUN(test_uber_value_too_long);
+	RUN(test_uber_more);
+	RUN(test_uber_malformed);
 	RUN(test_from_headers_precedence);
 	RUN(test_from_headers_invalid_falls_through);
 	RUN(test_from_headers_tracestate);
 	RUN(test_from_headers_traceparent_dup);
 	RUN(test_from_headers_sampling_only);
+	RUN(test_formats_order);
+	RUN(test_formats_restrict);
 	RUN(test_from_http_head);
 	RUN(test_fuzz_parsers);
 	return TEST_SUMMARY();
