@@ -65,6 +65,7 @@ static bool leaf_id(const char *s, size_t n, struct cgroup_ids *out)
 static bool pod_uid(const char *s, size_t n, struct cgroup_ids *out)
 {
 	const char *p = NULL;
+	char uid[POD_UID_LEN + 1];
 
 	if (n > 6 && memcmp(s + n - 6, ".slice", 6) == 0)
 		n -= 6;
@@ -80,9 +81,14 @@ static bool pod_uid(const char *s, size_t n, struct cgroup_ids *out)
 
 		if (dash ? (c != '-' && c != '_') : !isxdigit((unsigned char)c))
 			return false;
-		out->pod_uid[i] = dash ? '-' : (char)tolower((unsigned char)c);
+		uid[i] = dash ? '-' : (char)tolower((unsigned char)c);
 	}
-	out->pod_uid[POD_UID_LEN] = '\0';
+	/* Copied only once all 36 are good: a component that failed half
+	 * way ("pod" + 35 good characters + junk) left its first characters
+	 * in out->pod_uid, reported as the pod's UID when a container id
+	 * came below it (found by tests/fuzz/fuzz_cgroup.c). */
+	uid[POD_UID_LEN] = '\0';
+	memcpy(out->pod_uid, uid, sizeof(uid));
 	return true;
 }
 

@@ -127,6 +127,12 @@ static bool test_cgroup_hostile(void)
 	/* a malformed pod uid next to a good id: the id, no pod */
 	CHECK(cgroup_ids_parse("0::/kubepods/podnot-a-uid/34dc0b5e626f2c5c4c5170e34b10e7654ce36f0fcd532739f4445baabea03376", &ids));
 	CHECK_STR(ids.pod_uid, "");
+	/* found by tests/fuzz/fuzz_cgroup.c: a uid bad only in its last
+	 * character left the first 35 as the pod's UID */
+	CHECK(cgroup_ids_parse("0::/kubepods/pod74c13223-5a00-11e9-b385-42010a80018Z/34dc0b5e626f2c5c4c5170e34b10e7654ce36f0fcd532739f4445baabea03376", &ids));
+	CHECK_STR(ids.pod_uid, "");
+	CHECK(cgroup_ids_parse("0::/kubepods-besteffort-pod74c13223_5a00_11e9_b385_42010a80018d.slice/x-podaaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeeZ.slice/cri-containerd-34dc0b5e626f2c5c4c5170e34b10e7654ce36f0fcd532739f4445baabea03376.scope", &ids));
+	CHECK_STR(ids.pod_uid, "74c13223-5a00-11e9-b385-42010a80018d");
 	memset(big, '/', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	big[0] = '0'; big[1] = ':'; big[2] = ':';
