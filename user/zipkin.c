@@ -298,6 +298,35 @@ static int res_put(struct res_entry *e, int n, const char *key,
 	return i == n ? n + 1 : n;
 }
 
+/*
+ * Does r already have a tag whose key is written as key would be? Keys
+ * that are not UTF-8 (a process's OTEL_RESOURCE_ATTRIBUTES says anything)
+ * can be written alike, each ill-formed run as U+FFFD: "\xf7\xf7" and
+ * "\xf7\xf3", or "\xff" and a real U+FFFD. Only keys with bytes past
+ * ASCII can collide so (tests/fuzz/fuzz_zipkin.c found it).
+ */
+static bool tag_key_written(const struct res_z *r, const char *key)
+{
+	struct zbuf q = { 0 };
+	bool dup = false;
+	const char *k;
+
+	for (k = key; *k && !((unsigned char)*k & 0x80); k++)
+		;
+	if (!*k)
+		return false;
+	zb_str(&q, key);
+	for (int j = 0; j < r->n && !q.oom && !dup; j++) {
+		size_t end = j + 1 < r->n ? r->off[j + 1] : r->tags.len;
+
+		/* tag j is ,"key":value */
+		dup = end - r->off[j] > q.len + 1 &&
+		      memcmp(r->tags.p + r->off[j] + 1, q.p, q.len) == 0;
+	}
+	free(q.p);
+	return dup;
+}
+
 static struct res_z *res_build(const struct resource *res,
 			       const struct exporter_config *cfg)
 {
@@ -323,7 +352,8 @@ static struct res_z *res_build(const struct resource *res,
 			svc = &e[i];
 			continue;
 		}
-		if (reserved_key(e[i].key))
+		/* the first of keys written alike is kept: no tag twice */
+		if (reserved_key(e[i].key) || tag_key_written(r, e[i].key))
 			continue;
 		r->off[r->n] = r->tags.len;
 		r->hash[r->n] = key_hash(e[i].key);

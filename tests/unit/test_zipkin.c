@@ -533,6 +533,38 @@ static bool test_hostile_values_parse(void)
 	return true;
 }
 
+/* Found by tests/fuzz/fuzz_zipkin.c: resource keys that are not UTF-8 and
+ * differ only in their ill-formed bytes were written alike (each as two
+ * U+FFFD), so the tags object had that key twice; the first is kept. */
+static bool test_resource_keys_written_alike(void)
+{
+	struct resource *r = resource_new(1);
+	struct span *s = server_span(r);
+	struct json_object *o, *tags;
+	char *got, *at;
+	int seen = 0;
+
+	resource_set_str(r, "k\xf7\xf7", "first");
+	resource_set_str(r, "k\xf7\xf3", "second");
+	resource_set_str(r, "k\xef\xbf\xbd\xef\xbf\xbd", "third");	/* real U+FFFDs */
+	resource_set_str(r, "k\xe2\x82", "fourth");	/* one maximal subpart: one U+FFFD */
+	got = encode(&s, 1, NULL);
+	CHECK(got);
+	for (at = got; (at = strstr(at, "\"k" R R "\":")); at++)
+		seen++;
+	CHECK_INT(seen, 1);
+	o = parse_strict(got);
+	CHECK(o);
+	CHECK_STR(field(o, "tags", "k" R R), "first");
+	CHECK_STR(field(o, "tags", "k" R), "fourth");
+	CHECK(json_object_object_get_ex(json_object_array_get_idx(o, 0), "tags", &tags));
+	json_object_put(o);
+	free(got);
+	span_free(s);
+	resource_unref(r);
+	return true;
+}
+
 /* --- exporter choice: flags, then OTEL_* ---------------------------------- */
 
 static const char *env_vars[] = {
@@ -796,6 +828,7 @@ int main(void)
 	RUN(test_resource_merge_and_collisions);
 	RUN(test_escaping);
 	RUN(test_hostile_values_parse);
+	RUN(test_resource_keys_written_alike);
 	RUN(test_parse_format);
 	RUN(test_choice_flags);
 	RUN(test_choice_env);
