@@ -145,3 +145,41 @@ clean:
 	$(Q)rm -rf $(OUTPUT)
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d)
+
+# ---- Fuzzing (tests/fuzz/, docs/fuzzing.md) ----
+# libFuzzer targets built with clang under ASan+UBSan into build/fuzz/, run
+# by tests/fuzz/run.sh over the seed corpora in tests/fuzz/corpus/<name>/.
+# `make fuzz` runs each target FUZZ_SECONDS (FUZZ_JOBS at a time) and fails
+# on any crash, leak, timeout or broken invariant; `make fuzz-build` only
+# builds; scripts/fuzz-long.sh runs them for longer.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
+FUZZ_OUT := build/fuzz
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -fsanitize=fuzzer-no-link
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+# The agent's code without main and the BPF loaders (no skeletons needed):
+# an archive, so each target links only the objects it uses.
+FUZZ_LIB_OBJS := $(filter-out $(OUTPUT)/main.o $(OUTPUT)/loader.o \
+	$(OUTPUT)/goprobes.o,$(USER_OBJS)) $(PB_OBJS)
+
+.PHONY: fuzz fuzz-build fuzz-bins
+fuzz: fuzz-build
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
+		tests/fuzz/run.sh $(FUZZ_NAMES)
+
+fuzz-build:
+	$(Q)tests/fuzz/run.sh --deps
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(FUZZ_OUT) CC=$(CLANG) \
+		CFLAGS='$(FUZZ_CFLAGS)' fuzz-bins
+
+fuzz-bins: $(patsubst %,$(OUTPUT)/fuzz_%,$(FUZZ_NAMES))
+
+$(OUTPUT)/libweft-fuzz.a: $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUTPUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(OUTPUT)/libweft-fuzz.a
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< \
+		$(OUTPUT)/libweft-fuzz.a $(LDLIBS) -o $@

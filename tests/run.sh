@@ -48,6 +48,7 @@ step otelcol scripts/install-otelcol.sh
 if step build make; then
 	step unit make unit
 	step asan make asan
+	step fuzz make fuzz FUZZ_SECONDS=10
 	suites=tests/e2e
 	[ -d tests/export ] && suites="$suites tests/export"
 	# shellcheck disable=SC2086
