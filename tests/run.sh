@@ -44,6 +44,7 @@ step pytest pytest_ok
 step apps tests/apps/build.sh
 step jaeger scripts/install-jaeger.sh
 step k8s scripts/install-k8s.sh
+step k8s-extra scripts/install-k8s-extra.sh
 step otelcol scripts/install-otelcol.sh
 if step build make; then
 	step unit make unit
