@@ -35,10 +35,14 @@ def cid():
 
 class Container:
     """A process in a cgroup named as containerd's cgroupfs driver names a
-    container of pod uid: CG_ROOT/kubepods/besteffort/pod<uid>/<id>."""
+    container of pod uid: .../kubepods/besteffort/pod<uid>/<id>. Under a
+    parent of the test's own: a real kubelet on this machine (the one-node
+    cluster test) owns CG_ROOT/kubepods and kills what it finds in pod
+    cgroups it does not know."""
 
     def __init__(self, procs, pod_uid, container_id, args, what):
-        self.dir = os.path.join(CG_ROOT, "kubepods", "besteffort", "pod" + pod_uid, container_id)
+        self.dir = os.path.join(CG_ROOT, "weft-e2e", "kubepods", "besteffort", "pod" + pod_uid,
+                                container_id)
         os.makedirs(self.dir, exist_ok=True)
         # sh moves itself into the cgroup, then execs the service (same pid)
         wrapped = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && shift && exec "$@"',
