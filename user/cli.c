@@ -17,6 +17,7 @@
 #include "util.h"
 #include "cli.h"
 #include "opsserver.h"
+#include "redact.h"
 #include "zipkin.h"
 
 #ifndef WEFT_VERSION
@@ -78,6 +79,7 @@ static int set_exporter(struct env *env, const char *arg);
 static int set_header(struct env *env, const char *arg);
 static int set_compression(struct env *env, const char *arg);
 static int set_ringbuf(struct env *env, const char *arg);
+static int set_redact(struct env *env, const char *arg);
 static int set_metrics_addr(struct env *env, const char *arg);
 static int set_namespace(struct env *env, const char *arg);
 static int set_exclude_namespace(struct env *env, const char *arg);
@@ -209,6 +211,10 @@ static const struct cli_opt options[] = {
 	  "header-block bytes read for context (default 16384,\nmax 16384)",
 	  "bytes of a header block forwarded and parsed (default and max 16384)",
 	  K_U32, AT(lo.hdr_window), 256, WEFT_DATA_MAX },
+	{ "redact-query-param", 0, "NAME", NULL,
+	  "also redact this query parameter's values in\nurl.query and url.full (repeatable; always:\nAWSAccessKeyId, Signature, sig, X-Goog-Signature;\n" REDACT_ENV ")",
+	  "also replace the values of query parameter NAME (case-sensitive, matched percent-decoded) by `REDACTED` in `url.query` and `url.full` (repeatable; always redacted: `AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`; `" REDACT_ENV "`, comma-separated, adds to them; see Privilege)",
+	  K_FN, .fn = set_redact },
 	{ "ringbuf-mb", 0, "N", NULL, "kernel-to-agent ring buffer size (default 16)",
 	  "kernel-to-agent ring buffer, power of two (default 16)", K_FN, .fn = set_ringbuf },
 	{ "hooks", 0, "MODE", NULL,
@@ -486,6 +492,11 @@ static int set_ringbuf(struct env *env, const char *arg)
 	return 0;
 }
 
+static int set_redact(struct env *env, const char *arg)
+{
+	return redact_add_param(arg);
+}
+
 static int set_metrics_addr(struct env *env, const char *arg)
 {
 	char host[256];
@@ -571,6 +582,7 @@ static void defaults(struct env *env)
 	env->lo.body_capture = WEFT_BODY_CAPTURE_DEFAULT;
 	env->lo.ringbuf_mb = 16;
 	env->output = OUTPUT_TEXT;
+	redact_reset();		/* the conventions' four names */
 }
 
 int cli_parse(struct env *env, int argc, char **argv)
@@ -593,7 +605,7 @@ int cli_parse(struct env *env, int argc, char **argv)
 	longopts[N_OPTIONS] = (struct option){ 0 };
 	*sp = '\0';
 	exporter_prescan(argc, argv, shortopts, longopts, &sel);
-	if (exporter_config_init_sel(&env->ex, &sel))
+	if (exporter_config_init_sel(&env->ex, &sel) || redact_add_env())
 		return -1;
 	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		size_t i = 0;

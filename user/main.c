@@ -21,6 +21,7 @@
 #include "ownconn.h"
 #include "opsserver.h"
 #include "kube_meta.h"
+#include "privdrop.h"
 #include "procinfo.h"
 #include "pairing.h"
 #include "record.h"
@@ -319,6 +320,11 @@ int main(int argc, char **argv)
 	err = cli_parse(&a.env, argc, argv);
 	if (err)
 		return err > 0 ? 0 : 2;
+	/* files opened as root by a given name: none another user could swap */
+	if (priv_check_paths(&a.env)) {
+		cli_free(&a.env);
+		return 1;
+	}
 	/* A terminal sees each span as it comes. Into a pipe or a file the
 	 * lines go out in 256 KiB writes (and at every drain pass, ~10 ms):
 	 * stdio's 4 KiB made a write() every six spans. */
@@ -346,6 +352,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ops_attached(a.ops, &a.loader);
+	/* loaded and attached: keep only what later attaches and /proc need */
+	priv_drop(a.env.lo.verbose);
 	if (kube_meta_start(&a.env.k8s)) {
 		err = 1;
 		goto cleanup;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include "spanbuild.h"
 #include "ids.h"
+#include "redact.h"
 
 /* Dotted quad without glibc's inet_ntop, whose sprintf was a twentieth of
  * the agent's time at two addresses per span. out holds 16 bytes. */
@@ -81,22 +82,24 @@ static bool split_host(const char *host, char *name, size_t size, int *port)
 }
 
 
-/* Path and query of a request target, origin-form or absolute-form. */
+/* Path and query of a request target, origin-form or absolute-form (any
+ * scheme: its authority, credentials and all, is no part of the path); the
+ * query's sensitive values redacted (redact.h). */
 static void split_target(const char *target, char *path, size_t psize,
 			 char *query, size_t qsize)
 {
-	const char *p = target, *q;
+	const char *p = redact_path_start(target), *q = strchr(p, '?');
+	size_t plen = q ? (size_t)(q - p) : strlen(p);
 
-	if (strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0) {
-		p = strchr(p + (p[4] == 's' ? 8 : 7), '/');
-		if (!p)
-			p = "/";
-	}
-	q = strchr(p, '?');
-	http_copy_cut(path, psize, p, q ? (size_t)(q - p) : strlen(p));
+	if (p != target && p[0] != '/')
+		http_copy_cut(path, psize, "/", 1);	/* http://host?x */
+	else if (p[0] == '/' || p[0] == '*')
+		http_copy_cut(path, psize, p, plen);
+	else
+		redact_url(path, psize, p, plen);	/* CONNECT's user@host:port */
 	query[0] = '\0';
 	if (q)
-		http_copy_cut(query, qsize, q + 1, strlen(q + 1));
+		redact_query(query, qsize, q + 1, strlen(q + 1));
 }
 
 static void set_context(struct span *s, const struct exchange *ex)
@@ -157,7 +160,7 @@ struct span *exchange_to_span(const struct exchange *ex,
 	addr_str(&ci->addr, ci->addr.saddr, local, sizeof(local));
 	addr_str(&ci->addr, ci->addr.daddr, peer, sizeof(peer));
 	split_target(m->target, path, sizeof(path), query, sizeof(query));
-	has_host = split_host(m->host, host, sizeof(host), &host_port);
+	has_host = split_host(redact_host(m->host), host, sizeof(host), &host_port);
 
 	span_add_str(s, "http.request.method", method);
 	if (strcmp(method, "_OTHER") == 0)
@@ -190,6 +193,7 @@ struct span *exchange_to_span(const struct exchange *ex,
 		} else {
 			http_copy_cut(full, sizeof(full), m->target, strlen(m->target));
 		}
+		redact_url_inplace(full, sizeof(full));	/* userinfo, query */
 		span_add_str(s, "url.full", full);
 	} else {
 		span_add_str(s, "url.scheme", "http");
