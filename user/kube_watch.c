@@ -41,7 +41,11 @@ static struct {
 	bool stop;				/* under lock; read racily by curl */
 	enum kube_watch_state state;		/* under lock */
 	struct kube_watch_stats st;		/* under lock */
-	CURL *curl;
+	CURL *curl;			/* lists and the watch */
+	/* Owner lookups: a pod's watch event asks for its ReplicaSet from
+	 * inside the watch's write callback, where the watch's own handle is
+	 * busy (libcurl forbids a perform on it there: weft crashed). */
+	CURL *owner_curl;
 	char *rv;				/* resourceVersion to watch from */
 	bool said_unreachable, said_owner_forbidden;
 	char last_error[256];
@@ -132,7 +136,7 @@ static struct curl_slist *auth_headers(void)
 /* One request; the body (or what came of it) in b. Returns the HTTP status,
  * or -1 when there was none (w.last_error says why). write_cb NULL: the
  * body is collected in b. */
-static long request(const char *url, struct buf *b,
+static long request(CURL *c, const char *url, struct buf *b,
 		    size_t (*write_cb)(char *, size_t, size_t, void *), long timeout_s)
 {
 	struct curl_slist *h = auth_headers();
@@ -140,24 +144,24 @@ static long request(const char *url, struct buf *b,
 	long status = -1;
 	CURLcode rc;
 
-	curl_easy_reset(w.curl);
-	curl_easy_setopt(w.curl, CURLOPT_URL, url);
-	curl_easy_setopt(w.curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(w.curl, CURLOPT_WRITEFUNCTION, write_cb ? write_cb : on_body);
-	curl_easy_setopt(w.curl, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(w.curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(w.curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(w.curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(w.curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(w.curl, CURLOPT_TIMEOUT, timeout_s);
-	curl_easy_setopt(w.curl, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(w.curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(w.curl, CURLOPT_USERAGENT, "weft/" WEFT_VERSION " (kubernetes metadata)");
-	curl_easy_setopt(w.curl, CURLOPT_ACCEPT_ENCODING, "");	/* gzip lists */
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb ? write_cb : on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "weft/" WEFT_VERSION " (kubernetes metadata)");
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");	/* gzip lists */
 	if (w.cfg.ca_file)
-		curl_easy_setopt(w.curl, CURLOPT_CAINFO, w.cfg.ca_file);
-	rc = curl_easy_perform(w.curl);
-	curl_easy_getinfo(w.curl, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_setopt(c, CURLOPT_CAINFO, w.cfg.ca_file);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(h);
 	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && status > 0)) {
 		snprintf(w.last_error, sizeof(w.last_error), "%s",
@@ -220,7 +224,7 @@ static void ask_owner(const char *ns, const char *kind, const char *name,
 		free(ename);
 	}
 	stat_add(&w.st.owner_lookups, 1);
-	status = request(url, &b, NULL, 10);
+	status = request(w.owner_curl, url, &b, NULL, 10);
 	if (status != 200) {
 		stat_add(&w.st.owner_lookup_failures, 1);
 		if ((status == 401 || status == 403) && !w.said_owner_forbidden) {
@@ -345,7 +349,7 @@ static int list_pods(void)
 
 		snprintf(url, sizeof(url), "%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s&limit=%d%s%s",
 			 w.cfg.api_url, node, LIST_PAGE, cont ? "&continue=" : "", cont ? cont : "");
-		status = request(url, &b, NULL, 60);
+		status = request(w.curl, url, &b, NULL, 60);
 		free(cont);
 		cont = NULL;
 		if (status != 200) {
@@ -469,7 +473,7 @@ static int watch_pods(void)
 	free(node);
 	free(rv);
 	stat_add(&w.st.watches, 1);
-	status = request(url, &x.line, on_watch_data, WATCH_TIMEOUT_S + 30);
+	status = request(w.curl, url, &x.line, on_watch_data, WATCH_TIMEOUT_S + 30);
 	free(x.line.data);
 	if (x.gone) {
 		stat_add(&w.st.gone_410, 1);
@@ -554,7 +558,8 @@ int kube_watch_start(const struct kube_watch_config *cfg)
 	w.cfg.ca_file = cfg->ca_file ? xstrdup(cfg->ca_file) : NULL;
 	w.cfg.node_name = xstrdup(cfg->node_name);
 	w.curl = curl_easy_init();
-	if (!w.curl) {
+	w.owner_curl = curl_easy_init();
+	if (!w.curl || !w.owner_curl) {
 		fprintf(stderr, "weft: kubernetes: libcurl could not start\n");
 		return -1;
 	}
@@ -562,7 +567,8 @@ int kube_watch_start(const struct kube_watch_config *cfg)
 	if (pthread_create(&w.thread, NULL, run, NULL)) {
 		fprintf(stderr, "weft: kubernetes: cannot start the watch thread\n");
 		curl_easy_cleanup(w.curl);
-		w.curl = NULL;
+		curl_easy_cleanup(w.owner_curl);
+		w.curl = w.owner_curl = NULL;
 		return -1;
 	}
 	w.started = true;
@@ -618,7 +624,8 @@ void kube_watch_stop(void)
 	pthread_join(w.thread, NULL);
 	w.started = false;
 	curl_easy_cleanup(w.curl);
-	w.curl = NULL;
+	curl_easy_cleanup(w.owner_curl);
+	w.curl = w.owner_curl = NULL;
 	while (owners) {
 		struct owner_entry *x = owners;
 

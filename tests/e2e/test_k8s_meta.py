@@ -176,6 +176,15 @@ def test_pod_churn_followed(cluster, weft, procs):
     assert r.get("service.name") == "service-b", r
     ctr3.remove()
 
+    # a new Deployment while weft watches: its ReplicaSet is looked up from
+    # inside the watch's event (once a crash: the lookup reused the watch's
+    # own curl handle)
+    pod4, ctr4 = start(deploy, api, procs, "late-service")
+    assert LL.curl(ctr4.proc.url("/hello")).code == 200
+    expect_pod_resource(server_span(w, ctr4.proc.pid)[0], pod4, "late-service")
+    assert w.proc.poll() is None, w.describe()
+    ctr4.remove()
+
 
 def test_service_name_order(cluster, weft, procs):
     """The process's own OTEL_SERVICE_NAME beats the pod; the pod's
