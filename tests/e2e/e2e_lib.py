@@ -454,6 +454,9 @@ class Jaeger:
             "WEFT_JAEGER_QUERY_GRPC": "127.0.0.1:%d" % self.ports["query_grpc"],
             "WEFT_JAEGER_HEALTH": "127.0.0.1:%d" % self.ports["health"],
             "WEFT_JAEGER_ZIPKIN": "127.0.0.1:%d" % self.ports["zipkin"],
+            # grpc-go looks up _grpc_config.<host> in DNS when it dials
+            # (Jaeger dials its own localhost:4317): no queries off the machine
+            "GRPC_ENABLE_TXT_SERVICE_CONFIG": "false",
         })
         self.otlp = "http://127.0.0.1:%d" % self.ports["otlp_http"]
         self.query = "http://127.0.0.1:%d" % self.ports["query_http"]
