@@ -438,6 +438,19 @@ static void pending_done(struct link *lk, struct link_pending *p)
 	dep_put(p);		/* the waiting list's reference */
 }
 
+/*
+ * Does p's chain (p, p->up, ...) hold q? Chains never loop: a wait is only
+ * ever hung below a chain that does not hold it (wire_put).
+ */
+static bool dep_chain_has(const struct link_pending *p,
+			  const struct link_pending *q)
+{
+	for (; p; p = p->up)
+		if (p == q)
+			return true;
+	return false;
+}
+
 /* The client end came: the waiting server span is its child (rule 2). */
 static void pending_resolve(struct link *lk, struct link_pending *p,
 			    const uint8_t trace_id[16], const uint8_t span_id[8],
@@ -575,8 +588,15 @@ static void wire_put(struct link *lk, const struct conn_info *ci, uint32_t seq,
 	client_seen(lk, &key, now);
 	w = wire_lookup(&lk->awaited, &key);
 	if (w) {
-		/* its server span is waiting for exactly this */
-		pending_resolve(lk, w->dep, trace_id, span_id, sampled, dep);
+		/* its server span is waiting for exactly this; unless this
+		 * client's own identity hangs on that wait (the thread or
+		 * goroutine handling that request sent it: records no kernel
+		 * side should send). Linked, the chain would be a loop, never
+		 * freed and walked forever by dep_blocking(), and the two
+		 * spans each other's parent; the server span goes out at its
+		 * deadline instead (found by tests/fuzz/fuzz_records.c) */
+		if (!dep_chain_has(dep, w->dep))
+			pending_resolve(lk, w->dep, trace_id, span_id, sampled, dep);
 		return;
 	}
 	w = wire_lookup(&lk->unlinked, &key);

@@ -1472,6 +1472,50 @@ static bool test_link_wire_client_late(void)
 	return true;
 }
 
+/*
+ * Found by tests/fuzz/fuzz_records.c: a client record whose thread is the
+ * one handling the very server span that waits for it (records no kernel
+ * side should send: the request handled by the thread that sent it, the
+ * client's record late). Linked, the client's identity hung on the wait
+ * and the wait on the client: a loop of references never freed (a leak
+ * per such request) that the next span held on it walked forever (the
+ * agent hung), and two spans each other's parent. Now the server span is
+ * not linked to it and goes out at its deadline.
+ */
+static bool test_link_wire_self_loop(void)
+{
+	struct kconn cli, srv;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	const struct span *sv = NULL, *cl = NULL;
+
+	pairing_fresh(0, 0);
+	kc_init(&cli, 71, WEFT_ROLE_CLIENT, "127.0.0.1", 41008, "127.0.0.1", 8080);
+	kc_init(&srv, 72, WEFT_ROLE_SERVER, "127.0.0.1", 8080, "127.0.0.1", 41008);
+	srv.seq[WEFT_DIR_RECV] = cli.seq[WEFT_DIR_SEND];
+	cli.seq[WEFT_DIR_RECV] = srv.seq[WEFT_DIR_SEND];
+	cli.tid = srv.tid;
+	RECV(&srv, "GET /loop HTTP/1.1\r\n\r\n", T0 + 1 * MS);	/* waits */
+	SEND(&cli, "GET /loop HTTP/1.1\r\n\r\n", T0 + 2 * MS);	/* its own handler */
+	SEND(&srv, ok, T0 + 3 * MS);
+	RECV(&cli, ok, T0 + 4 * MS);
+	pairing_tick(cur, T0 + 1 * MS + PAIRING_LINK_WAIT_MS * MS);
+	CHECK_INT(nspans, 2);
+	for (int i = 0; i < 2; i++) {
+		CHECK(span_sane(spans[i]));
+		if (spans[i]->kind == SPAN_KIND_SERVER)
+			sv = spans[i];
+		else
+			cl = spans[i];
+	}
+	CHECK(sv && cl);
+	/* no loop: the client is the server span's child (rule 1), not
+	 * its parent too */
+	CHECK(!sv->has_parent);
+	CHECK(cl->has_parent && memcmp(cl->parent_span_id, sv->span_id, 8) == 0);
+	CHECK_INT(lstats().wire_waited, 0);
+	return true;	/* pairing_fresh frees it all: LeakSanitizer (make asan) */
+}
+
 /* Some processes filtered out (--pid, --comm, --exe): a local client may be
  * one weft does not see, so only connections whose client end was seen
  * before wait. */
@@ -2281,6 +2325,7 @@ int main(void)
 	RUN(test_link_wire);
 	RUN(test_link_own_context);
 	RUN(test_link_wire_client_late);
+	RUN(test_link_wire_self_loop);
 	RUN(test_link_wire_out_of_order_stamps);
 	RUN(test_link_wire_sampling);
 	RUN(test_link_wait_with_process_filters);
