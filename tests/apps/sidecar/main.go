@@ -207,7 +207,10 @@ func main() {
 			TraceID: traceID, ID: spanID, ParentID: inSpan, Kind: "SERVER",
 			Name:          strings.ToLower(r.Method) + " " + r.URL.Path,
 			Timestamp:     start.UnixNano() / 1000,
-			Duration:      (end.UnixNano()-start.UnixNano())/1000 + 1,
+			// from the monotonic clock: a wall-clock difference shrank
+			// when the VM's clock was stepped mid-request (a parent that
+			// ended before its children, once in a suite run)
+			Duration:      end.Sub(start).Microseconds() + 1,
 			LocalEndpoint: endpoint{ServiceName: *name},
 			Tags: map[string]string{
 				"http.method": r.Method, "http.path": r.URL.Path,
