@@ -14,6 +14,7 @@
 # Prints one line per target (runs, execs/s, cov, ft) and exits non-zero
 # when any target failed.
 set -u
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/../.." || exit 2
 out=build/fuzz
 CLANG=${CLANG:-clang}
@@ -87,7 +88,7 @@ for n in "$@"; do
 done
 echo "fuzz: $# targets, ${FUZZ_SECONDS:-60}s each, ${FUZZ_JOBS:-2} at a time"
 # xargs exits 123 when any invocation failed.
-printf '%s\n' "$@" | xargs -P "${FUZZ_JOBS:-2}" -I{} "$0" --one {}
+printf '%s\n' "$@" | xargs -P "${FUZZ_JOBS:-2}" -I{} "$self" --one {}
 rc=$?
 if [ $rc -ne 0 ]; then
 	echo "fuzz: FAILED (a target crashed, leaked, timed out or broke an invariant)"
