@@ -34,4 +34,4 @@ echo "fuzz-long: $# targets x $minutes min, $jobs at a time:" \
 	echo "rc=$?"
 } 2>&1 | tee "$out"
 echo "fuzz-long: summary kept in $out"
-grep -q '^rc=0$' "$out"
+grep -aq '^rc=0$' "$out"
