@@ -61,6 +61,20 @@ struct owner_entry {
 static struct owner_entry *owners;
 static int n_owners;
 
+static void free_owners(void)
+{
+	while (owners) {
+		struct owner_entry *x = owners;
+
+		owners = x->next;
+		free(x->key);
+		free(x->kind);
+		free(x->name);
+		free(x);
+	}
+	n_owners = 0;
+}
+
 static bool stopping(void)
 {
 	return __atomic_load_n(&w.stop, __ATOMIC_RELAXED);
@@ -266,16 +280,7 @@ static void ask_owner(const char *ns, const char *kind, const char *name,
 	}
 	free(b.data);
 	if (n_owners >= OWNER_CACHE_MAX) {
-		while (owners) {
-			struct owner_entry *x = owners;
-
-			owners = x->next;
-			free(x->key);
-			free(x->kind);
-			free(x->name);
-			free(x);
-		}
-		n_owners = 0;
+		free_owners();
 	}
 	e->next = owners;
 	owners = e;
@@ -626,16 +631,7 @@ void kube_watch_stop(void)
 	curl_easy_cleanup(w.curl);
 	curl_easy_cleanup(w.owner_curl);
 	w.curl = w.owner_curl = NULL;
-	while (owners) {
-		struct owner_entry *x = owners;
-
-		owners = x->next;
-		free(x->key);
-		free(x->kind);
-		free(x->name);
-		free(x);
-	}
-	n_owners = 0;
+	free_owners();
 	free(w.rv);
 	w.rv = NULL;
 	free((char *)w.cfg.api_url);

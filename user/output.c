@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "output.h"
+#include "util.h"
 
 /*
  * JSON is built in a line buffer and written with one fwrite: per-character
@@ -61,14 +62,9 @@ static void jb_printf(struct jbuf *b, const char *fmt, ...)
 
 static void jb_u64(struct jbuf *b, uint64_t v)
 {
-	char tmp[24];
-	int i = sizeof(tmp);
+	char tmp[20], *d = u64_dec(v, tmp);
 
-	do {
-		tmp[--i] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	jb_put(b, tmp + i, sizeof(tmp) - i);
+	jb_put(b, d, tmp + sizeof(tmp) - d);
 }
 
 static void jb_i64(struct jbuf *b, int64_t v)

@@ -50,3 +50,14 @@ bool parse_decimal(const char *s, long min, long max, bool trailing_space,
 	*out = v;
 	return true;
 }
+
+char *u64_dec(uint64_t v, char out[20])
+{
+	char *p = out + 20;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return p;
+}

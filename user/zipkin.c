@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 #include "zipkin.h"
 #include "otlp.h"	/* OTLP_SCOPE_NAME, WEFT_VERSION: one scope for both */
 
@@ -59,14 +60,9 @@ static inline void zb_put(struct zbuf *b, const void *s, size_t n)
 
 static void zb_u64(struct zbuf *b, uint64_t v)
 {
-	char tmp[24];
-	int i = sizeof(tmp);
+	char tmp[20], *d = u64_dec(v, tmp);
 
-	do {
-		tmp[--i] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	zb_put(b, tmp + i, sizeof(tmp) - i);
+	zb_put(b, d, tmp + sizeof(tmp) - d);
 }
 
 static void zb_i64(struct zbuf *b, int64_t v)
