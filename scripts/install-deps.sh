@@ -7,7 +7,8 @@ set -eu
 PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libprotobuf-c-dev \
 protobuf-c-compiler libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev \
 pkg-config make gcc iproute2"
-TEST_PKGS="golang-1.19-go wrk curl python3 python3-pytest procps time libclang-rt-14-dev"
+TEST_PKGS="golang-1.19-go wrk curl python3 python3-pytest procps time libclang-rt-14-dev \
+strace openssl iptables"
 
 want="$PKGS"
 [ "${1:-}" = "--test" ] && want="$want $TEST_PKGS"
