@@ -447,7 +447,8 @@ def check_tree(jtrace, expected_roots, nest_weft_only=False):
     the spans whose parent is not in the trace, grouped by that parent.
     Checks: the same tree shape (service, kind, origin of every span, its
     children), no span id twice, every span has at most one parent, and every
-    child starts and ends inside its parent (NEST_SLACK_US). Returns errors.
+    child starts inside its parent and, when weft made it, ends inside it
+    (NEST_SLACK_US). Returns errors.
     nest_weft_only: check nesting only where weft made the child or the
     parent (two sidecar spans are timed by the sidecars themselves, and a
     sidecar that takes its end time late, when probes are being attached
@@ -474,7 +475,13 @@ def check_tree(jtrace, expected_roots, nest_weft_only=False):
             continue
         if nest_weft_only and "weft" not in (s.origin, p.origin):
             continue
-        if s.start < p.start - NEST_SLACK_US or s.end > p.end + NEST_SLACK_US:
+        # A stand-in sidecar takes its span's end after relaying the
+        # response; preempted there (2 CPUs, GC), it ends after the caller
+        # that already has the response (sidecar-c 11 ms past sidecar-b,
+        # once in a suite run). Its end is its own clock's, not weft's claim:
+        # only a weft child's end is held to its parent's.
+        late_end = s.end > p.end + NEST_SLACK_US and s.origin == "weft"
+        if s.start < p.start - NEST_SLACK_US or late_end:
             errs.append("%s(%s) %s [%d, %d] is not inside its parent %s(%s) %s [%d, %d]"
                         % (s.service, s.kind, s.sid, s.start, s.end, p.service, p.kind, p.sid,
                            p.start, p.end))
