@@ -127,6 +127,9 @@ static void print_stats(struct app *a, bool final)
 		", incomplete at exit %" PRIu64 "\n",
 		ss.closed_early, ss.orphan_responses, ss.framing.not_http, ss.timed_out,
 		ss.pending_overflow, ss.incomplete_at_exit);
+	fprintf(stderr, "weft: trace context: invalid %" PRIu64
+		" (requests whose context headers held no valid context: ignored, new traces)\n",
+		ctx_invalid_count());
 	{
 		struct link_stats ls;
 		uint64_t gb, ga, gs;

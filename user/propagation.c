@@ -386,11 +386,36 @@ void ctx_formats_describe(const struct ctx_formats *f, char *buf, size_t size)
 			      fmt_label[f->first[i]]);
 }
 
+static uint64_t invalid_count;
+
+uint64_t ctx_invalid_count(void)
+{
+	return invalid_count;
+}
+
+/* Did h carry context of format f (valid or not)? "b3: 0" and X-B3-Sampled
+ * or X-B3-Flags alone are decisions, not context. */
+static bool has_ctx_headers(const struct http_ctx_headers *h, enum ctx_format f)
+{
+	switch (f) {
+	case CTX_FMT_TRACECONTEXT:
+		return h->traceparent[0] || h->traceparent_dup;
+	case CTX_FMT_B3:
+		return (h->b3[0] && (h->b3[1] || !strchr("01d", h->b3[0]))) ||
+		       h->b3_traceid[0] || h->b3_spanid[0] || h->b3_parentspanid[0];
+	case CTX_FMT_JAEGER:
+		return h->uber_trace_id[0];
+	case CTX_FMT_N:
+		break;
+	}
+	return false;
+}
+
 void ctx_from_headers_in(const struct http_ctx_headers *h,
 			 const struct ctx_formats *f, struct trace_ctx *out)
 {
 	struct trace_ctx single, multi;
-	bool b3 = false;
+	bool b3 = false, seen = false;
 
 	if (!f)
 		f = &ctx_formats_all;
@@ -425,7 +450,10 @@ void ctx_from_headers_in(const struct http_ctx_headers *h,
 		case CTX_FMT_N:
 			break;
 		}
+		seen = seen || has_ctx_headers(h, f->first[i]);
 	}
+	if (seen)
+		invalid_count++;
 	/*
 	 * No usable context, but "b3: 0" or "X-B3-Sampled: 0" still says
 	 * what the caller decided, and the caller must be able to honour it.

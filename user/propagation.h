@@ -84,6 +84,12 @@ void ctx_formats_describe(const struct ctx_formats *f, char *buf, size_t size);
  */
 void ctx_from_headers_in(const struct http_ctx_headers *h,
 			 const struct ctx_formats *f, struct trace_ctx *out);
+/*
+ * Requests ctx_from_headers_in found trace-context headers on (of the formats
+ * read; a sampling decision alone is none) but no valid context in: the
+ * invalid context was ignored and the span starts a trace of its own.
+ */
+uint64_t ctx_invalid_count(void);
 /* ctx_from_headers_in with every format (ctx_formats_all). */
 void ctx_from_headers(const struct http_ctx_headers *h, struct trace_ctx *out);
 

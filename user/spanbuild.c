@@ -13,6 +13,7 @@
 #include "spanbuild.h"
 #include "ids.h"
 #include "redact.h"
+#include "utf8.h"
 
 /* Dotted quad without glibc's inet_ntop, whose sprintf was a twentieth of
  * the agent's time at two addresses per span. out holds 16 bytes. */
@@ -102,6 +103,35 @@ static void split_target(const char *target, char *path, size_t psize,
 		redact_query(query, qsize, q + 1, strlen(q + 1));
 }
 
+/*
+ * A string that came off the wire, made valid UTF-8 (utf8.h): OTLP string
+ * fields must be, and one bad string can cost a collector's whole batch.
+ * Valid strings, nearly all of them, go in without a copy; *owned is the
+ * repaired copy to free, NULL when none was needed.
+ */
+static char *wire_text(const char *val, char **owned)
+{
+	size_t n = strlen(val), size;
+
+	*owned = NULL;
+	if (utf8_valid(val, n))
+		return (char *)val;
+	size = UTF8_REPAIR_SIZE(n);
+	*owned = malloc(size);
+	if (!*owned)
+		abort();
+	utf8_repair(*owned, size, val, n);
+	return *owned;
+}
+
+static void add_wire_str(struct span *s, const char *key, const char *val)
+{
+	char *owned;
+
+	span_add_str(s, key, wire_text(val, &owned));
+	free(owned);
+}
+
 static void set_context(struct span *s, const struct exchange *ex)
 {
 	memcpy(s->trace_id, ex->trace_id, 16);
@@ -109,8 +139,11 @@ static void set_context(struct span *s, const struct exchange *ex)
 	memcpy(s->parent_span_id, ex->parent_span_id, 8);
 	s->has_parent = ex->has_parent;
 	s->sampled = ex->sampled;
-	if (ex->tracestate)
-		s->trace_state = strdup(ex->tracestate);
+	if (ex->tracestate) {
+		char *owned, *ts = wire_text(ex->tracestate, &owned);
+
+		s->trace_state = owned ? owned : strdup(ts);
+	}
 }
 
 static void set_status(struct span *s, const struct exchange *ex, bool client)
@@ -165,22 +198,22 @@ struct span *exchange_to_span(const struct exchange *ex,
 	span_add_str(s, "http.request.method", method);
 	if (strcmp(method, "_OTHER") == 0)
 		span_add_str(s, "http.request.method_original", m->method);
-	span_add_str(s, "url.path", path);
+	add_wire_str(s, "url.path", path);
 	if (query[0])
-		span_add_str(s, "url.query", query);
+		add_wire_str(s, "url.query", query);
 	if (ex->status > 0)
 		span_add_int(s, "http.response.status_code", ex->status);
 	span_add_str(s, "network.protocol.version", m->version_minor ? "1.1" : "1.0");
 	span_add_str(s, "network.peer.address", peer);
 	span_add_int(s, "network.peer.port", ci->addr.dport);
 	if (m->user_agent[0])
-		span_add_str(s, "user_agent.original", m->user_agent);
+		add_wire_str(s, "user_agent.original", m->user_agent);
 
 	if (client) {
 		char full[HTTP_TARGET_MAX + HTTP_HOST_MAX + 16];
 		const char *authority = m->host[0] ? m->host : peer;
 
-		span_add_str(s, "server.address", has_host ? host : peer);
+		add_wire_str(s, "server.address", has_host ? host : peer);
 		span_add_int(s, "server.port", has_host && host_port > 0 ?
 			     host_port : ci->addr.dport);
 		if (m->target[0] == '/') {
@@ -194,10 +227,10 @@ struct span *exchange_to_span(const struct exchange *ex,
 			http_copy_cut(full, sizeof(full), m->target, strlen(m->target));
 		}
 		redact_url_inplace(full, sizeof(full));	/* userinfo, query */
-		span_add_str(s, "url.full", full);
+		add_wire_str(s, "url.full", full);
 	} else {
 		span_add_str(s, "url.scheme", "http");
-		span_add_str(s, "server.address", has_host ? host : local);
+		add_wire_str(s, "server.address", has_host ? host : local);
 		span_add_int(s, "server.port", has_host && host_port > 0 ?
 			     host_port : ci->addr.sport);
 		span_add_str(s, "client.address", peer);
