@@ -4,8 +4,13 @@
 #   build/apps/go1.26/NAME  (the machine's Go, /usr/local/go)
 # sdkgo (the OpenTelemetry Go SDK, which needs a newer Go than 1.19) is
 # built with Go 1.26 only; its modules come from the Go module proxy.
+# gotls and gogrpc (issue 13: crypto/tls, HTTP/2, gRPC) are built in four
+# variants per toolchain, as users' binaries come: NAME (plain), NAME-stripped
+# (-ldflags='-s -w': no .symtab, no DWARF), NAME-pie (-buildmode=pie) and
+# NAME-cgo (CGO_ENABLED=1: dynamically linked, needs gcc).
 # Idempotent: go's build cache makes reruns cheap. Usage: tests/apps/build.sh
-# Env: GO119, GO126 (toolchain paths), APPS_OUT (default build/apps).
+# Env: GO119, GO126 (toolchain paths), APPS_OUT (default build/apps),
+#      APPS_VARIANTS (default "plain stripped pie cgo").
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -14,6 +19,8 @@ GO126=${GO126:-/usr/local/go/bin/go}
 out=${APPS_OUT:-$root/build/apps}
 apps="goserver goclient sidecar"
 apps_new="sdkgo"	# Go 1.26 only
+apps_variants="gotls gogrpc"	# each in every APPS_VARIANTS
+variants=${APPS_VARIANTS:-plain stripped pie cgo}
 
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
 export GOPATH=${GOPATH:-$root/build/gopath}
@@ -40,6 +47,22 @@ for tc in "go1.19:$GO119" "go1.26:$GO126"; do
 		(cd "tests/apps/$app" && "$go" build -o "$out/$tag/$app" .) ||
 			{ echo "build.sh: $app with $tag failed" >&2; status=1; continue; }
 		echo "  GO       $out/$tag/$app ($have)"
+	done
+	for app in $apps_variants; do
+		for v in $variants; do
+			case $v in
+			plain) bin=$app; set -- ;;
+			stripped) bin=$app-stripped; set -- -ldflags='-s -w' ;;
+			pie) bin=$app-pie; set -- -buildmode=pie ;;
+			cgo) bin=$app-cgo; set -- ;;
+			*) echo "build.sh: unknown variant $v" >&2; status=1; continue ;;
+			esac
+			cgo=0
+			[ "$v" = cgo ] && cgo=1
+			(cd "tests/apps/$app" && CGO_ENABLED=$cgo "$go" build "$@" -o "$out/$tag/$bin" .) ||
+				{ echo "build.sh: $bin with $tag failed" >&2; status=1; continue; }
+			echo "  GO       $out/$tag/$bin ($have)"
+		done
 	done
 done
 exit $status
