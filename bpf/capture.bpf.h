@@ -281,6 +281,31 @@ static __always_inline __u32 capture_head(struct scratch *s,
 }
 
 /*
+ * An HTTP/2 connection's chunk: its first WEFT_DATA_MAX bytes, unscanned.
+ * Frames, not header blocks, are the agent's to find; a DATA frame it was
+ * not given the bytes of is skipped by its length. A state that says the
+ * window is used up makes copy_step copy without scanning.
+ */
+static __always_inline __u32 capture_raw(struct scratch *s,
+					 const struct io_src *src, __u32 len,
+					 __u32 *flags)
+{
+	struct copy_ctx cc = {
+		.src = *src,
+		.sc = { .s = s, .st = { .truncated = 1 } },
+	};
+
+	cc.limit = len < WEFT_DATA_MAX ? len : WEFT_DATA_MAX;
+	cc.want = cc.limit;
+	bpf_loop((cc.want + COPY_STEP - 1) / COPY_STEP, copy_step, &cc, 0);
+	if (cc.read_fail) {
+		*flags |= WEFT_F_READ_FAIL;
+		count(WEFT_CNT_READ_FAIL);
+	}
+	return cc.off < cc.want ? cc.off : cc.want;
+}
+
+/*
  * Chunks of up to one COPY_STEP (nearly every head) go to userspace whole,
  * so only the state after the chunk matters here, not where inside it a
  * head ended: that is decided by the chunk's last blank line. Past it, a

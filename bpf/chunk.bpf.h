@@ -17,17 +17,31 @@
 #include "io_src.bpf.h"
 #include "capture.bpf.h"
 
+/* What the first 8 bytes of a chunk start. */
+enum chunk_start {
+	START_NONE = 0,
+	START_HTTP1 = 1,	/* a request or status line */
+	START_H2 = 2,		/* the HTTP/2 connection preface */
+};
+
+static __always_inline __u32 start_kind(__u64 w)
+{
+	if (weft_http_start_word(w))
+		return START_HTTP1;
+	return weft_h2_preface_word(w) ? START_H2 : START_NONE;
+}
+
 /* The first 8 bytes decide; a first segment shorter than that (a writev
  * with a tiny first iovec) is not recognised. */
-static __noinline bool chunk_starts_message(const struct io_src *src,
-					    __u32 len)
+static __noinline __u32 chunk_starts_message(const struct io_src *src,
+					     __u32 len)
 {
 	__u64 w = 0;
 
 	if (len < 8 || src->len[0] < 8 ||
 	    bpf_probe_read_user(&w, sizeof(w), (void *)src->ptr[0]))
-		return false;
-	return weft_http_start_word(w);
+		return START_NONE;
+	return start_kind(w);
 }
 
 /* Does pend + the start of this chunk make a message start? */
@@ -72,23 +86,29 @@ struct io_ctx {
 	__u32 got;		/* bytes already in the scratch area (small) */
 	__u8 dir;
 	__u8 small;		/* len <= COPY_STEP, copied whole up front */
+	__u8 raw;		/* HTTP/2: forward the bytes, no head tracking */
+	__u8 preface;		/* chunk_judge: it starts with the h2 preface */
+	__u8 tls;		/* src is TLS plaintext (a uprobe's buffer) */
+	__u8 has_seq;		/* seq is set: the socket's counters have moved
+				 * on by ciphertext, not by len */
 	__u8 pad[2];
+	__u32 seq;
 };
 
 /* Copy a small chunk whole into this CPU's scratch area (ic->got bytes)
  * and judge its first 8 bytes there. */
-static __noinline bool small_starts_message(struct io_ctx *ic)
+static __noinline __u32 small_starts_message(struct io_ctx *ic)
 {
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
 
 	ic->got = 0;
 	if (!s)
-		return false;
+		return START_NONE;
 	ic->got = io_read(&ic->src, 0, s, 0, ic->len);
 	if (ic->got < 8)
-		return false;
-	return weft_http_start_word(*(__u64 *)s->data);
+		return START_NONE;
+	return start_kind(*(__u64 *)s->data);
 }
 
 /*
@@ -98,10 +118,15 @@ static __noinline bool small_starts_message(struct io_ctx *ic)
  */
 static __always_inline bool chunk_judge(struct io_ctx *ic, bool http)
 {
+	__u32 k;
+
 	ic->small = http && ic->len <= COPY_STEP;
 	if (ic->small)
-		return small_starts_message(ic);
-	return chunk_starts_message(&ic->src, ic->len);
+		k = small_starts_message(ic);
+	else
+		k = chunk_starts_message(&ic->src, ic->len);
+	ic->preface = k == START_H2;
+	return k != START_NONE;
 }
 
 /*
@@ -137,6 +162,8 @@ static __always_inline __u32 chunk_capture(struct scratch *s, struct io_ctx *ic,
 {
 	__u32 len = ic->len;
 
+	if (ic->raw)
+		return ic->small ? ic->got : capture_raw(s, &ic->src, len, flags);
 	if (ic->small && ds->hdr_open && ds->hdr_len + len < hdr_window)
 		return capture_small(s, ic->got, len, ds, flags);
 	if (ds->hdr_open)

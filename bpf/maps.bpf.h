@@ -33,7 +33,10 @@ struct conn_state {
 	__u8 http;		/* an HTTP message was seen on this socket */
 	__u8 addr_ok;		/* addr filled (once: it never changes) */
 	__u8 skip;		/* never traced: its peer is weft's own export */
-	__u8 pad[4];
+	__u8 h2;		/* began with the HTTP/2 preface: bytes go whole */
+	__u8 tls;		/* TLS: its plaintext comes from uprobes, the
+				 * socket's own bytes are ciphertext */
+	__u8 pad[2];
 	struct dir_state d[2];	/* indexed by enum weft_dir */
 	struct weft_addr addr;
 };

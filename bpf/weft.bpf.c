@@ -21,6 +21,7 @@
 #include "io_src.bpf.h"
 #include "capture.bpf.h"
 #include "go_link.bpf.h"
+#include "go_tls.bpf.h"
 #include "chunk.bpf.h"
 
 #ifndef __TARGET_ARCH_x86
@@ -44,6 +45,16 @@ const volatile bool filter_pids = false;
 const volatile bool filter_ports = false;
 const volatile bool filter_comms = false;
 const volatile __u32 netns_inum = 0;	/* --netns: only sockets of this net ns */
+/*
+ * From a *tls.Conn to its socket's file descriptor: tls.Conn.conn (a
+ * net.Conn interface: type word, data word) -> *net.TCPConn, whose
+ * net.conn.fd -> *netFD, whose pfd (poll.FD) holds Sysfd. The same in
+ * every Go release user/go_offsets.c covers; the agent attaches the TLS
+ * probes only to binaries of those releases.
+ */
+const volatile __u32 go_tls_conn_off = 0;	/* tls.Conn.conn */
+const volatile __u32 go_tcpconn_fd_off = 0;	/* net.TCPConn -> conn.fd */
+const volatile __u32 go_netfd_sysfd_off = 16;	/* netFD.pfd.Sysfd */
 
 static __noinline void fill_addr(struct weft_addr *a, struct sock *sk)
 {
@@ -218,7 +229,7 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	 * responses on accepted connections skip the lookup */
 	rec->origin_g = dir == WEFT_DIR_SEND && c->role != WEFT_ROLE_SERVER ?
 			go_origin(rec->h.pid, ic->g) : 0;
-	rec->seq = chunk_seq(sk, dir, len);
+	rec->seq = ic->has_seq ? ic->seq : chunk_seq(sk, dir, len);
 	rec->len = len;
 	rec->cap_len = cap;
 	rec->flags = flags;
@@ -266,15 +277,27 @@ static __always_inline int io_prefilter(struct sock *sk, struct io_ctx *ic,
 	return 0;
 }
 
+/* A connection first seen carrying a message. Not inlined: the zeroed
+ * entry it builds stays off the stack of the programs that call
+ * emit_chunk after it (512 bytes for the whole chain). */
+static __noinline struct conn_state *conn_new(__u64 key)
+{
+	struct conn_state fresh = {};
+
+	fresh.gen = bpf_ktime_get_ns();
+	bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&conns, &key);
+}
+
 /* The one path every hook ends in: one socket call moved ic->len bytes. */
 static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 				     struct conn_state *c)
 {
 	__u64 key = (__u64)sk;
-	struct conn_state fresh = {};
 	bool start;
 
-	if (c && c->skip)
+	/* ciphertext of a TLS connection: its plaintext comes from uprobes */
+	if (c && (c->skip || (c->tls && !ic->tls)))
 		return 0;
 	start = chunk_judge(ic, c && c->http);
 	if (!c) {
@@ -282,9 +305,7 @@ static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 			count(WEFT_CNT_NOT_HTTP);
 			return 0;
 		}
-		fresh.gen = bpf_ktime_get_ns();
-		bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&conns, &key);
+		c = conn_new(key);
 		if (!c)
 			return 0;
 	}
@@ -302,8 +323,17 @@ static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 			return 0;
 		}
 		c->http = 1;
+		c->h2 = ic->preface;
 	}
-	chunk_track(ic, &c->d[ic->dir & 1], start);
+	if (ic->tls)
+		c->tls = 1;
+	if (c->h2) {
+		/* frames, not heads: every chunk goes, no message marks */
+		ic->raw = 1;
+		ic->flags |= WEFT_F_H2;
+	} else {
+		chunk_track(ic, &c->d[ic->dir & 1], start);
+	}
 	ic->sk = key;
 	return emit_chunk(ic, c);
 }
@@ -336,6 +366,52 @@ static __always_inline int io_from_regs(struct io_ctx *ic, long ret, __u8 dir)
 	return 0;
 }
 
+/*
+ * Is this socket call made inside a crypto/tls call of a Go process
+ * (go_tls.bpf.h)? Returns 0 when not: the chunk is the socket's own; 1
+ * when ic now holds the call's plaintext (Write); -1 when the chunk is
+ * ciphertext to ignore (Read: its plaintext comes at Read's return).
+ */
+static __noinline int tls_swap(struct sock *sk, struct io_ctx *ic,
+				    struct conn_state *c, __u32 ret)
+{
+	struct go_key k = { .tgid = ic->pid_tgid >> 32, .ptr = ic->g };
+	struct tls_call *t;
+	__u64 skv = (__u64)sk;
+
+	t = ic->g ? bpf_map_lookup_elem(&go_tls_calls, &k) : NULL;
+	if (!t)
+		return c && c->tls ? -1 : 0;
+	if (c)
+		c->tls = 1;
+	{
+		struct go_key ck = { .tgid = k.tgid, .ptr = t->tconn };
+
+		bpf_map_update_elem(&go_tls_socks, &ck, &skv, BPF_ANY);
+	}
+	if (t->dir != ic->dir)
+		return -1;	/* a record the TLS layer writes while reading */
+	if (ic->dir == WEFT_DIR_RECV) {
+		if (!t->sock_seen) {
+			t->sk = skv;
+			t->seq = chunk_seq(sk, WEFT_DIR_RECV, ret);
+			t->sock_seen = 1;
+		}
+		return -1;
+	}
+	/* the call's first socket write: its whole plaintext goes now */
+	__builtin_memset(&ic->src, 0, sizeof(ic->src));
+	ic->src.ptr[0] = t->buf;
+	ic->src.len[0] = t->len;
+	ic->len = t->len;
+	ic->seq = chunk_seq(sk, WEFT_DIR_SEND, ret);
+	ic->has_seq = 1;
+	ic->tls = 1;
+	ic->flags |= WEFT_F_TLS;
+	bpf_map_delete_elem(&go_tls_calls, &k);
+	return 1;
+}
+
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(on_sock_send, struct sock *sk, int ret, int flags)
 {
@@ -343,7 +419,7 @@ int BPF_PROG(on_sock_send, struct sock *sk, int ret, int flags)
 	struct io_ctx ic;
 
 	if (ret <= 0 || io_prefilter(sk, &ic, &c) ||
-	    io_from_regs(&ic, ret, WEFT_DIR_SEND))
+	    io_from_regs(&ic, ret, WEFT_DIR_SEND) || tls_swap(sk, &ic, c, ret) < 0)
 		return 0;
 	return handle_io(sk, &ic, c);
 }
@@ -355,9 +431,29 @@ int BPF_PROG(on_sock_recv, struct sock *sk, int ret, int flags)
 	struct io_ctx ic;
 
 	if (ret <= 0 || (flags & MSG_PEEK) || io_prefilter(sk, &ic, &c) ||
-	    io_from_regs(&ic, ret, WEFT_DIR_RECV))
+	    io_from_regs(&ic, ret, WEFT_DIR_RECV) || tls_swap(sk, &ic, c, ret) < 0)
 		return 0;
 	return handle_io(sk, &ic, c);
+}
+
+/* The TCP/IP sock behind a file descriptor of the current task, or NULL. */
+static __always_inline struct sock *sock_of_fd(__u64 fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct file **fds, *f;
+	struct socket *so;
+	__u32 max;
+
+	max = BPF_CORE_READ(t, files, fdt, max_fds);
+	if (fd >= max)
+		return NULL;
+	fds = BPF_CORE_READ(t, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	so = BPF_CORE_READ(f, private_data);
+	return so ? BPF_CORE_READ(so, sk) : NULL;
 }
 
 /* ---- fallback for kernels without the sock tracepoints ---- */
@@ -408,26 +504,6 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* The TCP/IP sock behind a file descriptor of the current task, or NULL. */
-static __always_inline struct sock *sock_of_fd(__u64 fd)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct file **fds, *f;
-	struct socket *so;
-	__u32 max;
-
-	max = BPF_CORE_READ(t, files, fdt, max_fds);
-	if (fd >= max)
-		return NULL;
-	fds = BPF_CORE_READ(t, files, fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return NULL;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	so = BPF_CORE_READ(f, private_data);
-	return so ? BPF_CORE_READ(so, sk) : NULL;
-}
-
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -456,6 +532,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	ic.dir = is_send(args.nr) ? WEFT_DIR_SEND : WEFT_DIR_RECV;
 	ic.flags = WEFT_F_SYSCALL_HOOK;
 	ic.g = BPF_CORE_READ(regs, r14);
+	ic.small = ic.raw = ic.preface = ic.tls = ic.has_seq = 0;
+	if (tls_swap(sk, &ic, c, ret) < 0)
+		return 0;
 	return handle_io(sk, &ic, c);
 }
 
@@ -577,6 +656,118 @@ int go_gostartcallfn(struct pt_regs *ctx)
 	k.ptr = ctx->ax - G_SCHED_OFF;
 	bpf_map_update_elem(&go_g_parent, &k, &c, BPF_ANY);
 	return 0;
+}
+
+/* ---- Go: crypto/tls plaintext (go_tls.bpf.h) ---- */
+
+/*
+ * The socket under a *tls.Conn, through the Go structures (the offsets
+ * above): for a Read that took its records from the socket before any
+ * probed call did (the handshake's last read often brings the first
+ * request along). Only a TCP socket of this process is accepted: a
+ * tls.Conn over another kind of net.Conn gives none.
+ */
+static __noinline __u64 tls_sock_of_conn(__u64 tconn)
+{
+	__u64 data = 0, nfd = 0;
+	__s64 fd = -1;
+	struct sock *sk;
+
+	if (bpf_probe_read_user(&data, sizeof(data),
+				(void *)(tconn + go_tls_conn_off + 8)) || !data ||
+	    bpf_probe_read_user(&nfd, sizeof(nfd),
+				(void *)(data + go_tcpconn_fd_off)) || !nfd ||
+	    bpf_probe_read_user(&fd, sizeof(fd),
+				(void *)(nfd + go_netfd_sysfd_off)) ||
+	    fd < 0 || fd > 0xffffff)
+		return 0;
+	sk = sock_of_fd(fd);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	return (__u64)sk;
+}
+
+
+/* On the stack-check branch of (*tls.Conn).Write. */
+SEC("uprobe")
+int go_tls_write(struct pt_regs *ctx)
+{
+	if (wanted_task(bpf_get_current_pid_tgid() >> 32))
+		tls_call_note(ctx, WEFT_DIR_SEND);
+	return 0;
+}
+
+/* On the stack-check branch of (*tls.Conn).Read. */
+SEC("uprobe")
+int go_tls_read(struct pt_regs *ctx)
+{
+	if (wanted_task(bpf_get_current_pid_tgid() >> 32))
+		tls_call_note(ctx, WEFT_DIR_RECV);
+	return 0;
+}
+
+/*
+ * The Read call goroutine g of this process was in, ended with n bytes:
+ * fill ic with its plaintext and return the socket it travelled on, 0 when
+ * there is nothing to send. Not inlined: its keys and map values stay off
+ * the stack of go_tls_read_ret, where handle_io needs the room.
+ */
+static __noinline __u64 tls_read_take(__u64 g, __u64 n, struct io_ctx *ic)
+{
+	struct go_key k = { .tgid = ic->pid_tgid >> 32, .ptr = g };
+	struct tls_call *t = bpf_map_lookup_elem(&go_tls_calls, &k);
+	__u64 skv = 0, *v;
+
+	if (!t)
+		return 0;
+	if (t->dir != WEFT_DIR_RECV || (__s64)n <= 0 || n > t->len)
+		goto out;
+	ic->src.ptr[0] = t->buf;
+	ic->src.len[0] = n;
+	ic->len = n;
+	if (t->sock_seen) {
+		skv = t->sk;
+		ic->seq = t->seq;
+		ic->has_seq = 1;
+		goto out;
+	}
+	/* from records an earlier Read took off the socket: the sequence
+	 * number is not known, and the link by the wire is lost */
+	k.ptr = t->tconn;
+	v = bpf_map_lookup_elem(&go_tls_socks, &k);
+	if (v) {
+		skv = *v;
+	} else {
+		skv = tls_sock_of_conn(t->tconn);
+		if (skv)
+			bpf_map_update_elem(&go_tls_socks, &k, &skv, BPF_ANY);
+		else
+			count(WEFT_CNT_TLS_NO_SOCK);
+	}
+	k.ptr = g;
+out:
+	bpf_map_delete_elem(&go_tls_calls, &k);
+	return skv;
+}
+
+/* On each return instruction of (*tls.Conn).Read: n in RAX. */
+SEC("uprobe")
+int go_tls_read_ret(struct pt_regs *ctx)
+{
+	struct io_ctx ic = {};
+	struct conn_state *c;
+	__u64 skv;
+
+	ic.pid_tgid = bpf_get_current_pid_tgid();
+	skv = tls_read_take(ctx->r14, ctx->ax, &ic);
+	if (!skv)
+		return 0;
+	ic.dir = WEFT_DIR_RECV;
+	ic.g = ctx->r14;
+	ic.tls = 1;
+	ic.flags = WEFT_F_TLS;
+	c = bpf_map_lookup_elem(&conns, &skv);
+	return handle_io((struct sock *)skv, &ic, c);
 }
 
 /* ---- new programs: the agent looks for Go binaries to probe ---- */

@@ -61,4 +61,15 @@ WEFT_HTTP_START_FN bool weft_http_start_word(__u64 w)
 	return false;
 }
 
+/*
+ * The first 8 bytes of the HTTP/2 connection preface (RFC 9113 3.4),
+ * "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n": a client that speaks h2 with prior
+ * knowledge (h2c) or after ALPN (plaintext of TLS) starts with it. Not an
+ * HTTP/1 message start: the connection is followed frame by frame instead.
+ */
+static inline __attribute__((always_inline)) bool weft_h2_preface_word(__u64 w)
+{
+	return w == WEFT_W8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T');
+}
+
 #endif /* WEFT_HTTP_START_H */

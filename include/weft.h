@@ -53,6 +53,11 @@ enum weft_role {
 #define WEFT_F_TRUNCATED	(1u << 2) /* header window reached, copy cut short */
 #define WEFT_F_READ_FAIL	(1u << 3) /* bpf_probe_read_user failed, no bytes */
 #define WEFT_F_SYSCALL_HOOK	(1u << 4) /* produced by the syscall fallback */
+#define WEFT_F_H2		(1u << 5) /* an HTTP/2 connection (it began with the
+					   * preface): every chunk's bytes, up to
+					   * WEFT_DATA_MAX, no message marks */
+#define WEFT_F_TLS		(1u << 6) /* plaintext of a TLS library call (Go's
+					   * crypto/tls), not the socket's bytes */
 
 /* Connection identity and addresses; network byte order for addresses. */
 struct weft_conn_key {
@@ -153,6 +158,7 @@ enum weft_counter {
 	WEFT_CNT_CONN_EVICT,	/* connection state lost to the LRU (approx.) */
 	WEFT_CNT_OWN_CONN,	/* connections whose peer is weft's own export */
 	WEFT_CNT_OWN_ENDPOINT,	/* connections to weft's health/metrics endpoint */
+	WEFT_CNT_TLS_NO_SOCK,	/* TLS plaintext read whose socket was never seen */
 	WEFT_CNT_MAX,
 };
 

@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include "goinspect.h"
 #include "goprobes.h"
+#include "gotls_sites.h"
 #include "weft.skel.h"
 
 #define PID_SLOTS 8192
@@ -21,6 +22,9 @@ struct binary {
 	uint64_t newproc1_off, gostartcallfn_off;
 	bool fanout_tried;
 	struct bpf_link *links[4];
+	/* crypto/tls: Write, Read, and Read's return sites */
+	struct bpf_link *tls_links[2 + GO_TLS_MAX_RETS];
+	int n_tls_links;
 };
 
 struct pid_slot {
@@ -34,6 +38,7 @@ static bool verbose;
 static struct binary *binaries;
 static struct pid_slot pids[PID_SLOTS];
 static uint64_t n_binaries, n_attached, n_stripped;
+static uint64_t n_tls, n_tls_refused, n_tls_rets, n_tls_rets_emulated;
 
 int goprobes_init(struct loader *l, bool v)
 {
@@ -53,6 +58,55 @@ static struct bpf_link *attach(struct bpf_program *prog, const char *path,
 			bpf_program__name(prog), path, (unsigned long long)off,
 			strerror(errno));
 	return link;
+}
+
+/*
+ * crypto/tls plaintext probes. All or nothing: Write without Read (or
+ * Read without its returns) would make half-spans. A binary with TLS in
+ * it whose sites cannot be found is named once, with the reason.
+ */
+static void attach_tls(struct binary *b, const char *path)
+{
+	struct go_tls_sites ts;
+	struct bpf_link **l = b->tls_links;
+	int n = 0;
+
+	if (go_tls_sites_find(path, &ts))
+		return;
+	if (!ts.write_off || !ts.read_off || !ts.n_read_ret) {
+		if (strstr(ts.why, "not linked in"))
+			return;		/* no crypto/tls in this binary */
+		n_tls_refused++;
+		fprintf(stderr, "weft: %s: HTTPS not traced: %s\n", path, ts.why);
+		return;
+	}
+	l[n++] = attach(ldr->skel->progs.go_tls_write, path, ts.write_off);
+	l[n++] = attach(ldr->skel->progs.go_tls_read, path, ts.read_off);
+	for (int i = 0; i < ts.n_read_ret; i++)
+		l[n++] = attach(ldr->skel->progs.go_tls_read_ret, path,
+				ts.read_ret[i]);
+	b->n_tls_links = n;
+	for (int i = 0; i < n; i++) {
+		if (l[i])
+			continue;
+		/* one failed: take the others off again */
+		for (int j = 0; j < n; j++)
+			bpf_link__destroy(l[j]);
+		memset(b->tls_links, 0, sizeof(b->tls_links));
+		b->n_tls_links = 0;
+		n_tls_refused++;
+		fprintf(stderr, "weft: %s: HTTPS not traced: a crypto/tls probe "
+			"could not be attached\n", path);
+		return;
+	}
+	n_tls++;
+	n_tls_rets += ts.n_read_ret;
+	n_tls_rets_emulated += ts.n_read_ret_emulated;
+	if (verbose)
+		fprintf(stderr, "weft: Go binary %s: crypto/tls probes attached "
+			"(Read returns: %d, %d of them on an emulated "
+			"instruction)\n", path, ts.n_read_ret,
+			ts.n_read_ret_emulated);
 }
 
 static struct binary *inspect(uint32_t pid)
@@ -81,6 +135,7 @@ static struct binary *inspect(uint32_t pid)
 	n_binaries++;
 	if (!ldr || !ldr->skel)
 		return b;	/* inspection only (unit tests) */
+	attach_tls(b, path);
 	if (!gb.roundtrip_off || !gb.request_write_off) {
 		/* stripped, or no net/http client in it */
 		if (!gb.has_symbols)
@@ -177,6 +232,12 @@ void goprobes_stats(uint64_t *nb, uint64_t *na, uint64_t *ns)
 	*ns = n_stripped;
 }
 
+void goprobes_tls_stats(uint64_t *probed, uint64_t *refused)
+{
+	*probed = n_tls;
+	*refused = n_tls_refused;
+}
+
 void goprobes_free(void)
 {
 	while (binaries) {
@@ -185,6 +246,8 @@ void goprobes_free(void)
 		binaries = b->next;
 		for (int i = 0; i < 4; i++)
 			bpf_link__destroy(b->links[i]);
+		for (int i = 0; i < b->n_tls_links; i++)
+			bpf_link__destroy(b->tls_links[i]);
 		free(b);
 	}
 }

@@ -23,6 +23,9 @@ void goprobes_want_fanout(uint32_t pid);
 /* The goroutine that started goroutine g of pid, 0 when unknown. */
 uint64_t goprobes_g_parent(uint32_t pid, uint64_t g);
 void goprobes_stats(uint64_t *binaries, uint64_t *attached, uint64_t *stripped);
+/* Binaries whose crypto/tls is probed, and those with crypto/tls whose
+ * probe sites could not be found (named on stderr). */
+void goprobes_tls_stats(uint64_t *probed, uint64_t *refused);
 void goprobes_free(void);
 
 #endif /* WEFT_GOPROBES_H */

@@ -146,6 +146,10 @@ static void print_stats(struct app *a, bool final)
 			ls.wire_miss_late_max_ns / 1000,
 			ls.process_links, ls.suppressed_client,
 			ls.suppressed_server, gb, ga, gs);
+		goprobes_tls_stats(&ga, &gs);
+		fprintf(stderr, "weft: tls: Go binaries with crypto/tls probed %" PRIu64
+			", not traced %" PRIu64 "; plaintext reads whose socket was "
+			"never seen %" PRIu64 "\n", ga, gs, c[WEFT_CNT_TLS_NO_SOCK]);
 		fprintf(stderr, "weft: telemetry: exchanges %" PRIu64 " (%s), "
 			"far ends of weft's own export connections skipped %" PRIu64 "\n",
 			ls.telemetry, a->env.trace_telemetry ? "traced: --trace-telemetry" :
