@@ -52,6 +52,9 @@ const volatile __u32 netns_inum = 0;	/* --netns: only sockets of this net ns */
  * every Go release user/go_offsets.c covers; the agent attaches the TLS
  * probes only to binaries of those releases.
  */
+/* Set by the agent once a binary's crypto/tls is probed: until then no
+ * socket call pays for the lookup of a TLS call in progress. */
+volatile __u32 go_tls_active = 0;
 const volatile __u32 go_tls_conn_off = 0;	/* tls.Conn.conn */
 const volatile __u32 go_tcpconn_fd_off = 0;	/* net.TCPConn -> conn.fd */
 const volatile __u32 go_netfd_sysfd_off = 16;	/* netFD.pfd.Sysfd */
@@ -379,7 +382,7 @@ static __noinline int tls_swap(struct sock *sk, struct io_ctx *ic,
 	struct tls_call *t;
 	__u64 skv = (__u64)sk;
 
-	t = ic->g ? bpf_map_lookup_elem(&go_tls_calls, &k) : NULL;
+	t = ic->g && go_tls_active ? bpf_map_lookup_elem(&go_tls_calls, &k) : NULL;
 	if (!t)
 		return c && c->tls ? -1 : 0;
 	if (c)

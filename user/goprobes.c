@@ -100,6 +100,7 @@ static void attach_tls(struct binary *b, const char *path)
 		return;
 	}
 	n_tls++;
+	ldr->skel->bss->go_tls_active = 1;
 	n_tls_rets += ts.n_read_ret;
 	n_tls_rets_emulated += ts.n_read_ret_emulated;
 	if (verbose)
