@@ -1,17 +1,32 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Go binary inspection with libelf: version, symbols, probe offsets. */
+/* Go binary inspection with libelf: version, functions, probe offsets. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "gopclntab.h"
 #include "goinspect.h"
 
 #define SYM_ROUNDTRIP	"net/http.(*Transport).roundTrip"
 #define SYM_REQ_WRITE	"net/http.(*Request).write"
 #define SYM_NEWPROC1	"runtime.newproc1"
 #define SYM_STARTCALL	"runtime.gostartcallfn"
+
+struct go_elf {
+	int fd;
+	Elf *e;
+	struct go_binary info;
+	Elf_Scn *symtab;
+	Elf_Scn *pclntab_scn;		/* a section named for it, if any */
+	int pcln_state;			/* 0 not read yet, 1 usable, -1 not */
+	struct go_pclntab pcln;
+	uint64_t pcln_vaddr;
+	char why[96];
+};
 
 /*
  * A Go amd64 prologue that checks the stack looks like
@@ -40,13 +55,12 @@ int go_find_stack_check_branch(const uint8_t *code, int n)
 }
 
 /* Version from the build info blob ("\xff Go buildinf:" header). */
-static void read_version(GElf_Shdr *sh, Elf_Scn *scn, char *out, size_t size)
+static void read_version(Elf_Scn *scn, char *out, size_t size)
 {
 	Elf_Data *d = elf_getdata(scn, NULL);
 	const uint8_t *p;
 
-	(void)sh;
-	if (!d || d->d_size < 32)
+	if (!d || !d->d_buf || d->d_size < 32)
 		return;
 	p = d->d_buf;
 	if (memcmp(p, "\xff Go buildinf:", 14) != 0)
@@ -69,109 +83,364 @@ static void read_version(GElf_Shdr *sh, Elf_Scn *scn, char *out, size_t size)
 	}
 }
 
-static int code_at(Elf *e, uint64_t vaddr, uint64_t *off, uint8_t *buf, int n)
+static const char *scn_name(Elf *e, Elf_Scn *scn, GElf_Shdr *sh)
+{
+	size_t shstrndx;
+
+	if (!gelf_getshdr(scn, sh) || elf_getshdrstrndx(e, &shstrndx))
+		return NULL;
+	return elf_strptr(e, shstrndx, sh->sh_name);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+struct go_elf *go_elf_open(const char *path, int *err)
+{
+	struct go_elf *g;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	g->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (g->fd < 0) {
+		*err = -errno;
+		free(g);
+		return NULL;
+	}
+	g->e = elf_begin(g->fd, ELF_C_READ, NULL);
+	if (!g->e || elf_kind(g->e) != ELF_K_ELF || elf_getshdrstrndx(g->e, &shstrndx)) {
+		*err = -ENOEXEC;
+		go_elf_close(g);
+		return NULL;
+	}
+	while ((scn = elf_nextscn(g->e, scn))) {
+		GElf_Shdr sh;
+		const char *name = scn_name(g->e, scn, &sh);
+
+		if (!name)
+			continue;
+		if (strcmp(name, ".go.buildinfo") == 0) {
+			g->info.is_go = true;
+			read_version(scn, g->info.version, sizeof(g->info.version));
+		} else if (sh.sh_type == SHT_PROGBITS && ends_with(name, ".gopclntab")) {
+			/* ".data.rel.ro.gopclntab": Go 1.18-1.19 PIE */
+			g->info.is_go = true;
+			g->pclntab_scn = scn;
+		} else if (sh.sh_type == SHT_SYMTAB) {
+			g->symtab = scn;
+		}
+	}
+	g->info.has_symbols = g->symtab != NULL;
+	return g;
+}
+
+void go_elf_close(struct go_elf *g)
+{
+	if (!g)
+		return;
+	go_pclntab_close(&g->pcln);
+	if (g->e)
+		elf_end(g->e);
+	if (g->fd >= 0)
+		close(g->fd);
+	free(g);
+}
+
+const struct go_binary *go_elf_info(const struct go_elf *g)
+{
+	return &g->info;
+}
+
+const char *go_elf_why(const struct go_elf *g)
+{
+	return g->why;
+}
+
+/* The symbol of that name in .symtab (functions only when func_only). */
+static bool sym_find(struct go_elf *g, const char *name, bool func_only, GElf_Sym *out)
+{
+	Elf_Data *d;
+	GElf_Shdr sh;
+	size_t n;
+
+	if (!g->symtab || !gelf_getshdr(g->symtab, &sh) || !sh.sh_entsize)
+		return false;
+	d = elf_getdata(g->symtab, NULL);
+	if (!d)
+		return false;
+	n = sh.sh_size / sh.sh_entsize;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Sym sym;
+		const char *s;
+
+		if (!gelf_getsym(d, (int)i, &sym))
+			continue;
+		if (func_only && GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+			continue;
+		s = elf_strptr(g->e, sh.sh_link, sym.st_name);
+		if (s && strcmp(s, name) == 0) {
+			*out = sym;
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));	/* x86-64 only (Makefile): little-endian */
+	return v;
+}
+
+/*
+ * runtime.text of a stripped Go 1.20+ binary, which the pclntab header no
+ * longer holds: from the runtime's moduledata (runtime/symtab.go), whose
+ * words are pcHeader, funcnametab{ptr,len,cap}, cutab{3}, filetab{3},
+ * pctab{3}, pclntable{3}, ftab{3}, findfunctab, minpc, maxpc, text, etext
+ * in every release since 1.16. It is found by its first two words (the
+ * table's address and its funcnametab's) and believed only when minpc and
+ * maxpc agree with the table. The file holds the link-time values also in
+ * PIE binaries (the dynamic relocations' addends are written in place by
+ * Go's linker and by GNU ld). The .text section's address is no substitute:
+ * with external linking (cgo) the C start-up code comes first.
+ */
+static bool text_from_moduledata(struct go_elf *g, uint64_t *text)
+{
+	uint64_t want0 = g->pcln_vaddr, want1 = g->pcln_vaddr + g->pcln.funcname_off;
+	uint64_t min_off = 0, max_off = go_pclntab_end_off(&g->pcln);
+	Elf_Scn *scn = NULL;
+	struct go_func f0;
+
+	if (g->pcln.ptr_size != 8 || go_pclntab_func(&g->pcln, 0, &f0))
+		return false;
+	min_off = f0.entry_off;
+	while ((scn = elf_nextscn(g->e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		const uint8_t *p;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    (sh.sh_flags & (SHF_ALLOC | SHF_WRITE)) != (SHF_ALLOC | SHF_WRITE))
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || d->d_size < 24 * 8)
+			continue;
+		p = d->d_buf;
+		for (size_t i = (8 - sh.sh_addr % 8) % 8; i + 24 * 8 <= d->d_size; i += 8) {
+			uint64_t t;
+
+			if (rd64(p + i) != want0 || rd64(p + i + 8) != want1)
+				continue;
+			t = rd64(p + i + 22 * 8);
+			if (rd64(p + i + 20 * 8) == t + min_off &&
+			    rd64(p + i + 21 * 8) == t + max_off) {
+				*text = t;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Finds and opens .gopclntab once: by section name, else by its magic in
+ * the sections Go 1.18+ put it in (an external link merges
+ * .data.rel.ro.gopclntab into .data.rel.ro). */
+static int pclntab_load(struct go_elf *g)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	Elf_Data *d;
+	uint64_t text;
+
+	if (g->pcln_state)
+		return g->pcln_state > 0 ? 0 : -ENOEXEC;
+	g->pcln_state = -1;
+	if (g->pclntab_scn && gelf_getshdr(g->pclntab_scn, &sh) &&
+	    (d = elf_getdata(g->pclntab_scn, NULL)) && d->d_buf &&
+	    go_pclntab_open(&g->pcln, d->d_buf, d->d_size) == 0) {
+		g->pcln_vaddr = sh.sh_addr;
+	} else {
+		long off = -1;
+
+		while (off < 0 && (scn = elf_nextscn(g->e, scn))) {
+			const char *name = scn_name(g->e, scn, &sh);
+
+			if (!name || sh.sh_type != SHT_PROGBITS ||
+			    (strcmp(name, ".data.rel.ro") && strcmp(name, ".rodata") &&
+			     strcmp(name, ".gopclntab")))
+				continue;
+			d = elf_getdata(scn, NULL);
+			if (d && d->d_buf)
+				off = go_pclntab_scan(&g->pcln, d->d_buf, d->d_size);
+		}
+		if (off < 0) {
+			snprintf(g->why, sizeof(g->why), "no readable .gopclntab");
+			return -ENOEXEC;
+		}
+		g->pcln_vaddr = sh.sh_addr + (uint64_t)off;
+	}
+	if (g->pcln.version != GO_PCLN_116) {
+		GElf_Sym sym;
+
+		/* runtime.text: the symbol, else moduledata, else (1.18-1.19)
+		 * the header's textStart */
+		if (sym_find(g, "runtime.text", false, &sym))
+			g->pcln.text = sym.st_value;
+		else if (text_from_moduledata(g, &text))
+			g->pcln.text = text;
+		else if (!g->pcln.text) {
+			snprintf(g->why, sizeof(g->why),
+				 "runtime.text not found (no symbol, no moduledata)");
+			go_pclntab_close(&g->pcln);
+			return -ENOEXEC;
+		}
+	}
+	if (go_pclntab_index(&g->pcln)) {
+		snprintf(g->why, sizeof(g->why), "out of memory");
+		go_pclntab_close(&g->pcln);
+		return -ENOMEM;
+	}
+	g->pcln_state = 1;
+	return 0;
+}
+
+int go_func_find(struct go_elf *g, const char *name, uint64_t *entry, uint64_t *end)
+{
+	struct go_func f;
+	GElf_Sym sym;
+	int err;
+
+	if (sym_find(g, name, true, &sym)) {
+		*entry = sym.st_value;
+		*end = sym.st_value + sym.st_size;
+		return 0;
+	}
+	err = pclntab_load(g);
+	if (err)
+		return g->symtab ? -ENOENT : err;
+	err = go_pclntab_find(&g->pcln, name, &f);
+	if (err)
+		return err == -ENOTUNIQ ? err : -ENOENT;
+	*entry = f.entry;
+	*end = f.end;
+	return 0;
+}
+
+/* pread of the bytes of an allocated section at vaddr: reads a few bytes
+ * instead of having libelf load all of .text. */
+int go_code_read(struct go_elf *g, uint64_t vaddr, uint8_t *buf, size_t n,
+		 uint64_t *file_off)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 
-	while ((scn = elf_nextscn(e, scn))) {
-		Elf_Data *d;
+	while ((scn = elf_nextscn(g->e, scn))) {
+		uint64_t off;
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_ALLOC))
 			continue;
-		if (vaddr < sh.sh_addr || vaddr + n > sh.sh_addr + sh.sh_size)
+		if (vaddr < sh.sh_addr || vaddr - sh.sh_addr > sh.sh_size ||
+		    n > sh.sh_size - (vaddr - sh.sh_addr))
 			continue;
-		d = elf_getdata(scn, NULL);
-		if (!d || !d->d_buf)
-			return -1;
-		memcpy(buf, (uint8_t *)d->d_buf + (vaddr - sh.sh_addr), n);
-		*off = vaddr - sh.sh_addr + sh.sh_offset;
+		off = vaddr - sh.sh_addr + sh.sh_offset;
+		if (off < sh.sh_offset || off > (uint64_t)INT64_MAX ||
+		    pread(g->fd, buf, n, (off_t)off) != (ssize_t)n)
+			return -EIO;
+		*file_off = off;
 		return 0;
 	}
-	return -1;
+	return -ENOENT;
 }
 
-static uint64_t probe_offset(Elf *e, uint64_t vaddr)
+/* Why a probe can't be placed, for the one-line message; NULL: it can. */
+static const char *probe_at(struct go_elf *g, const char *name, uint64_t *off)
 {
+	uint64_t entry, end, foff;
 	uint8_t code[32];
-	uint64_t off;
+	size_t n = sizeof(code);
 	int b;
 
-	if (code_at(e, vaddr, &off, code, sizeof(code)))
-		return 0;
-	b = go_find_stack_check_branch(code, sizeof(code));
-	return b < 0 ? 0 : off + b;
+	*off = 0;
+	if (go_func_find(g, name, &entry, &end))
+		return "not found";
+	if (end > entry && end - entry < n)
+		n = end - entry;
+	if (go_code_read(g, entry, code, n, &foff))
+		return "code not readable";
+	b = go_find_stack_check_branch(code, (int)n);
+	if (b < 0)
+		return "no stack-check branch";
+	*off = foff + b;
+	return NULL;
+}
+
+uint64_t go_probe_offset(struct go_elf *g, const char *name)
+{
+	uint64_t off;
+
+	probe_at(g, name, &off);
+	return off;
+}
+
+/* "/proc/PID/exe" names nothing a reader knows: say what it points to. */
+static void say_missing(const char *path, const struct go_elf *g, const char *func,
+			const char *why)
+{
+	char real[256];
+	ssize_t n = readlink(path, real, sizeof(real) - 1);
+
+	if (n > 0)
+		real[n] = '\0';
+	else
+		snprintf(real, sizeof(real), "%s", path);
+	fprintf(stderr, "weft: Go binary %s (%s, %s): %s %s%s%s: no in-process links for it\n",
+		real, g->info.version[0] ? g->info.version : "unknown version",
+		g->info.has_symbols ? "symbols" : "stripped, .gopclntab",
+		func, why, g->why[0] ? ": " : "", g->why);
 }
 
 int go_inspect(const char *path, struct go_binary *out)
 {
-	Elf_Scn *scn = NULL, *symtab = NULL;
-	GElf_Shdr sh;
-	size_t shstrndx;
-	Elf *e;
-	int fd, err = 0;
+	static const char *const names[] = {
+		SYM_ROUNDTRIP, SYM_REQ_WRITE, SYM_NEWPROC1, SYM_STARTCALL,
+	};
+	uint64_t *offs[] = {
+		&out->roundtrip_off, &out->request_write_off,
+		&out->newproc1_off, &out->gostartcallfn_off,
+	};
+	struct go_elf *g;
+	int err = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	if (!e || elf_kind(e) != ELF_K_ELF || elf_getshdrstrndx(e, &shstrndx)) {
-		err = -ENOEXEC;
-		goto out;
-	}
-	while ((scn = elf_nextscn(e, scn))) {
-		const char *name;
+	g = go_elf_open(path, &err);
+	if (!g)
+		return err;
+	*out = g->info;
+	for (size_t i = 0; out->is_go && i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *why = probe_at(g, names[i], offs[i]);
 
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		name = elf_strptr(e, shstrndx, sh.sh_name);
-		if (!name)
-			continue;
-		if (strcmp(name, ".go.buildinfo") == 0) {
-			out->is_go = true;
-			read_version(&sh, scn, out->version, sizeof(out->version));
-		} else if (strcmp(name, ".gopclntab") == 0) {
-			out->is_go = true;
-		} else if (sh.sh_type == SHT_SYMTAB) {
-			symtab = scn;
+		if (why) {
+			/* the first one is enough: linking needs them all */
+			say_missing(path, g, names[i], why);
+			break;
 		}
 	}
-	if (!out->is_go || !symtab)
-		goto out;
-	out->has_symbols = true;
-	{
-		Elf_Data *d = elf_getdata(symtab, NULL);
-		GElf_Shdr ssh;
-		size_t n;
-
-		if (!d || !gelf_getshdr(symtab, &ssh) || !ssh.sh_entsize)
-			goto out;
-		n = ssh.sh_size / ssh.sh_entsize;
-		for (size_t i = 0; i < n; i++) {
-			GElf_Sym sym;
-			const char *name;
-
-			if (!gelf_getsym(d, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
-				continue;
-			name = elf_strptr(e, ssh.sh_link, sym.st_name);
-			if (!name || (name[0] != 'n' && name[0] != 'r'))
-				continue;
-			if (strcmp(name, SYM_NEWPROC1) == 0)
-				out->newproc1_off = probe_offset(e, sym.st_value);
-			else if (strcmp(name, SYM_STARTCALL) == 0)
-				out->gostartcallfn_off = probe_offset(e, sym.st_value);
-			else if (strcmp(name, SYM_ROUNDTRIP) == 0)
-				out->roundtrip_off = probe_offset(e, sym.st_value);
-			else if (strcmp(name, SYM_REQ_WRITE) == 0)
-				out->request_write_off = probe_offset(e, sym.st_value);
-		}
-	}
-out:
-	if (e)
-		elf_end(e);
-	close(fd);
-	return err;
+	go_elf_close(g);
+	return 0;
 }

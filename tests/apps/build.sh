@@ -65,4 +65,30 @@ for tc in "go1.19:$GO119" "go1.26:$GO126"; do
 		done
 	done
 done
+
+# Stripped and PIE variants (issue 13: functions from .gopclntab), both
+# toolchains, into build/apps/goX.Y/:
+#   goserver-stripped, goserver-pie-stripped   (tests/e2e/test_go_stripped.py)
+#   gofuncs-cgoC-MODE[-stripped], C in 0 1, MODE in exe pie
+#                                   (tests/unit/test_gopclntab.c compares each
+#                                    stripped binary with its unstripped twin)
+# gofuncs has C code of its own with CGO on, so that link is external.
+for tc in "go1.19:$GO119" "go1.26:$GO126"; do
+	tag=${tc%%:*} go=${tc#*:}
+	[ -x "$go" ] || continue	# said above
+	v() {	# v NAME APP CGO MODE LDFLAGS
+		(cd "tests/apps/$2" && CGO_ENABLED=$3 "$go" build -buildmode="$4" \
+			-ldflags="$5" -o "$out/$tag/$1" .) ||
+			{ echo "build.sh: $1 with $tag failed" >&2; status=1; return; }
+		echo "  GO       $out/$tag/$1"
+	}
+	v goserver-stripped goserver 0 exe "-s -w"
+	v goserver-pie-stripped goserver 0 pie "-s -w"
+	for cgo in 0 1; do
+		for mode in exe pie; do
+			v "gofuncs-cgo$cgo-$mode" gofuncs $cgo $mode ""
+			v "gofuncs-cgo$cgo-$mode-stripped" gofuncs $cgo $mode "-s -w"
+		done
+	done
+done
 exit $status

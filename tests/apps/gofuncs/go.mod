@@ -1,0 +1,3 @@
+module weft.test/gofuncs
+
+go 1.19
