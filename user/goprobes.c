@@ -137,12 +137,8 @@ static struct binary *inspect(uint32_t pid)
 	if (!ldr || !ldr->skel)
 		return b;	/* inspection only (unit tests) */
 	attach_tls(b, path);
-	if (!gb.roundtrip_off || !gb.request_write_off) {
-		/* stripped, or no net/http client in it */
-		if (!gb.has_symbols)
-			n_stripped++;
-		return b;
-	}
+	if (!gb.roundtrip_off || !gb.request_write_off)
+		return b;	/* no net/http client (go_inspect said so) */
 	b->links[0] = attach(ldr->skel->progs.go_transport_roundtrip, path,
 			     gb.roundtrip_off);
 	b->links[1] = attach(ldr->skel->progs.go_request_write, path,
@@ -154,8 +150,11 @@ static struct binary *inspect(uint32_t pid)
 	b->newproc1_off = gb.newproc1_off;
 	b->gostartcallfn_off = gb.gostartcallfn_off;
 	snprintf(b->path, sizeof(b->path), "%s", path);
-	if (b->links[0] && b->links[1])
+	if (b->links[0] && b->links[1]) {
 		n_attached++;
+		if (!gb.has_symbols)
+			n_stripped++;	/* probed from .gopclntab */
+	}
 	if (verbose)
 		fprintf(stderr, "weft: Go binary %s (%s) of pid %u: link probes %s\n",
 			path, gb.version[0] ? gb.version : "unknown version", pid,
