@@ -15,6 +15,7 @@ enum exch_end {
 	EXCH_DONE,		/* the response ended by its framing */
 	EXCH_CLOSED,		/* connection closed before the response ended */
 	EXCH_RESET,		/* connection reset before the response ended */
+	EXCH_STREAM_RESET,	/* HTTP/2: RST_STREAM before the response ended */
 };
 
 struct link_pending;
@@ -47,6 +48,11 @@ struct exchange {
 	uint64_t ctx_key;		/* thread or goroutine that handled it */
 	struct link_pending *dep;	/* link.c: a late link it waits for */
 	char *tracestate;		/* owned */
+	/* HTTP/2 (h2.h): the stream's protocol and its gRPC outcome */
+	bool h2;
+	bool has_grpc_status;
+	int grpc_status;		/* grpc-status of the response/trailers */
+	char *grpc_message;		/* owned; NULL when none */
 };
 
 /* The connection an exchange travelled on. */

@@ -127,6 +127,15 @@ static void print_stats(struct app *a, bool final)
 		", incomplete at exit %" PRIu64 "\n",
 		ss.closed_early, ss.orphan_responses, ss.framing.not_http, ss.timed_out,
 		ss.pending_overflow, ss.incomplete_at_exit);
+	fprintf(stderr, "weft: http2: connections %" PRIu64 ", streams %" PRIu64
+		"; lost: connections out of step %" PRIu64 " (streams dropped %" PRIu64
+		"), HPACK errors %" PRIu64 " (header blocks undecoded %" PRIu64
+		"), bad requests %" PRIu64 ", over %d open streams %" PRIu64
+		", unprocessed by GOAWAY %" PRIu64 "; streams reset %" PRIu64 "\n",
+		ss.h2.conns, ss.h2.streams, ss.h2.sync_lost, ss.h2.streams_lost,
+		ss.h2.hpack_errors, ss.h2.blocks_undecoded, ss.h2.bad_requests,
+		H2_MAX_STREAMS, ss.h2.streams_refused, ss.h2.goaway_dropped,
+		ss.h2.streams_reset);
 	fprintf(stderr, "weft: trace context: invalid %" PRIu64
 		" (requests whose context headers held no valid context: ignored, new traces)\n",
 		ctx_invalid_count());

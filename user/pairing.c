@@ -7,9 +7,13 @@
 #include "exchange.h"
 #include "spanbuild.h"
 #include "telemetry.h"
+#include "h2.h"
 
 #define CONN_BUCKETS	16384
 #define MAX_PENDING	64	/* pipelined requests waiting per connection */
+/* An HTTP/2 server's SETTINGS may come before the client preface: kept
+ * (up to this much) until the preface says the connection is HTTP/2. */
+#define H2_EARLY_MAX	1024
 
 struct conn {
 	struct conn *hnext;
@@ -21,6 +25,26 @@ struct conn {
 	struct exchange *resp;	/* exchange whose response is in progress */
 	uint64_t last_ns;
 	bool upgraded;		/* 101 / CONNECT: not HTTP any more */
+	bool http1;		/* an HTTP/1 head was seen: never HTTP/2 */
+	struct h2_conn *h2;	/* started with the preface: HTTP/2 */
+	uint8_t *early;		/* frames that came before the preface */
+	uint32_t early_len;
+	enum weft_dir early_dir;
+	struct chunk early_ck;	/* the first of them, for its metadata */
+	/* the first bytes of the request direction while they could still
+	 * be the preface read in pieces (framing sees them too) */
+	uint8_t lead[H2_PREFACE_LEN];
+	uint32_t lead_len;
+	bool lead_done;
+	enum weft_dir lead_dir;
+	uint64_t lead_ns;
+	uint32_t lead_seq;
+};
+
+/* The sink framing (and h2) hand heads and response ends to. */
+struct feed {
+	struct pairing *p;
+	struct conn *c;
 };
 
 struct pairing {
@@ -90,9 +114,13 @@ static void exchange_free(struct pairing *p, struct exchange *ex)
 	link_forget(p->link, ex);
 	resource_unref(ex->res);
 	free(ex->tracestate);
+	free(ex->grpc_message);
 	free(ex->req);
 	free(ex);
 }
+
+static void h2_sink_of(struct pairing *p, struct conn *c, struct feed *f,
+		       struct h2_sink *k);
 
 static void conn_free(struct pairing *p, struct conn *c)
 {
@@ -102,6 +130,16 @@ static void conn_free(struct pairing *p, struct conn *c)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = c->hnext;
+	if (c->h2) {
+		struct feed f;
+		struct h2_sink k;
+
+		/* streams still open were counted by the caller */
+		h2_sink_of(p, c, &f, &k);
+		h2_end_all(c->h2, 0, H2_END_DROP, &k);
+		h2_free(c->h2);
+	}
+	free(c->early);
 	for (int d = 0; d < 2; d++)
 		framing_free(&c->s[d]);
 	while (c->q_head) {
@@ -150,36 +188,48 @@ static void response_done(struct pairing *p, struct conn *c, uint64_t end_ns,
 	exchange_free(p, ex);
 }
 
+/* A request (its head m, taken) becomes an exchange whose identity linking
+ * decides now. ck is the chunk in which the head ended. */
+static struct exchange *exchange_new(struct pairing *p, struct conn *c,
+				     struct http_msg *m, uint64_t first_ns,
+				     uint32_t first_seq, bool truncated,
+				     const struct chunk *ck)
+{
+	struct exchange *ex = calloc(1, sizeof(*ex));
+
+	if (!ex)
+		abort();
+	ex->req = m;
+	ex->pid = ck->pid;
+	ex->tid = ck->tid;
+	ex->g = ck->g;
+	ex->origin_g = ck->origin_g;
+	memcpy(ex->comm, ck->comm, sizeof(ex->comm));
+	ex->req_seq = first_seq;
+	if (p->o.resource_of)
+		ex->res = p->o.resource_of(ck->pid, ex->comm);
+	ex->start_ns = first_ns;
+	ex->head_truncated = truncated;
+	ex->telemetry = telemetry_classify(ex->req);
+	link_request(p->link, ex, &c->ci, p->o.is_go && p->o.is_go(ck->pid),
+		     ck->ts_ns);
+	return ex;
+}
+
 /* Queues the request as an exchange, which takes h->m (left alone when the
  * request was dropped). */
 static void on_request(struct pairing *p, struct conn *c,
 		       struct framing_head *h)
 {
-	const struct chunk *ck = h->ck;
 	struct exchange *ex;
 
 	if (c->q_len >= MAX_PENDING) {
 		p->stats.pending_overflow++;
 		return;
 	}
-	ex = calloc(1, sizeof(*ex));
-	if (!ex)
-		abort();
-	ex->req = h->m;
+	ex = exchange_new(p, c, h->m, h->first_ns, h->first_seq, h->truncated,
+			  h->ck);
 	h->m = NULL;
-	ex->pid = ck->pid;
-	ex->tid = ck->tid;
-	ex->g = ck->g;
-	ex->origin_g = ck->origin_g;
-	memcpy(ex->comm, ck->comm, sizeof(ex->comm));
-	ex->req_seq = h->first_seq;
-	if (p->o.resource_of)
-		ex->res = p->o.resource_of(ck->pid, ex->comm);
-	ex->start_ns = h->first_ns;
-	ex->head_truncated = h->truncated;
-	ex->telemetry = telemetry_classify(ex->req);
-	link_request(p->link, ex, &c->ci, p->o.is_go && p->o.is_go(ck->pid),
-		     ck->ts_ns);
 	if (c->q_tail)
 		c->q_tail->next = ex;
 	else
@@ -212,11 +262,6 @@ static struct exchange *on_response(struct pairing *p, struct conn *c,
 	return ex;
 }
 
-/* The sink framing hands heads and response ends to. */
-struct feed {
-	struct pairing *p;
-	struct conn *c;
-};
 
 static enum framing_verdict on_head(void *ctx, enum weft_dir d,
 				    struct framing_head *h,
@@ -233,6 +278,7 @@ static enum framing_verdict on_head(void *ctx, enum weft_dir d,
 	/* a request where responses flow: not an HTTP peer we follow */
 	if (m->is_request != (d == req_dir(c)))
 		return FRAMING_REJECT;
+	c->http1 = true;
 	if (m->is_request) {
 		on_request(f->p, c, h);
 		return FRAMING_BODY;
@@ -256,6 +302,168 @@ static void on_response_end(void *ctx, uint64_t end_ns)
 	response_done(f->p, f->c, end_ns, EXCH_DONE);
 }
 
+/* ---- HTTP/2 (h2.h): one stream, one exchange ---- */
+
+static void *h2_on_request(void *ctx, struct h2_request *r)
+{
+	struct feed *f = ctx;
+	struct exchange *ex = exchange_new(f->p, f->c, r->m, r->first_ns,
+					   r->first_seq, r->truncated, r->ck);
+
+	r->m = NULL;
+	ex->h2 = true;
+	return ex;
+}
+
+static void h2_on_end(void *ctx, void *stream, const struct h2_response *r)
+{
+	struct feed *f = ctx;
+	struct exchange *ex = stream;
+
+	if (r->how == H2_END_DROP) {
+		exchange_free(f->p, ex);	/* counted where it was dropped */
+		return;
+	}
+	ex->status = r->status;
+	ex->has_grpc_status = r->has_grpc_status;
+	ex->grpc_status = r->grpc_status;
+	if (r->grpc_message[0]) {
+		ex->grpc_message = strdup(r->grpc_message);
+		if (!ex->grpc_message)
+			abort();
+	}
+	ex->end_ns = r->end_ns;
+	switch (r->how) {
+	case H2_END_RESET:
+		ex->how = EXCH_STREAM_RESET;
+		break;
+	case H2_END_CONN_CLOSED:
+	case H2_END_CONN_RESET:
+		f->p->stats.closed_early++;
+		ex->how = r->how == H2_END_CONN_RESET ? EXCH_RESET : EXCH_CLOSED;
+		break;
+	default:
+		ex->how = EXCH_DONE;
+	}
+	emit(f->p, f->c, ex);
+	exchange_free(f->p, ex);
+}
+
+static void h2_sink_of(struct pairing *p, struct conn *c, struct feed *f,
+		       struct h2_sink *k)
+{
+	f->p = p;
+	f->c = c;
+	*k = (struct h2_sink){ .ctx = f, .request = h2_on_request,
+			       .end = h2_on_end, .stats = &p->stats.h2 };
+}
+
+/* A first frame the way a server starts: SETTINGS on stream 0. */
+static bool looks_like_settings(const uint8_t *d, size_t n)
+{
+	static const uint8_t zero[4];
+	uint32_t flen;
+
+	if (n < 9)
+		return false;
+	flen = (uint32_t)d[0] << 16 | (uint32_t)d[1] << 8 | d[2];
+	return d[3] == 4 && d[4] == 0 && memcmp(d + 5, zero, 4) == 0 &&
+	       flen % 6 == 0 && flen <= 6 * 16;
+}
+
+/*
+ * Does the preface start with this chunk, or with the small pieces before
+ * it (a reader may take the first bytes alone)? Those pieces went to
+ * framing too; lead keeps them until the question is settled.
+ */
+static bool preface_here(struct conn *c, const struct chunk *ck, size_t n)
+{
+	uint8_t cand[H2_PREFACE_LEN];
+	size_t k = c->lead_len, add = n;
+
+	if (c->lead_done)
+		return false;
+	if (c->ci.role != WEFT_ROLE_UNKNOWN && ck->dir != req_dir(c))
+		return false;
+	if (k && ck->dir != c->lead_dir)
+		return false;
+	memcpy(cand, c->lead, k);
+	if (add > sizeof(cand) - k)
+		add = sizeof(cand) - k;
+	memcpy(cand + k, ck->data, add);
+	if (memcmp(cand, H2_PREFACE, k + add) != 0 || (n < ck->len && k + add < 4)) {
+		c->lead_done = true;
+		return false;
+	}
+	if (k + add >= 4)
+		return true;
+	/* too few bytes to say: keep them */
+	if (!k) {
+		c->lead_ns = ck->ts_ns;
+		c->lead_seq = ck->seq;
+		c->lead_dir = ck->dir;
+	}
+	memcpy(c->lead + k, ck->data, add);
+	c->lead_len += (uint32_t)add;
+	return false;
+}
+
+/* Does this chunk start HTTP/2 on a fresh connection (or come before its
+ * preface)? True when it was taken. */
+static bool h2_begin(struct pairing *p, struct conn *c, const struct chunk *ck)
+{
+	size_t n = ck->cap < ck->len ? ck->cap : ck->len;
+	struct feed f;
+	struct h2_sink k;
+
+	if (preface_here(c, ck, n)) {
+		if (c->ci.role == WEFT_ROLE_UNKNOWN)
+			c->ci.role = ck->dir == WEFT_DIR_SEND ?
+				     WEFT_ROLE_CLIENT : WEFT_ROLE_SERVER;
+		c->h2 = h2_new(ck->dir);
+		p->stats.h2.conns++;
+		h2_sink_of(p, c, &f, &k);
+		if (c->early && c->early_dir != ck->dir) {
+			struct chunk e = c->early_ck;
+
+			e.data = c->early;
+			e.cap = e.len = c->early_len;
+			h2_feed(c->h2, &e, &k);
+		}
+		free(c->early);
+		c->early = NULL;
+		if (c->lead_len) {
+			struct chunk l = *ck;
+
+			l.data = c->lead;
+			l.cap = l.len = c->lead_len;
+			l.ts_ns = c->lead_ns;
+			l.seq = c->lead_seq;
+			h2_feed(c->h2, &l, &k);
+		}
+		h2_feed(c->h2, ck, &k);
+		return true;
+	}
+	if (n == ck->len && looks_like_settings(ck->data, n) &&
+	    (c->ci.role == WEFT_ROLE_UNKNOWN || ck->dir != req_dir(c)) &&
+	    (!c->early || c->early_dir == ck->dir) &&
+	    c->early_len + n <= H2_EARLY_MAX) {
+		uint8_t *e = realloc(c->early, c->early_len + n);
+
+		if (!e)
+			abort();
+		if (!c->early) {
+			c->early_ck = *ck;
+			c->early_dir = ck->dir;
+		}
+		memcpy(e + c->early_len, ck->data, n);
+		c->early = e;
+		c->early_len += (uint32_t)n;
+		return true;
+	}
+	return false;
+}
+
 void pairing_chunk(struct pairing *p, const struct chunk *ck)
 {
 	struct conn *c = conn_get(p, &ck->conn, true);
@@ -271,6 +479,16 @@ void pairing_chunk(struct pairing *p, const struct chunk *ck)
 	c->last_ns = ck->ts_ns;
 	if (c->upgraded)
 		return;
+	if (c->h2) {
+		struct feed hf;
+		struct h2_sink k;
+
+		h2_sink_of(p, c, &hf, &k);
+		h2_feed(c->h2, ck, &k);
+		return;
+	}
+	if (!c->http1 && h2_begin(p, c, ck))
+		return;
 	framing_feed(&c->s[ck->dir], ck, &sink);
 }
 
@@ -285,6 +503,15 @@ static void conn_end(struct pairing *p, struct conn *c, uint64_t ts,
 		     enum exch_end how)
 {
 	struct stream *rs = resp_stream(c);
+
+	if (c->h2) {
+		struct feed f;
+		struct h2_sink k;
+
+		h2_sink_of(p, c, &f, &k);
+		h2_end_all(c->h2, ts, how == EXCH_RESET ? H2_END_CONN_RESET :
+			   H2_END_CONN_CLOSED, &k);
+	}
 
 	if (c->resp) {
 		if (framing_until_close(rs)) {
@@ -327,7 +554,8 @@ void pairing_sweep(struct pairing *p, uint64_t now)
 			next = c->hnext;
 			if (now - c->last_ns < p->o.idle_timeout_ns)
 				continue;
-			p->stats.timed_out += c->q_len + (c->resp ? 1 : 0);
+			p->stats.timed_out += c->q_len + (c->resp ? 1 : 0) +
+					      (c->h2 ? h2_open_streams(c->h2) : 0);
 			conn_free(p, c);
 		}
 	}
@@ -348,7 +576,8 @@ void pairing_flush(struct pairing *p)
 			/* until-close bodies are as complete as they will get */
 			if (c->resp && framing_until_close(rs))
 				response_done(p, c, framing_last_ns(rs), EXCH_DONE);
-			p->stats.incomplete_at_exit += c->q_len + (c->resp ? 1 : 0);
+			p->stats.incomplete_at_exit += c->q_len + (c->resp ? 1 : 0) +
+				(c->h2 ? h2_open_streams(c->h2) : 0);
 			conn_free(p, c);
 		}
 	}

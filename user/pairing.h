@@ -6,6 +6,10 @@
  * becomes an exchange whose identity linking (stage 4) decides when its
  * head is parsed; a finished exchange that linking lets through becomes a
  * span (spanbuild.h) handed to a callback that takes ownership.
+ *
+ * A connection whose request direction starts with the HTTP/2 client
+ * preface goes to h2.h instead of framing: each of its streams is an
+ * exchange of its own, handed on the same way.
  */
 #ifndef WEFT_PAIRING_H
 #define WEFT_PAIRING_H
@@ -13,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "framing.h"
+#include "h2.h"
 #include "link.h"
 #include "record.h"
 #include "span.h"
@@ -46,6 +51,7 @@ struct pairing_stats {
 	uint64_t timed_out;		/* requests with no response before idle timeout */
 	uint64_t incomplete_at_exit;	/* requests pending when weft stopped */
 	uint64_t pending_overflow;	/* requests dropped: too many pipelined */
+	struct h2_stats h2;		/* HTTP/2 connections and their drops */
 };
 
 struct pairing;

@@ -146,10 +146,60 @@ static void set_context(struct span *s, const struct exchange *ex)
 	}
 }
 
+/* gRPC codes that make a server span an error (gRPC semantic conventions:
+ * the server's own failures; the caller's mistakes are not its errors). */
+static bool grpc_server_error(int code)
+{
+	return code == 2 || code == 4 || code == 12 || code == 13 ||
+	       code == 14 || code == 15;
+}
+
+/* A gRPC call over HTTP/2: rpc.* attributes, "package.Service/Method" as
+ * the name. False when the exchange is not one. */
+static bool set_rpc(struct span *s, const struct exchange *ex, const char *path)
+{
+	const char *slash;
+
+	if (!ex->h2 || strncmp(ex->req->content_type, "application/grpc", 16) != 0)
+		return false;
+	slash = path[0] == '/' ? strchr(path + 1, '/') : NULL;
+	span_add_str(s, "rpc.system", "grpc");
+	if (slash && slash[1]) {
+		char service[HTTP_TARGET_MAX];
+
+		http_copy_cut(service, sizeof(service), path + 1, slash - path - 1);
+		span_add_str(s, "rpc.service", service);
+		span_add_str(s, "rpc.method", slash + 1);
+		span_set_name(s, path + 1);
+	}
+	if (ex->has_grpc_status)
+		span_add_int(s, "rpc.grpc.status_code", ex->grpc_status);
+	return true;
+}
+
+static void set_grpc_status(struct span *s, const struct exchange *ex, bool client)
+{
+	char buf[16];
+
+	if (ex->how != EXCH_DONE || !ex->has_grpc_status)
+		return;		/* ended early: set_status says why */
+	if (ex->grpc_status != 0 && (client || grpc_server_error(ex->grpc_status))) {
+		snprintf(buf, sizeof(buf), "%d", ex->grpc_status);
+		span_add_str(s, "error.type", buf);
+		span_set_status(s, SPAN_STATUS_ERROR, ex->grpc_message);
+	}
+}
+
 static void set_status(struct span *s, const struct exchange *ex, bool client)
 {
 	char buf[16];
 
+	if (ex->how == EXCH_STREAM_RESET) {
+		span_add_str(s, "error.type", "stream_reset");
+		span_set_status(s, SPAN_STATUS_ERROR,
+				"stream reset before the response ended");
+		return;
+	}
 	if (ex->how != EXCH_DONE) {
 		const char *why = ex->how == EXCH_RESET ? "connection reset"
 							 : "connection closed";
@@ -203,7 +253,8 @@ struct span *exchange_to_span(const struct exchange *ex,
 		add_wire_str(s, "url.query", query);
 	if (ex->status > 0)
 		span_add_int(s, "http.response.status_code", ex->status);
-	span_add_str(s, "network.protocol.version", m->version_minor ? "1.1" : "1.0");
+	span_add_str(s, "network.protocol.version",
+		     ex->h2 ? "2" : m->version_minor ? "1.1" : "1.0");
 	span_add_str(s, "network.peer.address", peer);
 	span_add_int(s, "network.peer.port", ci->addr.dport);
 	if (m->user_agent[0])
@@ -238,6 +289,9 @@ struct span *exchange_to_span(const struct exchange *ex,
 	}
 	if (ex->head_truncated)
 		span_add_int(s, "weft.request.head_truncated", 1);
-	set_status(s, ex, client);
+	if (set_rpc(s, ex, path) && ex->how == EXCH_DONE && ex->status == 200)
+		set_grpc_status(s, ex, client);
+	else
+		set_status(s, ex, client);
 	return s;
 }

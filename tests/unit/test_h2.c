@@ -1,0 +1,932 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Unit tests for HTTP/2 through the agent's stages (user/h2.c, hpack.c,
+ * pairing.c, link.c, spanbuild.c): hand-made frame sequences, fed as the
+ * chunks the kernel side forwards for a connection that started with the
+ * client preface (every socket call, at most WEFT_DATA_MAX bytes of it
+ * copied: cap <= len), split and cut in the ways real socket calls are,
+ * and the spans that come out checked field by field. Each chunk's bytes
+ * are an exact-size heap copy, so ASan sees a read past cap.
+ */
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "weft.h"
+#include "pairing.h"
+#include "record.h"
+#include "span.h"
+#include "ids.h"
+#include "procinfo.h"
+#include "test.h"
+
+#define T0	1000000000000ULL	/* a monotonic time: 1000 s after boot */
+#define MS	1000000ULL
+#define MAX_SPANS 2048
+
+/* ---- span collection (as in test_pairing.c) ---- */
+
+static struct span *spans[MAX_SPANS];
+static int nspans;
+static struct pairing *cur;
+
+static void on_span(struct span *s, void *ctx)
+{
+	if (nspans < MAX_SPANS)
+		spans[nspans++] = s;
+	else
+		span_free(s);
+}
+
+static struct pairing *pairing_fresh(void)
+{
+	struct pairing_opts o = { .resource_of = procinfo_resource };
+
+	if (cur)
+		pairing_free(cur);
+	for (int i = 0; i < nspans; i++)
+		span_free(spans[i]);
+	nspans = 0;
+	cur = pairing_new(&o, on_span, NULL);
+	return cur;
+}
+
+static struct h2_stats h2stats(void)
+{
+	struct pairing_stats s;
+
+	pairing_get_stats(cur, &s);
+	return s.h2;
+}
+
+static struct pairing_stats stats(void)
+{
+	struct pairing_stats s;
+
+	pairing_get_stats(cur, &s);
+	return s;
+}
+
+static const char *astr(const struct span *s, const char *k)
+{
+	const struct span_attr *a = span_find_attr(s, k);
+
+	return a && a->type == SPAN_ATTR_STR ? a->str : NULL;
+}
+
+static long long aint(const struct span *s, const char *k)
+{
+	const struct span_attr *a = span_find_attr(s, k);
+
+	return a && a->type == SPAN_ATTR_INT ? a->num : -1;
+}
+
+static const char *hex(const uint8_t *p, size_t n)
+{
+	static char buf[4][33];
+	static int k;
+	char *o = buf[k++ & 3];
+
+	hex_encode(p, n, o);
+	return o;
+}
+
+static uint64_t dur(const struct span *s)
+{
+	return s->end_unix_ns - s->start_unix_ns;
+}
+
+/* The span named by url.path (NULL when none). */
+static struct span *span_by_path(const char *path)
+{
+	for (int i = 0; i < nspans; i++) {
+		const char *p = astr(spans[i], "url.path");
+
+		if (p && strcmp(p, path) == 0)
+			return spans[i];
+	}
+	return NULL;
+}
+
+/* ---- one side of a connection, as the kernel side reports it ---- */
+
+struct tconn {
+	struct weft_conn_key key;
+	enum weft_role role;
+	struct weft_addr addr;
+	uint32_t seq[2];	/* next TCP sequence number, by direction */
+	uint32_t tid;
+};
+
+static void tc_init(struct tconn *t, uint64_t sk, enum weft_role role,
+		    const char *lip, uint16_t lport, const char *rip,
+		    uint16_t rport)
+{
+	memset(t, 0, sizeof(*t));
+	t->key.sk = sk;
+	t->key.gen = sk * 1000 + 7;
+	t->role = role;
+	t->addr.family = AF_INET;
+	inet_pton(AF_INET, lip, t->addr.saddr);
+	inet_pton(AF_INET, rip, t->addr.daddr);
+	t->addr.sport = lport;
+	t->addr.dport = rport;
+	t->tid = getpid() + 1000 + (uint32_t)sk;
+	t->seq[WEFT_DIR_SEND] = 1000000 + (uint32_t)sk * 7919;
+	t->seq[WEFT_DIR_RECV] = 2000000 + (uint32_t)sk * 104729;
+}
+
+static void tc_server(struct tconn *t, uint64_t sk, uint16_t rport)
+{
+	tc_init(t, sk, WEFT_ROLE_SERVER, "10.0.0.1", 8080, "10.0.0.2", rport);
+}
+
+static void tc_client(struct tconn *t, uint64_t sk, uint16_t lport)
+{
+	tc_init(t, sk, WEFT_ROLE_CLIENT, "10.0.0.2", lport, "10.0.0.1", 8080);
+}
+
+/* One socket call of len bytes of which the first cap were copied. */
+static void io_cap(struct tconn *t, enum weft_dir dir, const uint8_t *p,
+		   uint32_t len, uint32_t cap, uint64_t ts)
+{
+	struct chunk ck = {
+		.conn = t->key, .dir = dir, .role = t->role, .addr = t->addr,
+		.pid = (uint32_t)getpid(), .tid = t->tid, .comm = "test_h2",
+		.ts_ns = ts, .seq = t->seq[dir], .len = len, .cap = cap,
+	};
+	uint8_t *copy = malloc(cap ? cap : 1);
+
+	if (!copy)
+		abort();
+	memcpy(copy, p, cap);
+	ck.data = copy;
+	t->seq[dir] += len;
+	pairing_chunk(cur, &ck);
+	free(copy);
+}
+
+static void io(struct tconn *t, enum weft_dir dir, const void *p, size_t len,
+	       uint64_t ts)
+{
+	io_cap(t, dir, p, (uint32_t)len, (uint32_t)len, ts);
+}
+
+static void conn_close(struct tconn *t, uint64_t ts, bool reset)
+{
+	struct conn_end e = { .conn = t->key, .ts_ns = ts, .reset = reset };
+
+	pairing_close(cur, &e);
+}
+
+/* ---- frames and header blocks ---- */
+
+struct buf {
+	uint8_t b[1 << 17];
+	size_t n;
+};
+
+static void put(struct buf *o, const void *p, size_t n)
+{
+	memcpy(o->b + o->n, p, n);
+	o->n += n;
+}
+
+static void frame(struct buf *o, uint8_t type, uint8_t flags, uint32_t sid,
+		  const void *p, size_t n)
+{
+	uint8_t h[9] = { (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
+			 type, flags, (uint8_t)(sid >> 24), (uint8_t)(sid >> 16),
+			 (uint8_t)(sid >> 8), (uint8_t)sid };
+
+	put(o, h, 9);
+	if (n)
+		put(o, p, n);
+}
+
+enum { DATA = 0, HEADERS = 1, RST = 3, SETTINGS = 4, PUSH = 5, PING = 6,
+       GOAWAY = 7, WINUP = 8, CONT = 9 };
+#define END_STREAM	0x01
+#define END_HEADERS	0x04
+#define PADDED		0x08
+#define PRIORITY	0x20
+
+/* An HPACK string or integer with a 7-bit prefix, plain (no Huffman). */
+static void hp_int(struct buf *o, uint8_t first, int prefix, size_t v)
+{
+	size_t max = (1u << prefix) - 1;
+	uint8_t b;
+
+	if (v < max) {
+		b = (uint8_t)(first | v);
+		put(o, &b, 1);
+		return;
+	}
+	b = (uint8_t)(first | max);
+	put(o, &b, 1);
+	v -= max;
+	while (v >= 128) {
+		b = (uint8_t)(v % 128 + 128);
+		put(o, &b, 1);
+		v /= 128;
+	}
+	b = (uint8_t)v;
+	put(o, &b, 1);
+}
+
+static void hp_str(struct buf *o, const char *s)
+{
+	hp_int(o, 0, 7, strlen(s));
+	put(o, s, strlen(s));
+}
+
+/* literal without indexing, new name */
+static void lit(struct buf *o, const char *name, const char *value)
+{
+	hp_int(o, 0x00, 4, 0);
+	hp_str(o, name);
+	hp_str(o, value);
+}
+
+/* literal with incremental indexing, new name */
+static void lit_add(struct buf *o, const char *name, const char *value)
+{
+	hp_int(o, 0x40, 6, 0);
+	hp_str(o, name);
+	hp_str(o, value);
+}
+
+/* indexed field */
+static void ix(struct buf *o, size_t i)
+{
+	hp_int(o, 0x80, 7, i);
+}
+
+/* a request block: :method, :scheme http, :path, :authority, then extra */
+static void req_block(struct buf *o, const char *method, const char *path)
+{
+	if (strcmp(method, "GET") == 0)
+		ix(o, 2);
+	else if (strcmp(method, "POST") == 0)
+		ix(o, 3);
+	else
+		lit(o, ":method", method);
+	ix(o, 6);
+	lit(o, ":path", path);
+	lit(o, ":authority", "svc:8080");
+}
+
+static void status_block(struct buf *o, const char *status)
+{
+	if (strcmp(status, "200") == 0)
+		ix(o, 8);
+	else
+		lit(o, ":status", status);
+}
+
+static const uint8_t settings_srv[] = {	/* MAX_CONCURRENT_STREAMS 250 */
+	0, 3, 0, 0, 0, 250, 0, 5, 0, 16, 0, 0,	/* MAX_FRAME_SIZE 1 MiB */
+};
+
+/* The client's opening: preface, SETTINGS, WINDOW_UPDATE. */
+static void client_open(struct buf *o)
+{
+	static const uint8_t winup[4] = { 0, 0x3f, 0, 1 };
+
+	put(o, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+	frame(o, SETTINGS, 0, 0, NULL, 0);
+	frame(o, WINUP, 0, 0, winup, 4);
+}
+
+/* Headers frame from a block (END_HEADERS), flags added. */
+static void headers(struct buf *o, uint32_t sid, uint8_t flags,
+		    const struct buf *blk)
+{
+	frame(o, HEADERS, (uint8_t)(flags | END_HEADERS), sid, blk->b, blk->n);
+}
+
+/* ---- tests ---- */
+
+/* h2c from the client's side: one GET and its response. (A client
+ * request with a traceparent weft did not make would be suppressed: the
+ * process makes its own spans, link.c rule 3.) */
+static bool test_h2_client_get(void)
+{
+	static struct buf o, b;
+	struct tconn c;
+	struct span *s;
+
+	pairing_fresh();
+	tc_client(&c, 1, 40001);
+	o.n = 0;
+	client_open(&o);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0);
+	o.n = 0;
+	frame(&o, SETTINGS, 0, 0, settings_srv, sizeof(settings_srv));
+	frame(&o, SETTINGS, 1, 0, NULL, 0);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 1 * MS);
+
+	b.n = 0;
+	req_block(&b, "GET", "/hello?x=1");
+	lit(&b, "user-agent", "Go-http-client/2.0");
+	o.n = 0;
+	headers(&o, 1, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 2 * MS);
+	CHECK_INT(nspans, 0);
+
+	b.n = 0;
+	status_block(&b, "200");
+	lit(&b, "content-type", "text/plain");
+	o.n = 0;
+	headers(&o, 1, 0, &b);
+	frame(&o, DATA, 0, 1, "hello ", 6);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 3 * MS);
+	CHECK_INT(nspans, 0);
+	o.n = 0;
+	frame(&o, DATA, END_STREAM, 1, "world", 5);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 5 * MS);
+
+	CHECK_INT(nspans, 1);
+	s = spans[0];
+	CHECK_INT(s->kind, SPAN_KIND_CLIENT);
+	CHECK_STR(s->name, "GET");
+	CHECK_STR(astr(s, "http.request.method"), "GET");
+	CHECK_STR(astr(s, "url.path"), "/hello");
+	CHECK_STR(astr(s, "url.query"), "x=1");
+	CHECK_STR(astr(s, "url.full"), "http://svc:8080/hello?x=1");
+	CHECK_STR(astr(s, "server.address"), "svc");
+	CHECK_INT(aint(s, "server.port"), 8080);
+	CHECK_INT(aint(s, "http.response.status_code"), 200);
+	CHECK_STR(astr(s, "network.protocol.version"), "2");
+	CHECK_STR(astr(s, "user_agent.original"), "Go-http-client/2.0");
+	CHECK(!s->has_parent);
+	CHECK_INT(s->status, SPAN_STATUS_UNSET);
+	CHECK_INT(dur(s), 3 * MS);
+	CHECK(s->res);
+	CHECK_INT(h2stats().conns, 1);
+	CHECK_INT(h2stats().streams, 1);
+	CHECK_INT(stats().framing.not_http, 0);
+	return true;
+}
+
+/*
+ * The server's side: its SETTINGS go out before the client preface comes
+ * in; two streams at once, their responses in the other order; the second
+ * request refers to fields the first put in the dynamic table (so both
+ * blocks must be decoded in order, whatever happens to the streams).
+ */
+static bool test_h2_server_concurrent_b3(void)
+{
+	static struct buf o, b;
+	struct tconn c;
+	struct span *s1, *s3;
+
+	pairing_fresh();
+	tc_server(&c, 2, 50001);
+	o.n = 0;
+	frame(&o, SETTINGS, 0, 0, settings_srv, sizeof(settings_srv));
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0);
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	req_block(&b, "GET", "/one");
+	lit_add(&b, "x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124");
+	lit(&b, "x-b3-spanid", "a2fb4a1d1a96d312");
+	lit_add(&b, "x-b3-sampled", "1");
+	headers(&o, 1, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 1 * MS);
+	o.n = 0;
+	b.n = 0;
+	req_block(&b, "GET", "/three");
+	ix(&b, 63);		/* x-b3-traceid, one entry back */
+	lit(&b, "x-b3-spanid", "0020000000000001");
+	ix(&b, 62);		/* x-b3-sampled, the newest */
+	headers(&o, 3, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 2 * MS);
+
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "404");
+	headers(&o, 3, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 4 * MS);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 1, 0, &b);
+	frame(&o, DATA, END_STREAM, 1, "ok", 2);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 7 * MS);
+
+	CHECK_INT(nspans, 2);
+	s1 = span_by_path("/one");
+	s3 = span_by_path("/three");
+	CHECK(s1 && s3);
+	CHECK_INT(s1->kind, SPAN_KIND_SERVER);
+	CHECK_INT(aint(s1, "http.response.status_code"), 200);
+	CHECK_INT(aint(s3, "http.response.status_code"), 404);
+	CHECK_STR(astr(s1, "url.scheme"), "http");
+	CHECK_STR(astr(s1, "client.address"), "10.0.0.2");
+	CHECK_STR(hex(s1->trace_id, 16), "463ac35c9f6413ad48485a3953bb6124");
+	CHECK_STR(hex(s1->parent_span_id, 8), "a2fb4a1d1a96d312");
+	CHECK_STR(hex(s3->trace_id, 16), "463ac35c9f6413ad48485a3953bb6124");
+	CHECK_STR(hex(s3->parent_span_id, 8), "0020000000000001");
+	CHECK(s1->sampled && s3->sampled);
+	CHECK_INT(dur(s1), 6 * MS);
+	CHECK_INT(dur(s3), 2 * MS);
+	CHECK_INT(s3->status, SPAN_STATUS_UNSET);	/* 4xx: not a server error */
+	CHECK_INT(h2stats().hpack_errors, 0);
+	return true;
+}
+
+/* gRPC: path /package.Service/Method, status from the trailers. */
+static bool grpc_call(struct tconn *c, uint32_t sid, const char *method,
+		      const char *grpc_status, bool trailers_only, uint64_t t)
+{
+	static struct buf o, b;
+	static const uint8_t msg[] = { 0, 0, 0, 0, 2, 0x0a, 0x00 };
+	enum weft_dir rq = c->role == WEFT_ROLE_CLIENT ? WEFT_DIR_SEND : WEFT_DIR_RECV;
+	enum weft_dir rs = rq == WEFT_DIR_SEND ? WEFT_DIR_RECV : WEFT_DIR_SEND;
+	char path[128];
+
+	snprintf(path, sizeof(path), "/demo.v1.Greeter/%s", method);
+	o.n = 0;
+	b.n = 0;
+	req_block(&b, "POST", path);
+	lit(&b, "content-type", "application/grpc+proto");
+	lit(&b, "te", "trailers");
+	if (c->role == WEFT_ROLE_SERVER)
+		lit(&b, "b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1");
+	headers(&o, sid, 0, &b);
+	frame(&o, DATA, END_STREAM, sid, msg, sizeof(msg));
+	io(c, rq, o.b, o.n, t);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	lit(&b, "content-type", "application/grpc");
+	if (trailers_only) {
+		lit(&b, "grpc-status", grpc_status);
+		lit(&b, "grpc-message", "no such thing");
+		headers(&o, sid, END_STREAM, &b);
+	} else {
+		headers(&o, sid, 0, &b);
+		frame(&o, DATA, 0, sid, msg, sizeof(msg));
+		b.n = 0;
+		lit(&b, "grpc-status", grpc_status);
+		headers(&o, sid, END_STREAM, &b);
+	}
+	io(c, rs, o.b, o.n, t + 1 * MS);
+	return true;
+}
+
+static bool test_h2_grpc(void)
+{
+	static struct buf o;
+	struct tconn srv, cli;
+	struct span *s;
+
+	pairing_fresh();
+	tc_server(&srv, 3, 50002);
+	o.n = 0;
+	client_open(&o);
+	io(&srv, WEFT_DIR_RECV, o.b, o.n, T0);
+	grpc_call(&srv, 1, "SayHello", "0", false, T0 + 1 * MS);
+	grpc_call(&srv, 3, "Fail", "13", false, T0 + 3 * MS);
+	grpc_call(&srv, 5, "Find", "5", true, T0 + 5 * MS);
+	CHECK_INT(nspans, 3);
+
+	s = spans[0];
+	CHECK_STR(s->name, "demo.v1.Greeter/SayHello");
+	CHECK_STR(astr(s, "rpc.system"), "grpc");
+	CHECK_STR(astr(s, "rpc.service"), "demo.v1.Greeter");
+	CHECK_STR(astr(s, "rpc.method"), "SayHello");
+	CHECK_INT(aint(s, "rpc.grpc.status_code"), 0);
+	CHECK_STR(astr(s, "http.request.method"), "POST");
+	CHECK_STR(astr(s, "url.path"), "/demo.v1.Greeter/SayHello");
+	CHECK_INT(aint(s, "http.response.status_code"), 200);
+	CHECK_STR(astr(s, "network.protocol.version"), "2");
+	CHECK_STR(hex(s->trace_id, 16), "80f198ee56343ba864fe8b2a57d3eff7");
+	CHECK_STR(hex(s->parent_span_id, 8), "e457b5a2e4d86bd1");
+	CHECK_INT(s->status, SPAN_STATUS_UNSET);
+	CHECK_INT(dur(s), 1 * MS);
+
+	s = spans[1];		/* INTERNAL: the server's error */
+	CHECK_INT(aint(s, "rpc.grpc.status_code"), 13);
+	CHECK_INT(s->status, SPAN_STATUS_ERROR);
+	CHECK_STR(astr(s, "error.type"), "13");
+
+	s = spans[2];		/* NOT_FOUND, trailers-only: not the server's */
+	CHECK_INT(aint(s, "rpc.grpc.status_code"), 5);
+	CHECK_INT(s->status, SPAN_STATUS_UNSET);
+	CHECK(!astr(s, "error.type"));
+
+	/* on the client's side every non-OK code is an error */
+	tc_client(&cli, 4, 40004);
+	o.n = 0;
+	client_open(&o);
+	io(&cli, WEFT_DIR_SEND, o.b, o.n, T0 + 10 * MS);
+	grpc_call(&cli, 1, "Find", "5", true, T0 + 11 * MS);
+	CHECK_INT(nspans, 4);
+	s = spans[3];
+	CHECK_INT(s->kind, SPAN_KIND_CLIENT);
+	CHECK_INT(s->status, SPAN_STATUS_ERROR);
+	CHECK_STR(s->status_message, "no such thing");
+	CHECK_STR(astr(s, "error.type"), "5");
+	return true;
+}
+
+/* The whole conversation of test_h2_client_get as one byte stream per
+ * direction, fed in pieces of every size from 1 up: same span. */
+static bool test_h2_split_chunks(void)
+{
+	static struct buf up, down, b;
+
+	up.n = down.n = 0;
+	client_open(&up);
+	b.n = 0;
+	req_block(&b, "GET", "/split");
+	lit_add(&b, "traceparent",
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+	headers(&up, 1, END_STREAM, &b);
+	b.n = 0;
+	req_block(&b, "GET", "/split2");
+	ix(&b, 62);
+	headers(&up, 3, END_STREAM, &b);
+	frame(&down, SETTINGS, 0, 0, settings_srv, sizeof(settings_srv));
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&down, 1, 0, &b);
+	frame(&down, DATA, END_STREAM, 1, "0123456789", 10);
+	b.n = 0;
+	status_block(&b, "201");
+	headers(&down, 3, END_STREAM, &b);
+
+	for (size_t step = 1; step <= 40; step++) {
+		struct tconn c;
+		uint64_t t = T0;
+
+		pairing_fresh();
+		tc_server(&c, 5, 40005);
+		for (size_t i = 0; i < up.n; i += step)
+			io(&c, WEFT_DIR_RECV, up.b + i,
+			   i + step <= up.n ? step : up.n - i, t += 1000);
+		for (size_t i = 0; i < down.n; i += step)
+			io(&c, WEFT_DIR_SEND, down.b + i,
+			   i + step <= down.n ? step : down.n - i, t += 1000);
+		if (nspans != 2)
+			fprintf(stderr, "  step %zu\n", step);
+		CHECK_INT(nspans, 2);
+		CHECK_STR(astr(spans[0], "url.path"), "/split");
+		CHECK_INT(aint(spans[0], "http.response.status_code"), 200);
+		CHECK_STR(hex(spans[0]->trace_id, 16), "0af7651916cd43dd8448eb211c80319c");
+		CHECK_STR(astr(spans[1], "url.path"), "/split2");
+		CHECK_INT(aint(spans[1], "http.response.status_code"), 201);
+		CHECK_STR(hex(spans[1]->trace_id, 16), "0af7651916cd43dd8448eb211c80319c");
+		CHECK_INT(h2stats().sync_lost, 0);
+	}
+	return true;
+}
+
+/* Padding, priority and CONTINUATION: the block is what is left. */
+static bool test_h2_padding_continuation(void)
+{
+	static struct buf o, b, p;
+	struct tconn c;
+	size_t half;
+
+	pairing_fresh();
+	tc_server(&c, 6, 50006);
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	req_block(&b, "DELETE", "/items/7");
+	lit(&b, "x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124");
+	lit(&b, "x-b3-spanid", "a2fb4a1d1a96d312");
+	half = b.n / 2;
+	/* HEADERS: pad length 3, priority (5 bytes), half the block, padding */
+	p.n = 0;
+	put(&p, "\x03", 1);
+	put(&p, "\x00\x00\x00\x00\x10", 5);
+	put(&p, b.b, half);
+	put(&p, "\0\0\0", 3);
+	frame(&o, HEADERS, PADDED | PRIORITY | END_STREAM, 1, p.b, p.n);
+	frame(&o, CONT, END_HEADERS, 1, b.b + half, b.n - half);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0);
+	o.n = 0;
+	p.n = 0;
+	put(&p, "\x02", 1);
+	ix(&p, 9);		/* :status 204 */
+	put(&p, "\0\0", 2);
+	frame(&o, HEADERS, PADDED | END_HEADERS | END_STREAM, 1, p.b, p.n);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 2 * MS);
+	CHECK_INT(nspans, 1);
+	CHECK_STR(astr(spans[0], "http.request.method"), "DELETE");
+	CHECK_STR(astr(spans[0], "url.path"), "/items/7");
+	CHECK_INT(aint(spans[0], "http.response.status_code"), 204);
+	CHECK_STR(hex(spans[0]->parent_span_id, 8), "a2fb4a1d1a96d312");
+	return true;
+}
+
+/* A big DATA write of which only the first 16 KiB were copied: its length
+ * is followed through the uncopied bytes, the next frames are read. */
+static bool test_h2_uncaptured_data(void)
+{
+	static struct buf o, b;
+	static uint8_t body[40000];
+	struct tconn c;
+
+	pairing_fresh();
+	tc_server(&c, 7, 50007);
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	req_block(&b, "PUT", "/upload");
+	headers(&o, 1, 0, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0);
+	o.n = 0;
+	frame(&o, DATA, END_STREAM, 1, body, 35000);
+	/* one read of 35009 bytes, the first WEFT_DATA_MAX copied */
+	io_cap(&c, WEFT_DIR_RECV, o.b, (uint32_t)o.n, WEFT_DATA_MAX, T0 + 1 * MS);
+	o.n = 0;
+	b.n = 0;
+	req_block(&b, "GET", "/next");
+	headers(&o, 3, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 2 * MS);
+	/* a response of two DATA frames in one write, the second's payload
+	 * only partly copied; then the other response */
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 3, 0, &b);
+	frame(&o, DATA, 0, 3, body, 16000);
+	frame(&o, DATA, END_STREAM, 3, body, 4000);
+	io_cap(&c, WEFT_DIR_SEND, o.b, (uint32_t)o.n, WEFT_DATA_MAX, T0 + 3 * MS);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "201");
+	headers(&o, 1, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 4 * MS);
+	CHECK_INT(nspans, 2);
+	CHECK_STR(astr(spans[0], "url.path"), "/next");
+	CHECK_INT(dur(spans[0]), 1 * MS);
+	CHECK_STR(astr(spans[1], "url.path"), "/upload");
+	CHECK_INT(aint(spans[1], "http.response.status_code"), 201);
+	CHECK_INT(h2stats().sync_lost, 0);
+	return true;
+}
+
+/* A frame header in bytes that were not copied: sync is lost, the open
+ * streams are dropped (counted), the rest of the connection ignored. */
+static bool test_h2_sync_lost(void)
+{
+	static struct buf o, b;
+	static uint8_t body[20000];
+	struct tconn c;
+
+	pairing_fresh();
+	tc_server(&c, 8, 50008);
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	req_block(&b, "GET", "/a");
+	headers(&o, 1, END_STREAM, &b);
+	b.n = 0;
+	req_block(&b, "GET", "/b");
+	headers(&o, 3, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0);
+	/* response HEADERS and two DATA frames in one write: the second
+	 * frame's header lies past the 16 KiB copied */
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 1, 0, &b);
+	frame(&o, DATA, 0, 1, body, 16370);
+	frame(&o, DATA, END_STREAM, 1, body, 4000);
+	io_cap(&c, WEFT_DIR_SEND, o.b, (uint32_t)o.n, WEFT_DATA_MAX, T0 + 1 * MS);
+	CHECK_INT(nspans, 0);
+	CHECK_INT(h2stats().sync_lost, 1);
+	CHECK_INT(h2stats().streams_lost, 2);
+	/* what follows is ignored, the close reports nothing more */
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 3, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 2 * MS);
+	conn_close(&c, T0 + 3 * MS, false);
+	CHECK_INT(nspans, 0);
+	CHECK_INT(stats().conns_open, 0);
+
+	/* a frame longer than the receiver allows is out of step too */
+	tc_server(&c, 9, 50009);
+	o.n = 0;
+	frame(&o, SETTINGS, 0, 0, NULL, 0);	/* server: 16 KiB frames */
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 4 * MS);
+	o.n = 0;
+	client_open(&o);
+	frame(&o, DATA, 0, 1, body, 16385);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 5 * MS);
+	CHECK_INT(h2stats().sync_lost, 2);
+	return true;
+}
+
+/* A malformed header block poisons that direction's decoder: counted; the
+ * streams it would have opened are not followed. */
+static bool test_h2_hpack_error(void)
+{
+	static struct buf o, b;
+	struct tconn c;
+
+	pairing_fresh();
+	tc_server(&c, 10, 50010);
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	req_block(&b, "GET", "/fine");
+	headers(&o, 1, END_STREAM, &b);
+	b.n = 0;
+	ix(&b, 70);		/* no such entry */
+	headers(&o, 3, END_STREAM, &b);
+	b.n = 0;
+	req_block(&b, "GET", "/after");
+	headers(&o, 5, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 1, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 1 * MS);
+	CHECK_INT(nspans, 1);
+	CHECK_STR(astr(spans[0], "url.path"), "/fine");
+	CHECK_INT(h2stats().hpack_errors, 1);
+	CHECK_INT(h2stats().blocks_undecoded, 2);
+	CHECK_INT(h2stats().streams, 1);
+
+	/* a response decoder poisoned: the stream still ends, no status */
+	tc_server(&c, 11, 50011);
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	req_block(&b, "GET", "/blind");
+	headers(&o, 1, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 2 * MS);
+	o.n = 0;
+	frame(&o, HEADERS, END_HEADERS | END_STREAM, 1, "\xff", 1);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 3 * MS);
+	CHECK_INT(nspans, 2);
+	CHECK_STR(astr(spans[1], "url.path"), "/blind");
+	CHECK_INT(aint(spans[1], "http.response.status_code"), -1);
+	CHECK_INT(h2stats().hpack_errors, 2);
+	return true;
+}
+
+/* At most H2_MAX_STREAMS open streams per connection: the rest refused. */
+static bool test_h2_stream_limit(void)
+{
+	static struct buf o, b;
+	struct tconn c;
+
+	pairing_fresh();
+	tc_server(&c, 12, 50012);
+	o.n = 0;
+	client_open(&o);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0);
+	for (uint32_t i = 0; i < H2_MAX_STREAMS + 5; i++) {
+		o.n = 0;
+		b.n = 0;
+		req_block(&b, "GET", "/many");
+		headers(&o, 2 * i + 1, END_STREAM, &b);
+		io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + i);
+	}
+	CHECK_INT(h2stats().streams, H2_MAX_STREAMS);
+	CHECK_INT(h2stats().streams_refused, 5);
+	/* the first answered, then the connection closes on the rest */
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 1, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 2 * MS);
+	CHECK_INT(nspans, 1);
+	conn_close(&c, T0 + 3 * MS, true);
+	CHECK_INT(nspans, H2_MAX_STREAMS);
+	CHECK_INT(spans[1]->status, SPAN_STATUS_ERROR);
+	CHECK_STR(astr(spans[1], "error.type"), "connection_reset");
+	CHECK_INT(stats().closed_early, H2_MAX_STREAMS - 1);
+	return true;
+}
+
+/* RST_STREAM ends a stream in error; GOAWAY drops what was never
+ * processed; the idle sweep and exit count what is left. */
+static bool test_h2_reset_goaway(void)
+{
+	static struct buf o, b;
+	static const uint8_t cancel[4] = { 0, 0, 0, 8 };
+	static const uint8_t goaway[8] = { 0, 0, 0, 3, 0, 0, 0, 0 };
+	struct tconn c;
+
+	pairing_fresh();
+	tc_client(&c, 13, 40013);
+	o.n = 0;
+	client_open(&o);
+	for (uint32_t sid = 1; sid <= 7; sid += 2) {
+		b.n = 0;
+		req_block(&b, "GET", sid == 1 ? "/cancelled" : "/other");
+		headers(&o, sid, END_STREAM, &b);
+	}
+	frame(&o, RST, 0, 1, cancel, 4);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0);
+	CHECK_INT(nspans, 1);
+	CHECK_STR(astr(spans[0], "url.path"), "/cancelled");
+	CHECK_INT(spans[0]->status, SPAN_STATUS_ERROR);
+	CHECK_STR(astr(spans[0], "error.type"), "stream_reset");
+	CHECK_INT(h2stats().streams_reset, 1);
+	o.n = 0;
+	frame(&o, GOAWAY, 0, 0, goaway, 8);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 1 * MS);
+	CHECK_INT(h2stats().goaway_dropped, 2);	/* 5 and 7 */
+	CHECK_INT(nspans, 1);
+	pairing_flush(cur);
+	CHECK_INT(stats().incomplete_at_exit, 1);	/* 3 */
+	return true;
+}
+
+/* Both ends on this node: the server span is the client span's child,
+ * matched by the HEADERS frame's sequence number (link.c rule 2). */
+static bool test_h2_link_wire(void)
+{
+	static struct buf o, b;
+	struct tconn cli, srv;
+
+	pairing_fresh();
+	tc_client(&cli, 14, 40014);
+	tc_server(&srv, 15, 40014);
+	srv.seq[WEFT_DIR_RECV] = cli.seq[WEFT_DIR_SEND];
+	cli.seq[WEFT_DIR_RECV] = srv.seq[WEFT_DIR_SEND];
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	req_block(&b, "GET", "/w");
+	headers(&o, 1, END_STREAM, &b);
+	io(&cli, WEFT_DIR_SEND, o.b, o.n, T0);
+	io(&srv, WEFT_DIR_RECV, o.b, o.n, T0 + 1 * MS);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 1, END_STREAM, &b);
+	io(&srv, WEFT_DIR_SEND, o.b, o.n, T0 + 2 * MS);
+	io(&cli, WEFT_DIR_RECV, o.b, o.n, T0 + 3 * MS);
+	CHECK_INT(nspans, 2);
+	CHECK_INT(spans[0]->kind, SPAN_KIND_SERVER);
+	CHECK_INT(spans[1]->kind, SPAN_KIND_CLIENT);
+	CHECK(memcmp(spans[0]->trace_id, spans[1]->trace_id, 16) == 0);
+	CHECK(spans[0]->has_parent);
+	CHECK(memcmp(spans[0]->parent_span_id, spans[1]->span_id, 8) == 0);
+	return true;
+}
+
+/* Not HTTP/2: an HTTP/1 connection is untouched; a preface that goes
+ * wrong after its first bytes loses the connection, counted. */
+static bool test_h2_not_h2(void)
+{
+	static const char get[] = "GET /h1 HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct tconn c;
+
+	pairing_fresh();
+	tc_server(&c, 16, 50016);
+	io(&c, WEFT_DIR_RECV, get, strlen(get), T0);
+	io(&c, WEFT_DIR_SEND, ok, strlen(ok), T0 + 1 * MS);
+	CHECK_INT(nspans, 1);
+	CHECK_STR(astr(spans[0], "network.protocol.version"), "1.1");
+	CHECK_INT(h2stats().conns, 0);
+
+	/* the preface's first read looks right, the next does not */
+	tc_server(&c, 17, 50017);
+	io(&c, WEFT_DIR_RECV, "PRI * HTTP/2.0\r\n", 16, T0 + 2 * MS);
+	io(&c, WEFT_DIR_RECV, "\r\nXX\r\n\r\n", 8, T0 + 3 * MS);
+	CHECK_INT(h2stats().conns, 1);
+	CHECK_INT(h2stats().sync_lost, 1);
+	/* a preface wrong within the first read is not HTTP/2 at all */
+	tc_server(&c, 18, 50018);
+	io(&c, WEFT_DIR_RECV, "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", 24, T0 + 4 * MS);
+	CHECK_INT(h2stats().conns, 1);
+	return true;
+}
+
+int main(void)
+{
+	RUN(test_h2_client_get);
+	RUN(test_h2_server_concurrent_b3);
+	RUN(test_h2_grpc);
+	RUN(test_h2_split_chunks);
+	RUN(test_h2_padding_continuation);
+	RUN(test_h2_uncaptured_data);
+	RUN(test_h2_sync_lost);
+	RUN(test_h2_hpack_error);
+	RUN(test_h2_stream_limit);
+	RUN(test_h2_reset_goaway);
+	RUN(test_h2_link_wire);
+	RUN(test_h2_not_h2);
+	pairing_free(cur);
+	for (int i = 0; i < nspans; i++)
+		span_free(spans[i]);
+	return TEST_SUMMARY();
+}
