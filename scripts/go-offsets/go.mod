@@ -1,0 +1,3 @@
+module weft/scripts/go-offsets
+
+go 1.19
