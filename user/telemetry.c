@@ -15,6 +15,18 @@ static const struct {
 	{ "/api/v2/spans", 13, TELEMETRY_SPANS },
 	{ "/api/v1/spans", 13, TELEMETRY_SPANS },
 	{ "/api/traces", 11, TELEMETRY_SPANS },
+	/* the same intakes over gRPC (HTTP/2: :path of the call) */
+#define GRPC(p, k) { p, sizeof(p) - 1, k }
+	GRPC("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+	     TELEMETRY_SPANS),
+	GRPC("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+	     TELEMETRY_OTHER),
+	GRPC("/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+	     TELEMETRY_OTHER),
+	GRPC("/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export",
+	     TELEMETRY_OTHER),
+	GRPC("/jaeger.api_v2.CollectorService/PostSpans", TELEMETRY_SPANS),
+#undef GRPC
 };
 
 /* Media types of OTLP/HTTP (binary and JSON), Zipkin (JSON, Thrift, proto3)
@@ -26,6 +38,7 @@ static const char *const media_types[] = {
 	"application/x-thrift",
 	"application/vnd.apache.thrift.binary",
 	"application/vnd.apache.thrift.compact",
+	"application/grpc",
 };
 
 static bool telemetry_media_type(const char *ct)

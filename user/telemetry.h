@@ -10,6 +10,9 @@
  *   OTLP/HTTP   /v1/traces  /v1/metrics  /v1/logs  /v1development/profiles
  *   Zipkin      /api/v2/spans  /api/v1/spans
  *   Jaeger      /api/traces  (its HTTP collector, Thrift)
+ *   over gRPC   /opentelemetry.proto.collector.{trace,metrics,logs}.v1.
+ *               {Trace,Metrics,Logs}Service/Export (and profiles), and
+ *               /jaeger.api_v2.CollectorService/PostSpans
  * exactly, or as the end of a longer path ("/otlp/v1/traces" behind a
  * gateway) when Content-Type is one those protocols use (protobuf, JSON,
  * Thrift): a business API ending in "/api/traces" is then still traced

@@ -38,6 +38,15 @@ static bool test_exact_paths(void)
 	CHECK_INT(kind_post("/v1/logs", "application/x-protobuf"), TELEMETRY_OTHER);
 	CHECK_INT(kind_post("/v1development/profiles", NULL), TELEMETRY_OTHER);
 	CHECK_INT(kind_post("/api/v2/spans", "application/json"), TELEMETRY_SPANS);
+	/* gRPC exports: an HTTP/2 stream's :method and :path */
+	CHECK_INT(kind_post("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+			    "application/grpc"), TELEMETRY_SPANS);
+	CHECK_INT(kind_post("/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+			    "application/grpc+proto"), TELEMETRY_OTHER);
+	CHECK_INT(kind_post("/jaeger.api_v2.CollectorService/PostSpans",
+			    "application/grpc"), TELEMETRY_SPANS);
+	CHECK_INT(kind_post("/jaeger.api_v2.CollectorService/GetTrace",
+			    "application/grpc"), TELEMETRY_NONE);
 	CHECK_INT(kind_post("/api/v2/spans", "application/x-protobuf"), TELEMETRY_SPANS);
 	CHECK_INT(kind_post("/api/v1/spans", "application/x-thrift"), TELEMETRY_SPANS);
 	CHECK_INT(kind_post("/api/traces", "application/vnd.apache.thrift.binary"),
