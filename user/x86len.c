@@ -365,9 +365,12 @@ bool x86_insn_emulated(const uint8_t *p, int len)
 	return emulated(&in);
 }
 
-/* Jumps within the function: their targets are where other paths enter. */
+/* Jumps within the function: their targets are where other paths enter
+ * (LOOP/JRCXZ too, which the kernel does not emulate). */
 static bool insn_is_jump(const struct insn *in)
 {
+	if (!in->vex && in->map == MAP_1 && in->op >= 0xe0 && in->op <= 0xe3)
+		return true;
 	return insn_is_rel_branch(in) && !(in->map == MAP_1 && in->op == 0xe8);
 }
 

@@ -48,11 +48,14 @@
  *
  * What that means for Go's return sites, measured on the test apps (see
  * tests/unit/test_x86len.c): Go's epilogue is "MOVQ n(SP), BP; ADDQ $m, SP;
- * RET" (1.19) or "ADDQ $m, SP; POPQ BP; RET" (1.21+), right after the moves
- * that set the results; none of those is emulated, so a return probe sits
- * on the RET itself and is single-stepped. x86_ret_sites_ex() still looks
- * for an emulated instruction after the results are final, for code where
- * there is one.
+ * RET" (1.19) or "ADDQ $m, SP; POPQ BP; RET" (1.26), right after the moves
+ * that set the results; none of those is emulated, so a return probe on
+ * crypto/tls.(*Conn).Read (7 RETs) or Write (8 RETs) sits on the RET itself
+ * and is single-stepped, in both releases. Across the two goserver
+ * binaries, 658 of 22379 RETs have an emulated instruction on every path
+ * after the results are final, each a one-byte NOP (90): 639 right before
+ * the RET, 19 a few stores or epilogue instructions earlier;
+ * x86_ret_sites_ex() finds those.
  */
 #ifndef WEFT_X86LEN_H
 #define WEFT_X86LEN_H
