@@ -515,7 +515,8 @@ static bool block_start(struct h2_dir *d, const struct chunk *ck)
 		skip += 4;
 	if (skip + pad > n)
 		return false;
-	block_append(d, p + skip, n - skip - pad);
+	if (n > skip + pad)
+		block_append(d, p + skip, n - skip - pad);
 	return true;
 }
 
@@ -601,7 +602,7 @@ static bool frame_end(struct h2_conn *c, struct h2_dir *d, bool req,
 	case F_CONTINUATION:
 		if (d->missing || d->flen > d->keep)
 			d->blk_broken = true;
-		else
+		else if (d->flen)
 			block_append(d, d->pay, d->flen);
 		if (d->fflags & FL_END_HEADERS)
 			block_done(c, d, req, ck, k);
@@ -701,7 +702,7 @@ void h2_feed(struct h2_conn *c, const struct chunk *ck, const struct h2_sink *k)
 			n = H2_PREFACE_LEN - d->preface_got;
 			if (n > cap - pos)
 				n = cap - pos;
-			if (memcmp(ck->data + pos, H2_PREFACE + d->preface_got, n))
+			if (memcmp(ck->data + pos, &H2_PREFACE[d->preface_got], n))
 				goto lost;
 			d->preface_got += n;
 			pos += n;

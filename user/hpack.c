@@ -287,8 +287,8 @@ static bool scratch_reserve(struct hpack_dec *d, size_t need)
 	size_t cap = d->scratch_cap ? d->scratch_cap : 256;
 	uint8_t *s;
 
-	if (need <= d->scratch_cap)
-		return true;
+	if (d->scratch && need <= d->scratch_cap)
+		return true;	/* (empty strings too point somewhere) */
 	while (cap < need)
 		cap *= 2;
 	s = realloc(d->scratch, cap);
