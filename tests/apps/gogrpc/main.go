@@ -23,8 +23,8 @@
 //	Count (server streaming)  n replies (3 when n is 0)
 //
 // The server prints "ready <addr>" on stdout once listening. The client makes
-// -reps calls over one connection, prints "CODE METHOD MESSAGES" per call
-// (CODE the grpc-status number) and exits 1 unless every call ended with
+// -reps calls over one connection, prints "CODE METHOD MESSAGES LOCAL-PORT"
+// per call (CODE the grpc-status number, LOCAL-PORT the connection's) and exits 1 unless every call ended with
 // status -code (0 by default). -b3 T-S sends x-b3-traceid T, x-b3-spanid S
 // and x-b3-sampled 1 as metadata; -traceparent V sends traceparent V.
 package main
@@ -42,6 +42,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -89,6 +90,9 @@ func tlsConfig(caFile string) *tls.Config {
 	return tc
 }
 
+// lastPort is the local port of the last connection dial made.
+var lastPort atomic.Int32
+
 // dial connects to grpc://HOST:PORT or grpcs://HOST:PORT.
 func dial(target, caFile string) (*grpc.ClientConn, error) {
 	var cred credentials.TransportCredentials
@@ -102,7 +106,15 @@ func dial(target, caFile string) (*grpc.ClientConn, error) {
 	}
 	addr := target[strings.Index(target, "://")+3:]
 	// grpc.Dial resolves with "passthrough": no DNS look-up of any kind
-	return grpc.Dial(addr, grpc.WithTransportCredentials(cred))
+	return grpc.Dial(addr, grpc.WithTransportCredentials(cred),
+		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", a)
+			if err == nil {
+				lastPort.Store(int32(c.LocalAddr().(*net.TCPAddr).Port))
+			}
+			return c, err
+		}))
 }
 
 // ------------------------------------------------------------------ server
@@ -297,7 +309,7 @@ func call(args []string) int {
 		got, err := once(ctx, conn, *method, uint32(*n))
 		cancel()
 		code := status.Code(err)
-		fmt.Printf("%d %s %d\n", code, *method, got)
+		fmt.Printf("%d %s %d %d\n", code, *method, got, lastPort.Load())
 		if int(code) != *want {
 			fmt.Fprintf(os.Stderr, "gogrpc: %s: %v (expected code %d)\n", *method, err, *want)
 			rc = 1

@@ -27,8 +27,8 @@
 // Every response carries X-Served-By (-name) and X-Proto (the request's
 // protocol as net/http saw it: HTTP/1.1 or HTTP/2.0).
 // The server prints "ready <addr>" on stdout once listening. The client
-// prints one "status proto bytes" line per request, over one connection
-// kept alive, and exits 1 on a transport error or when the response came
+// prints one "status proto bytes local-port" line per request, over one
+// connection kept alive, and exits 1 on a transport error or when the response came
 // over another protocol than -proto asked for.
 package main
 
@@ -43,6 +43,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strconv"
 	"strings"
@@ -262,6 +263,13 @@ func get(args []string) int {
 			}
 			req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 		}
+		lport := 0
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(ci httptrace.GotConnInfo) {
+				if a, ok := ci.Conn.LocalAddr().(*net.TCPAddr); ok {
+					lport = a.Port
+				}
+			}}))
 		resp, err := client.Do(req)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -269,7 +277,7 @@ func get(args []string) int {
 		}
 		b, _ := io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		fmt.Printf("%d %s %d\n", resp.StatusCode, resp.Proto, b)
+		fmt.Printf("%d %s %d %d\n", resp.StatusCode, resp.Proto, b, lport)
 		if resp.Proto != wantProto(*proto) {
 			fmt.Fprintf(os.Stderr, "gotls: asked for %s, the response came over %s\n", *proto, resp.Proto)
 			return 1
