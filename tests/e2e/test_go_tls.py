@@ -145,9 +145,9 @@ def test_exchange(weft, go_apps, procs, certs, build, proto):
     want = {(srv.pid, "server"): 2 * len(runs)}
     want.update({(r.pid, "client"): 2 for fmt, r, _, _ in runs if fmt == "none"})
     T.wait_counts(w, want)
-    w.stop()
+    stopped = T.stop_weft(w)
     spans = w.spans()
-    errs = check_exchanges(srv, runs, spans, proto, exe, "tls-srv")
+    errs = stopped + check_exchanges(srv, runs, spans, proto, exe, "tls-srv")
     if errs:
         pytest.fail(T.fail_report(w, spans, {srv.pid} | {r.pid for _, r, _, _ in runs}, errs,
                                   "%s %s" % ("-".join(build), proto)), pytrace=False)
@@ -168,9 +168,9 @@ def test_status(weft, go_apps, procs, certs, proto):
         runs.append((code, r))
     T.wait_counts(w, {(srv.pid, "server"): 2, (runs[0][1].pid, "client"): 1,
                       (runs[1][1].pid, "client"): 1})
-    w.stop()
+    stopped = T.stop_weft(w)
     spans = w.spans()
-    errs = []
+    errs = stopped
     for code, r in runs:
         ss, cs = L.of_pid(spans, srv.pid, "server"), L.of_pid(spans, r.pid, "client")
         ss = [s for s in ss if L.attrs(s).get("url.path") == "/status/%d" % code]

@@ -141,6 +141,16 @@ def by_run(spans, runs, slack_ns=100_000_000):
     return got, rest
 
 
+def stop_weft(w):
+    """Stop weft (SIGINT); [] or the error (it did not exit in time, or
+    exited non-zero). The spans it printed are still checked."""
+    try:
+        rc = w.stop()
+    except L.Failed as e:
+        return ["weft: %s" % str(e).splitlines()[0]]
+    return [] if rc == 0 else ["weft exited with %s after SIGINT" % rc]
+
+
 def wait_counts(w, want, timeout=SPAN_WAIT):
     """Wait until weft printed, for each (pid, kind) of `want`, at least that
     many spans (or the timeout). Returns True when all were there."""
@@ -241,7 +251,8 @@ def settle(jaeger, w, traces, procs):
     many spans of each trace as expected, or as weft printed for it if weft
     printed fewer after SPAN_WAIT (no point waiting for spans never made),
     then stop weft (it flushes) and the services, and read the traces once
-    more so late duplicates show too. Returns the Jaeger traces, in order."""
+    more so late duplicates show too. Returns (the Jaeger traces in order,
+    weft's stop errors)."""
     def enough(spans):
         return all(len([s for s in spans if s.get("trace_id") == t]) >= LL.count(e)
                    for t, e in traces)
@@ -251,13 +262,10 @@ def settle(jaeger, w, traces, procs):
         printed = len([s for s in spans if s.get("trace_id") == t])
         if printed:
             jaeger.wait_trace(L.jaeger_id(t), min(LL.count(e), printed), JAEGER_WAIT)
-    try:
-        w.stop()
-    except L.Failed:
-        pass
+    errs = stop_weft(w)
     procs.stop()
     time.sleep(1.0)
-    return [jaeger.trace(L.jaeger_id(t)) for t, _ in traces]
+    return [jaeger.trace(L.jaeger_id(t)) for t, _ in traces], errs
 
 
 def tree_errors(jtrace, expected):
@@ -288,7 +296,8 @@ def check_chains(w, jaeger, procs, runs, tree, pids, title):
             continue
         traces.append((fmt, mine[0]["trace_id"],
                        {"": [LL.N(r.service, "client", "weft", tree)]}))
-    got = settle(jaeger, w, [(t, e) for _, t, e in traces], procs)
+    got, stopped = settle(jaeger, w, [(t, e) for _, t, e in traces], procs)
+    errs += stopped
     for (fmt, _, expected), jt in zip(traces, got):
         errs += ["%s: %s" % (fmt, x) for x in tree_errors(jt, expected)]
     if errs:

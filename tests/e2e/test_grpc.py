@@ -1,0 +1,245 @@
+"""Issue 13 end to end: gRPC (google.golang.org/grpc v1.58.3) over TLS (h2
+by ALPN) and over cleartext HTTP/2 (h2c), traced with no configuration.
+
+The services and clients are tests/apps/gogrpc (service weft.test.Echo:
+unary Hello, server-streaming Count; no protoc), built with Go 1.19 and
+1.26, plain, stripped, PIE and CGO (tls_lib.BUILDS); the certificates come
+from a CA made with openssl in the test. The client sends B3 or traceparent
+as metadata, or nothing.
+
+    sudo python3 -m pytest -q tests/e2e/test_grpc.py [-k 'go1.26-stripped and tls']
+
+Checked field by field, per stream: kind, name ("weft.test.Echo/Hello"),
+http.request.method POST, url.path "/weft.test.Echo/Hello", :status 200,
+rpc.system "grpc", rpc.service, rpc.method, rpc.grpc.status_code (from the
+trailers), network.protocol.version "2", url.scheme, ports of both ends,
+user agent, resource, times; trace id and parent from the metadata sent
+(rule 3: the client made that span id, so it has no span), the server span
+as the child of the client's span without metadata (rule 2); and the
+stitched tree of a chain client -> a (gRPC) -> b (gRPC) -> c (HTTPS or
+HTTP/1.1, gotls) read back from Jaeger, a and b propagating nothing.
+"""
+import os
+import time
+
+import pytest
+
+import e2e_lib as L
+import link_lib as LL
+import tls_lib as T
+from conftest import start
+from link_lib import N
+
+SERVICE = "weft.test.Echo"
+TRANSPORTS = ["tls", "h2c"]
+GRPC_UA = "grpc-go/1.58.3"
+# codes the OpenTelemetry gRPC conventions make a server span an error
+SERVER_ERROR_CODES = {2, 4, 12, 13, 14, 15}
+
+
+def scheme_of(transport):
+    return "https" if transport == "tls" else "http"
+
+
+def target(srv, transport):
+    return "%s://127.0.0.1:%d" % ("grpcs" if transport == "tls" else "grpc", srv.port)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    return start(T.Certs, tmp_path_factory.mktemp("grpc"))
+
+
+def serve(procs, exe, transport, certs, name, nxt=None):
+    cmd = [exe, "serve", "-addr", "127.0.0.1:0", "-name", name, "-ca", certs.ca]
+    if transport == "tls":
+        cmd += ["-cert", certs.cert, "-key", certs.key]
+    if nxt:
+        cmd += ["-next", nxt]
+    return start(lambda: procs.add(LL.Proc(cmd, service=name, what="%s %s" % (exe, name))))
+
+
+def call(exe, srv, transport, certs, method="Hello", n=0, code=0, reps=1, ctx=()):
+    return start(T.run_client, [exe, "call", "-ca", certs.ca, "-method", method, "-n", str(n),
+                                "-code", str(code), "-reps", str(reps)]
+                 + list(ctx) + [target(srv, transport)])
+
+
+def expect_grpc(span, *, kind, method, code, srv, r, transport, exe, service):
+    """One gRPC span (per stream) field by field. Returns errors."""
+    path = "/%s/%s" % (SERVICE, method)
+    error = code != 0 if kind == "client" else code in SERVER_ERROR_CODES
+    common = dict(version="2", scheme=scheme_of(transport), name="%s/%s" % (SERVICE, method),
+                  rpc=(SERVICE, method, code), method="POST", path=path, status=200,
+                  t0=r.t0, t1=r.t1, user_agent=GRPC_UA, error=error, server_port=srv.port)
+    if kind == "server":
+        return T.expect_span(span, kind="server", pid=srv.pid, exe=os.path.basename(exe),
+                             service=service, peer_port=r.ports[0], **common)
+    return T.expect_span(span, kind="client", pid=r.pid, exe=r.exe, service=r.service,
+                         peer_port=srv.port, url="%s://127.0.0.1:%d%s" % (
+                             scheme_of(transport), srv.port, path), **common)
+
+
+# ------------------------------------------------------- harness self-check
+
+
+@pytest.mark.parametrize("build", T.BUILDS, ids=T.BUILD_IDS)
+def test_harness_without_weft(go_apps, procs, certs, build):
+    """No weft: every build of gogrpc answers unary and streaming calls over
+    TLS and h2c with the CA made here, with the status codes asked for, one
+    connection per client, and chains to gRPC and HTTPS."""
+    exe = start(T.app, *build, "gogrpc")
+    tls_exe = start(T.app, *build, "gotls")
+    for tr in TRANSPORTS:
+        srv = serve(procs, exe, tr, certs, "harness-" + tr)
+        r = call(exe, srv, tr, certs, reps=2)
+        assert [x[:3] for x in r.lines] == [["0", "Hello", "1"]] * 2, r.lines
+        assert len(set(r.ports)) == 1, r.lines
+        r = call(exe, srv, tr, certs, method="Count", n=4)
+        assert r.lines[0][:3] == ["0", "Count", "4"], r.lines
+        r = call(exe, srv, tr, certs, n=5, code=5)
+        assert r.lines[0][:3] == ["5", "Hello", "0"], r.lines
+    c = start(lambda: procs.add(LL.Proc([tls_exe, "serve", "-addr", "127.0.0.1:0", "-proto", "h2",
+                                         "-cert", certs.cert, "-key", certs.key], what="c")))
+    b = serve(procs, exe, "tls", certs, "b", "https://127.0.0.1:%d/hello" % c.port)
+    a = serve(procs, exe, "h2c", certs, "a", target(b, "tls"))
+    r = call(exe, a, "h2c", certs)
+    assert r.lines[0][:3] == ["0", "Hello", "1"], r.lines
+
+
+# ------------------------------------------------------------------ calls
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("build", T.BUILDS, ids=T.BUILD_IDS)
+def test_calls(weft, go_apps, procs, certs, build, transport):
+    """One weft, six clients, one after the other: unary Hello (2 calls on
+    one connection) and server-streaming Count (n=4), each with B3,
+    traceparent and no metadata. One server span per call (per stream)."""
+    exe = start(T.app, *build, "gogrpc")
+    srv = serve(procs, exe, transport, certs, "grpc-srv")
+    w = weft(ports=[srv.port])
+    runs = []
+    for method, n, reps in (("Hello", 0, 2), ("Count", 4, 1)):
+        for fmt in T.CTX:
+            tid, sid = LL.rand_hex(16), LL.rand_hex(8)
+            r = call(exe, srv, transport, certs, method=method, n=n, reps=reps,
+                     ctx=T.ctx_args(fmt, tid, sid, grpc=True))
+            assert [x[:3] for x in r.lines] == [["0", method, str(n or 1)]] * reps, r.lines
+            runs.append((method, fmt, r, tid, sid))
+            time.sleep(0.3)
+    want = {(srv.pid, "server"): sum(len(r.lines) for _, _, r, _, _ in runs)}
+    want.update({(r.pid, "client"): len(r.lines) for _, fmt, r, _, _ in runs if fmt == "none"})
+    T.wait_counts(w, want)
+    stopped = T.stop_weft(w)
+    spans = w.spans()
+    ss_all = L.of_pid(spans, srv.pid, "server")
+    per_run, stray = T.by_run(ss_all, [r for _, _, r, _, _ in runs])
+    cpids = {r.pid for _, _, r, _, _ in runs}
+    errs = stopped
+    if not spans:
+        errs.append("no span at all: neither the TLS plaintext nor the HTTP/2 frames were seen")
+    others = [s for s in spans if s not in ss_all and not (s.get("kind") == "client" and
+                                                           L.res(s).get("process.pid") in cpids)]
+    if others:
+        errs.append("%d spans that are neither the server's server spans nor the clients' "
+                    "client spans" % len(others))
+    if stray:
+        errs.append("%d server spans outside every client's run" % len(stray))
+    for (method, fmt, r, tid, sid), ss in zip(runs, per_run):
+        e = []
+        cs = L.of_pid(spans, r.pid, "client")
+        n = len(r.lines)
+        if len(ss) != n:
+            e.append("%d server spans for %d calls" % (len(ss), n))
+        if fmt == "none" and len(cs) != n:
+            e.append("%d client spans for %d calls" % (len(cs), n))
+        for i, x in enumerate(ss[:n]):
+            e += ["server span %d: %s" % (i, m) for m in expect_grpc(
+                x, kind="server", method=method, code=0, srv=srv, r=r, transport=transport,
+                exe=exe, service="grpc-srv")]
+        for i, x in enumerate(cs[:n]):
+            e += ["client span %d: %s" % (i, m) for m in expect_grpc(
+                x, kind="client", method=method, code=0, srv=srv, r=r, transport=transport,
+                exe=exe, service="grpc-srv")]
+        if len(ss) == n and (fmt != "none" or len(cs) == n):
+            e += T.expect_context(ss, cs, fmt, tid, sid)
+        errs += ["%s %s: %s" % (method, fmt, m) for m in e]
+    if errs:
+        pytest.fail(T.fail_report(w, spans, {srv.pid} | cpids, errs,
+                                  "%s %s" % ("-".join(build), transport)), pytrace=False)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_status(weft, go_apps, procs, certs, transport):
+    """Hello asking for NOT_FOUND (5: an error for the client, not the
+    server) and INTERNAL (13: an error for both), Go 1.26 stripped: :status
+    200, rpc.grpc.status_code from the trailers."""
+    exe = start(T.app, "go1.26", "stripped", "gogrpc")
+    srv = serve(procs, exe, transport, certs, "grpc-status")
+    w = weft(ports=[srv.port])
+    runs = []
+    for code in (5, 13):
+        runs.append((code, call(exe, srv, transport, certs, n=code, code=code)))
+        time.sleep(0.3)
+    want = {(srv.pid, "server"): 2}
+    want.update({(r.pid, "client"): 1 for _, r in runs})
+    T.wait_counts(w, want)
+    stopped = T.stop_weft(w)
+    spans = w.spans()
+    per_run, _ = T.by_run(L.of_pid(spans, srv.pid, "server"), [r for _, r in runs])
+    errs = stopped
+    for (code, r), ss in zip(runs, per_run):
+        cs = L.of_pid(spans, r.pid, "client")
+        if len(ss) != 1 or len(cs) != 1:
+            errs.append("code %d: %d server spans, %d client spans (1 and 1 expected)"
+                        % (code, len(ss), len(cs)))
+            continue
+        for kind, x in (("server", ss[0]), ("client", cs[0])):
+            errs += ["code %d %s: %s" % (code, kind, m) for m in expect_grpc(
+                x, kind=kind, method="Hello", code=code, srv=srv, r=r, transport=transport,
+                exe=exe, service="grpc-status")]
+        errs += ["code %d: %s" % (code, m) for m in T.expect_context(ss, cs, "none", "", "")]
+    if errs:
+        pytest.fail(T.fail_report(w, spans, {srv.pid} | {r.pid for _, r in runs}, errs,
+                                  "status %s" % transport), pytrace=False)
+
+
+# ----------------------------------------------------------------- chains
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("build", T.BUILDS, ids=T.BUILD_IDS)
+def test_chain(weft, jaeger, go_apps, procs, certs, build, transport):
+    """client -> a Hello -> b Hello (gRPC, `transport`) -> c /hello (gotls:
+    HTTPS h2 when transport is tls, HTTP/1.1 to an h2c-capable server when
+    h2c), one build; a and b propagate nothing. Once per context format, one
+    weft for the three; each trace in Jaeger must be exactly sid ->
+    a(server) -> a(client) -> b(server) -> b(client) -> c(server), or with
+    no metadata client(client) -> a(server) -> ..."""
+    exe = start(T.app, *build, "gogrpc")
+    tls_exe = start(T.app, *build, "gotls")
+    proto = "h2" if transport == "tls" else "h2c"
+    c = start(lambda: procs.add(LL.Proc(
+        [tls_exe, "serve", "-addr", "127.0.0.1:0", "-name", "c", "-proto", proto,
+         "-cert", certs.cert, "-key", certs.key], service="c", what="gotls c")))
+    b = serve(procs, exe, transport, certs, "b",
+              "%s://127.0.0.1:%d/hello" % (scheme_of(transport), c.port))
+    a = serve(procs, exe, transport, certs, "a", target(b, transport))
+    w = weft(ports=[a.port, b.port, c.port],
+             args=["--otlp-endpoint", jaeger.otlp, "--batch-timeout", "200"])
+    runs = []
+    for fmt in T.CTX:
+        tid, sid = LL.rand_hex(16), LL.rand_hex(8)
+        r = call(exe, a, transport, certs, ctx=T.ctx_args(fmt, tid, sid, grpc=True))
+        assert r.lines[0][:3] == ["0", "Hello", "1"], r.lines
+        runs.append((fmt, r, tid, sid))
+        time.sleep(0.3)
+    tree = N("a", "server", "weft",
+             N("a", "client", "weft",
+               N("b", "server", "weft",
+                 N("b", "client", "weft",
+                   N("c", "server", "weft")))))
+    pids = {a.pid, b.pid, c.pid} | {r.pid for _, r, _, _ in runs}
+    T.check_chains(w, jaeger, procs, runs, tree, pids,
+                   "grpc chain %s %s" % ("-".join(build), transport))
