@@ -16,7 +16,9 @@
 #   BENCH_RATE_CONNS connections of the constant-rate client [16]
 #   BENCH_DROP_RATE  rate of the zero-drop check, req/s [20000]
 #   BENCH_SPANGEN_SECONDS  span_gen --bench duration [5]
-#   BENCH_CONFIGS    which configurations to run [a b c d e f g h]
+#   BENCH_CONFIGS    which configurations to run [a b c d e f g h i]
+#                    (i: HTTPS, Go 1.26 gotls HTTP/1.1 over TLS; wrk's OpenSSL
+#                    side is not traced, so one span per request)
 #   BENCH_OUT        Markdown output [docs/bench.md]; "-" for stdout only
 #   BENCH_SERVER_CPU / BENCH_LOAD_CPU  cpu lists for taskset [0] / [1]
 #   BENCH_ANCHORS    1 = also run scripts/bench/anchors.sh (OpenTelemetry Go
@@ -36,7 +38,7 @@ CHAIN_RATE=${BENCH_CHAIN_RATE:-1000}
 RATE_CONNS=${BENCH_RATE_CONNS:-16}
 DROP_RATE=${BENCH_DROP_RATE:-20000}
 SPANGEN_SECONDS=${BENCH_SPANGEN_SECONDS:-5}
-CONFIGS=${BENCH_CONFIGS:-a b c d e f g h}
+CONFIGS=${BENCH_CONFIGS:-a b c d e f g h i}
 OUT=${BENCH_OUT:-docs/bench.md}
 SRV_CPU=${BENCH_SERVER_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
@@ -68,7 +70,7 @@ command -v "$PY" >/dev/null || die "python3 missing"
 [ -x "$WEFT" ] || make -s all
 weft_built=$(date -u -r "$WEFT" '+%Y-%m-%d %H:%M UTC')
 [ -x "$SPAN_GEN" ] || make -s build/tests/span_gen
-if [ ! -x "$APPS/go1.26/goserver" ] || [ ! -x "$APPS/go1.19/goserver" ]; then
+if [ ! -x "$APPS/go1.26/goserver" ] || [ ! -x "$APPS/go1.19/goserver" ] || [ ! -x "$APPS/go1.26/gotls" ]; then
 	tests/apps/build.sh >&2
 fi
 GO=${GO126:-/usr/local/go/bin/go}
@@ -89,6 +91,12 @@ results=$work/results.jsonl
 : > "$results"
 PIDS=()
 stats_orig=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+# configuration i: a self-signed certificate (wrk does not verify it)
+if [[ " $CONFIGS " == *" i "* ]]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$work/srv.key" -out "$work/srv.pem" 2>/dev/null ||
+		die "openssl failed to make the HTTPS configuration's certificate"
+fi
 
 cleanup() {
 	local p
@@ -102,10 +110,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 
-# start_server VERSION PORT NAME: a goserver pinned to SRV_CPU; sets $srv_pid.
+# start_server VERSION PORT NAME [tls]: a goserver (tls: gotls serving
+# HTTP/1.1 over TLS) pinned to SRV_CPU; sets $srv_pid.
 start_server() {
-	local bin=$APPS/$1/goserver out=$work/srv.$3.out i
-	taskset -c "$SRV_CPU" "$bin" -addr "127.0.0.1:$2" -name "$3" >"$out" 2>&1 &
+	local bin=$APPS/$1/goserver out=$work/srv.$3.out i args=(-addr "127.0.0.1:$2" -name "$3")
+	if [ "${4:-}" = tls ]; then
+		bin=$APPS/$1/gotls args=(serve "${args[@]}" -proto h1 -cert "$work/srv.pem" -key "$work/srv.key")
+	fi
+	taskset -c "$SRV_CPU" "$bin" "${args[@]}" >"$out" 2>&1 &
 	srv_pid=$!
 	PIDS+=("$srv_pid")
 	for i in $(seq 100); do
@@ -155,7 +167,7 @@ print(n)' "$mine" 2>/dev/null || echo 0
 run_one() {
 	local cfg=$1 mode=$2 pair=$3
 	local pa pb url load sides=2 weft_args=() sink_pid="" weft_pid="" i
-	local srv_ver=go1.26 kind=wrk rate=0 otlp=0 wcpu0=0 foreign only_srv=0
+	local srv_ver=go1.26 kind=wrk rate=0 otlp=0 wcpu0=0 foreign only_srv=0 tls="" scheme=http
 	pa=$(free_port)
 	case $cfg in
 	a) ;;
@@ -166,10 +178,11 @@ run_one() {
 	f) kind=rate rate=$DROP_RATE ;;
 	g) otlp=1 ;;
 	h) only_srv=1 sides=1 ;;
+	i) tls=tls scheme=https sides=1 ;;	# wrk's TLS is OpenSSL: not traced
 	esac
-	start_server "$srv_ver" "$pa" a
+	start_server "$srv_ver" "$pa" a $tls
 	local pids_srv=("$srv_pid")
-	url="http://127.0.0.1:$pa/hello"
+	url="$scheme://127.0.0.1:$pa/hello"
 	weft_args=(-P "$pa")
 	# h: weft follows the service alone, as the anchors are set up (one
 	# target process); wrk's own client spans are not made
@@ -259,7 +272,7 @@ run_config() {
 start=$(date +%s)
 for cfg in $CONFIGS; do
 	case $cfg in
-	a|b|c|d|e|h) run_config "$cfg" "$PAIRS" ;;
+	a|b|c|d|e|h|i) run_config "$cfg" "$PAIRS" ;;
 	f|g) run_config "$cfg" "$PAIRS_EXTRA" ;;
 	*) die "unknown configuration $cfg" ;;
 	esac

@@ -29,8 +29,9 @@ DESC = {
     "f": ("Go 1.26 /hello, fixed %d req/s (drop check)" % env["drop_rate"], 2),
     "g": ("Go 1.26 /hello, saturated, OTLP export (-o none)", 2),
     "h": ("Go 1.26 /hello, saturated, only the server traced (--pid)", 1),
+    "i": ("Go 1.26 HTTPS /hello (gotls, HTTP/1.1 over TLS), saturated", 1),
 }
-SATURATED = "abcgh"
+SATURATED = "abcghi"
 FIXED = "def"
 
 
@@ -71,7 +72,7 @@ p("")
 p("| configuration | req/s untraced | req/s traced | ratio | p50 µs A → B | p99 µs A → B | p99 ratio | requests (traced) | spans | spans/req (expected) | completeness | weft CPU µs/span | weft CPU s / 10k spans | weft peak RSS MiB | ring-buffer drops |")
 p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 summary = {}
-for cfg in "abcdefgh":
+for cfg in "abcdefghi":
     A = [r for r in runs if r["cfg"] == cfg and r["mode"] == "A"]
     B = [r for r in runs if r["cfg"] == cfg and r["mode"] == "B"]
     if not A or not B:
