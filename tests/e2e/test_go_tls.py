@@ -10,6 +10,7 @@ the client sending B3, traceparent or no context. The client is gotls too
 (same binary as the server).
 
     sudo python3 -m pytest -q tests/e2e/test_go_tls.py [-k 'go1.26-stripped and h2']
+    WEFT_E2E_GO_BUILDS=go1.26-stripped,go1.19-plain ...   (only those builds)
 
 Checked field by field: kind, method, url.path, status, url.scheme,
 network.protocol.version ("1.1" or "2"), addresses and ports of both ends,

@@ -8,6 +8,7 @@ from a CA made with openssl in the test. The client sends B3 or traceparent
 as metadata, or nothing.
 
     sudo python3 -m pytest -q tests/e2e/test_grpc.py [-k 'go1.26-stripped and tls']
+    WEFT_E2E_GO_BUILDS=go1.26-stripped,go1.19-plain ...   (only those builds)
 
 Checked field by field, per stream: kind, name ("weft.test.Echo/Hello"),
 http.request.method POST, url.path "/weft.test.Echo/Hello", :status 200,
