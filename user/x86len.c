@@ -323,16 +323,31 @@ static bool insn_is_ret(const struct insn *in)
 	return in->map == MAP_1 && !in->vex && (in->op == 0xc3 || in->op == 0xc2);
 }
 
-/* The kernel's insn_is_nop(): 90 unless the first prefix is F3 (PAUSE),
- * and 0F 1F /r. REX.B 90 is XCHG r8, rax to the CPU: not a NOP here. */
+/* A true no-op to the CPU: 90 (with any prefixes but REX.B, which makes
+ * it XCHG r8, rax; F3 90 is PAUSE, which writes no register either) or
+ * 0F 1F /0 (NOPL/NOPW). */
 static bool insn_is_nop(const struct insn *in)
 {
 	if (in->vex)
 		return false;
 	if (in->map == MAP_1 && in->op == 0x90)
-		return in->first_prefix != 0xf3 && !(in->rex & 0x01);
-	return in->map == MAP_0F && in->op == 0x1f;
+		return !(in->rex & 0x01);
+	return in->map == MAP_0F && in->op == 0x1f && ((in->modrm >> 3) & 7) == 0;
 }
+
+/* The kernel's x86_nops[len] for x86-64 (arch/x86/include/asm/nops.h
+ * BYTES_NOP1..8, ASM_NOP_MAX 8): the NOPs branch_setup_xol_ops() emulates
+ * by a memcmp against this table. */
+static const uint8_t kernel_nops[9][8] = {
+	[1] = { 0x90 },
+	[2] = { 0x66, 0x90 },
+	[3] = { 0x0f, 0x1f, 0x00 },
+	[4] = { 0x0f, 0x1f, 0x40, 0x00 },
+	[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+	[6] = { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+	[7] = { 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 },
+	[8] = { 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
+};
 
 static bool insn_is_rel_branch(const struct insn *in)
 {
@@ -344,9 +359,16 @@ static bool insn_is_rel_branch(const struct insn *in)
 	return in->map == MAP_0F && in->op >= 0x80 && in->op <= 0x8f;
 }
 
-static bool emulated(const struct insn *in)
+/* Linux 6.18's rules (x86len.h): p[0..in->len) is the instruction. */
+static bool emulated(const uint8_t *p, const struct insn *in)
 {
-	if (insn_is_nop(in))
+	if (in->len <= 8 && memcmp(p, kernel_nops[in->len], (size_t)in->len) == 0)
+		return true;
+	if (!in->vex && in->map == MAP_1 && in->op == 0x90)
+		return true;	/* "case 0x90: prefix* + nop" */
+	/* a 5-byte 0F 1F /0 is optimized into a call to the uprobe
+	 * trampoline after its first hit: no trap either */
+	if (in->len == 5 && insn_is_nop(in) && in->map == MAP_0F)
 		return true;
 	if (insn_is_rel_branch(in))
 		return !in->p66;
@@ -362,7 +384,7 @@ bool x86_insn_emulated(const uint8_t *p, int len)
 
 	if (!p || len <= 0 || decode(p, (size_t)len, &in) != len)
 		return false;
-	return emulated(&in);
+	return emulated(p, &in);
 }
 
 /* Jumps within the function: their targets are where other paths enter
@@ -485,7 +507,7 @@ int x86_ret_sites_ex(const uint8_t *code, size_t n, uint32_t live_mask,
 			if (!falls_through(&insns[i]) ||
 			    !leaves_regs(&insns[i], live_mask))
 				break;
-			if (emulated(&insns[i])) {
+			if (emulated(code + offs[i], &insns[i])) {
 				emu = (int32_t)offs[i];
 				break;
 			}

@@ -11,40 +11,51 @@
  * a wrong length would put the next probe in the middle of an instruction.
  *
  * What the kernel emulates instead of single-stepping (uprobes on x86-64,
- * Linux 6.18). Read in arch/x86/kernel/uprobes.c through the search tool;
- * the stored copies were not the v6.18 release file itself (one older, one
- * newer with a ptwrite variant), so the facts below are quoted by function
- * and statement, with the commits that put them there, not by line number:
- *  - arch_uprobe_analyze_insn() tries branch_setup_xol_ops(), then
- *    push_setup_xol_ops(); everything else gets default_xol_ops, which
- *    copies the instruction to the XOL slot and single-steps it (the
- *    expensive trap DESIGN.md measured at -55% throughput).
- *  - branch_setup_xol_ops(): "if (insn_is_nop(insn)) goto setup;" (commit
- *    610f6e14c29d "uprobes/x86: Add support to emulate NOP instructions",
- *    v6.16): every NOP is emulated. insn_is_nop() (arch/x86/lib/insn-eval.c
- *    since that commit, moved from alternative.c) is "opcode.bytes[0] ==
- *    0x90 && (!prefixes.nbytes || prefixes.bytes[0] != 0xF3)" (not PAUSE)
- *    or "opcode.bytes[0] == 0x0F && opcode.bytes[1] == 0x1F" (NOPL/NOPW of
- *    any length). The NOP path skips the 0x66 check below.
- *  - branch_setup_xol_ops(): "case 0xeb: /+ jmp 8 +/", "case 0xe9: /+ jmp
- *    32 +/", "case 0xe8: /+ call relative +/", and via is_cond_jmp_opcode()
- *    the Jcc rel8 0x70-0x7f and (OPCODE2 - 0x10) the Jcc rel32 0x0f 0x80-
- *    0x8f; then "for_each_insn_prefix(insn, p) { if (p == 0x66) return
- *    -ENOTSUPP; }": a branch with an operand-size prefix is refused.
+ * Linux 6.18), from arch/x86/kernel/uprobes.c read with the search tool and
+ * checked on this machine's 6.18 kernel. No copy of the v6.18 release file
+ * itself was stored, so the statements are quoted by function, not line:
+ * the 6.18 text is the "before" side of Peter Zijlstra's RFC "x86/insn,
+ * uprobes,alternative: Unify insn_is_nop()" (2025-09-29, after the 6.18
+ * merge of Jiri Olsa's uprobe optimization); the stored newer copies use
+ * that RFC's insn_is_nop() instead, and the stored older ones lack the NOP
+ * table test.
+ *  - arch_uprobe_analyze_insn() first checks the instruction in
+ *    uprobe_init_insn(): is_prefix_bad() refuses any 26/2E/36/3E/F0 prefix,
+ *    so such an instruction cannot be probed at all (measured: a probe on
+ *    "3e 74 00" never fires). Then branch_setup_xol_ops(), then
+ *    push_setup_xol_ops(); everything else gets default_xol_ops: copied to
+ *    the XOL slot and single-stepped.
+ *  - branch_setup_xol_ops(): "if (insn->length <= ASM_NOP_MAX &&
+ *    !memcmp(insn->kaddr, x86_nops[insn->length], insn->length)) goto
+ *    setup;": a NOP is emulated when its bytes are the kernel's own NOP of
+ *    that length (1-8 bytes: 90, 66 90, 0f 1f 00, 0f 1f 40 00, 0f 1f 44 00
+ *    00, 66 0f 1f 44 00 00, 0f 1f 80 +4 zeros, 0f 1f 84 +5 zeros); then
+ *    "case 0x90: /+ prefix* + nop; same as jmp with .offs = 0 +/ goto
+ *    setup;": opcode 90 with any prefixes, PAUSE (f3 90) and REX.B 90 too.
+ *  - same function: "case 0xeb: /+ jmp 8 +/", "case 0xe9: /+ jmp 32 +/",
+ *    "case 0xe8: /+ call relative +/", and via is_cond_jmp_opcode() Jcc
+ *    rel8 (70-7f) and, as "OPCODE2(insn) - 0x10", Jcc rel32 (0f 80-8f);
+ *    then "for_each_insn_prefix(insn, i, p) { if (p == 0x66) return
+ *    -ENOTSUPP; }": no branch with an operand-size prefix.
  *    branch_emulate_op() does the jump (and the call's push) in the kernel.
- *  - push_setup_xol_ops(): "if (opc1 < 0x50 || opc1 > 0x57) return -ENOSYS;
- *    if (insn->length > 2) return -ENOSYS;" and for length 2 "only support
- *    rex_prefix 0x41": PUSH of a register is emulated (push_emulate_op()),
- *    PUSH r8-r15 only with REX 0x41 exactly.
+ *  - push_setup_xol_ops(): "if (opc1 < 0x50 || opc1 > 0x57) return
+ *    -ENOSYS; if (insn->length > 2) return -ENOSYS;" and, for length 2,
+ *    "only support rex_prefix 0x41": PUSH reg is emulated
+ *    (push_emulate_op()), r8-r15 only with REX 41 exactly.
  *  - arch_uprobe_analyze_insn(): "case 0xc3: /+ ret or lret -- ip is
- *    correct +/ case 0xcb: case 0xc2: case 0xca:" sets fix_ip_or_call = 0
- *    and falls to default_xol_ops: RET is single-stepped, not emulated.
- *    POP (0x58-0x5f), ADD/SUB/MOV/LEA are not emulated either (a later
- *    patch series adds mov/sub emulation for optimized uprobes; it is not
- *    in the 6.18 code paths above).
- *  - v6.18 also optimizes uprobes on a 5-byte NOP into a call to a
- *    trampoline (can_optimize(), "uprobes/x86: Add support to optimize
- *    uprobes"); Go code has no such NOPs at its return sites.
+ *    correct +/ case 0xcb: case 0xc2: case 0xca:" only clears
+ *    fix_ip_or_call and falls to default_xol_ops: RET is single-stepped.
+ *    So are POP, MOV, ADD, SUB, LEA (mov/sub emulation exists only in later
+ *    patch series).
+ *  - can_optimize() (the 6.18 optimization): a 5-byte NOP ("insn_is_nop()
+ *    || insn_is_nopl()", 0f 1f /0) becomes a call to the uprobe trampoline
+ *    after its first hit: no trap at all from then on.
+ *  Measured here (tracefs uprobe on a C loop, cost per hit with other jobs
+ *  running, so +-50%): emulated 90, 66 90, f3 90, 41 90, NOPs of 3-8
+ *  kernel bytes, eb/74/0f 84/e8, 55, 41 55: 0.8-3.8 us; single-stepped
+ *  ret, pop, pop r13, add rsp, test, "0f 1f 04 00" (a 4-byte NOP that is
+ *  not the kernel's), the 9-byte NOP: 35-120 us; 5-byte 0f 1f 44 00 {00,08}:
+ *  0.8-1.2 us (optimized).
  *
  * What that means for Go's return sites, measured on the test apps (see
  * tests/unit/test_x86len.c): Go's epilogue is "MOVQ n(SP), BP; ADDQ $m, SP;
@@ -87,8 +98,9 @@
  * this decoder understands or does not fit in n bytes. Never reads p[n]. */
 int x86_insn_len(const uint8_t *p, size_t n);
 
-/* Does the kernel's uprobe code emulate the len-byte instruction at p
- * (NOP, JMP/Jcc/CALL rel, PUSH reg; see above) rather than single-step it? */
+/* Does the kernel's uprobe code (6.18, above) emulate or optimize the
+ * len-byte instruction at p (its NOPs, anything 90, 5-byte NOPL, JMP/Jcc/
+ * CALL rel, PUSH reg) rather than single-step it? */
 bool x86_insn_emulated(const uint8_t *p, int len);
 
 /* Walk code[0..n) from offset 0 and store the offsets of its RET

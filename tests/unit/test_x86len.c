@@ -413,10 +413,9 @@ static bool test_lengths(void)
 static bool test_emulated(void)
 {
 	CHECK(emu("90"));
-	CHECK(!emu("f3 90"));					/* pause */
+	CHECK(emu("f3 90"));					/* pause: "prefix* + nop" */
 	CHECK(emu("66 90"));
 	CHECK(emu("0f 1f 44 00 00"));
-	CHECK(emu("66 0f 1f 84 00 00 00 00 00"));
 	CHECK(emu("eb 05"));
 	CHECK(emu("e9 00 01 00 00"));
 	CHECK(emu("e8 00 01 00 00"));
@@ -430,7 +429,15 @@ static bool test_emulated(void)
 	CHECK(!emu("5d"));					/* pop */
 	CHECK(!emu("48 83 c4 58"));
 	CHECK(!emu("ff e0"));					/* jmp *%rax */
-	CHECK(!emu("41 90"));					/* xchg %eax,%r8d */
+	CHECK(emu("41 90"));		/* xchg %eax,%r8d, emulated as a NOP */
+	CHECK(emu("0f 1f 00"));
+	CHECK(emu("0f 1f 40 00"));
+	CHECK(!emu("0f 1f 04 00"));	/* a NOP, but not the kernel's 4-byte one */
+	CHECK(emu("0f 1f 80 00 00 00 00"));
+	CHECK(emu("0f 1f 84 00 00 00 00 00"));
+	CHECK(!emu("66 0f 1f 84 00 00 00 00 00"));	/* 9 bytes: over ASM_NOP_MAX */
+	CHECK(emu("0f 1f 44 00 08"));	/* 5-byte NOPL: optimized */
+	CHECK(emu("3e 74 00"));		/* (refused at probe time: is_prefix_bad) */
 	return true;
 }
 
@@ -470,6 +477,11 @@ static bool test_ret_sites(void)
 	CHECK_INT(s[0].emulated_off, 5);
 	/* a NOP before the last result is set: none */
 	CHECK_INT(sites_of("90  48 8b 4c 24 38  48 83 c4 58  5d  c3", s, 4), 1);
+	CHECK_INT(s[0].emulated_off, -1);
+	/* PAUSE writes no register: a site; REX.B 90 (XCHG) writes RAX */
+	CHECK_INT(sites_of("f3 90  5d  c3", s, 4), 1);
+	CHECK_INT(s[0].emulated_off, 0);
+	CHECK_INT(sites_of("41 90  5d  c3", s, 4), 1);
 	CHECK_INT(s[0].emulated_off, -1);
 	/* a NOP, then a write to a register that is not a result (RDX) */
 	CHECK_INT(sites_of("90  48 8b 54 24 38  5d  c3", s, 4), 1);
