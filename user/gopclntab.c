@@ -220,10 +220,16 @@ int go_pclntab_func(const struct go_pclntab *t, uint32_t i, struct go_func *f)
 		return -EINVAL;
 	/* 1.16: addresses; 1.18+: offsets from text */
 	f->entry_off = t->version == GO_PCLN_116 ? 0 : (uint32_t)entry;
+	if (t->version != GO_PCLN_116 && entry > UINT64_MAX - t->text)
+		return -EINVAL;	/* a text base no binary has */
 	f->entry = t->version == GO_PCLN_116 ? entry : t->text + entry;
 	limit = next - entry;	/* functab is sorted (open() checked) */
 	span = pc_table_span(t, rd32(t->data + pcsp_field), limit);
-	f->end = f->entry + (span ? span : limit);
+	if (!span)
+		span = limit;
+	if (span > UINT64_MAX - f->entry)
+		return -EINVAL;
+	f->end = f->entry + span;
 	return 0;
 }
 
@@ -243,6 +249,19 @@ static const char *name_of(const struct go_pclntab *t, uint32_t i)
 
 	functab_at(t, i, &entry, &funcoff);
 	return name_at(t, t->functab_off + funcoff);
+}
+
+/* The name of function i when go_pclntab_func can read all of it, else
+ * NULL: a lookup only ever picks among such functions. */
+static const char *whole_name_of(const struct go_pclntab *t, uint32_t i)
+{
+	uint64_t entry, funcoff, fo;
+
+	functab_at(t, i, &entry, &funcoff);
+	fo = t->functab_off + funcoff;
+	if (!fits(t, fo + (t->version == GO_PCLN_116 ? t->ptr_size + 12u : 16u), 4))
+		return NULL;
+	return name_at(t, fo);
 }
 
 static void id_flag_of(const struct go_pclntab *t, uint32_t i, uint8_t *id, uint8_t *flag);
@@ -282,7 +301,7 @@ int go_pclntab_index(struct go_pclntab *t)
 	if (!t->by_name)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < t->nfunc; i++)
-		if (name_of(t, i))
+		if (whole_name_of(t, i))
 			t->by_name[n++] = i;
 	t->n_by_name = n;
 	qsort_r(t->by_name, n, sizeof(*t->by_name), by_name_cmp, t);
@@ -314,9 +333,11 @@ static void id_flag_of(const struct go_pclntab *t, uint32_t i, uint8_t *id, uint
 #define FLAG_ASM	4	/* abi.FuncFlagAsm (funcFlag_ASM in 1.19) */
 #define MAX_SAME	8	/* functions of one name looked at */
 
-/* Up to MAX_SAME indexes of the functions named name; the count of all. */
+/* Up to MAX_SAME indexes of the functions named name that read whole; the
+ * count of all of them. */
 static uint32_t named(const struct go_pclntab *t, const char *name, uint32_t *out)
 {
+	struct go_func f;
 	uint32_t n = 0;
 
 	if (t->by_name) {
@@ -331,14 +352,15 @@ static uint32_t named(const struct go_pclntab *t, const char *name, uint32_t *ou
 				hi = mid;
 		}
 		for (; lo < t->n_by_name && strcmp(name_of(t, t->by_name[lo]), name) == 0; lo++)
-			if (n++ < MAX_SAME)
+			if (go_pclntab_func(t, t->by_name[lo], &f) == 0 && n++ < MAX_SAME)
 				out[n - 1] = t->by_name[lo];
 		return n;
 	}
 	for (uint32_t i = 0; i < t->nfunc; i++) {
-		const char *s = name_of(t, i);
+		const char *s = whole_name_of(t, i);
 
-		if (s && strcmp(s, name) == 0 && n++ < MAX_SAME)
+		if (s && strcmp(s, name) == 0 && go_pclntab_func(t, i, &f) == 0 &&
+		    n++ < MAX_SAME)
 			out[n - 1] = i;
 	}
 	return n;

@@ -414,10 +414,72 @@ static bool test_go116_table(void)
 	return true;
 }
 
+static uint8_t *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *b = malloc(65536);
+
+	*n = f && b ? fread(b, 1, 65536, f) : 0;
+	if (f)
+		fclose(f);
+	return b;
+}
+
+/* The fuzz seeds (tests/fuzz/corpus/gopclntab): small tables with the
+ * names the lookup must tell apart, as Go 1.20+ and 1.18-1.19 write them. */
+static bool check_seed(const char *path, uint64_t text)
+{
+	struct go_pclntab t;
+	struct go_func f;
+	size_t n;
+	uint8_t *b = slurp(path, &n);
+
+	CHECK(b && n > 0);
+	CHECK_INT(go_pclntab_open(&t, b, n), 0);
+	if (!t.text)
+		t.text = text;
+	CHECK_INT(t.text, text);
+	/* an assembly body (ABI0) and the ABIInternal wrapper calling it */
+	CHECK_INT(go_pclntab_find(&t, "runtime.asmcgocall", &f), 0);
+	CHECK_INT(f.entry, text + 0x300);
+	CHECK_INT(go_pclntab_find(&t, "runtime.asmcgocall.abi0", &f), 0);
+	CHECK_INT(f.entry, text);
+	CHECK_INT(f.end, text + 0x50);
+	/* a Go body and the ABI0 wrapper assembly calls it through */
+	CHECK_INT(go_pclntab_find(&t, "runtime.newproc", &f), 0);
+	CHECK_INT(f.entry, text + 0x3e0);
+	CHECK_INT(go_pclntab_find(&t, "runtime.newproc.abi0", &f), 0);
+	CHECK_INT(f.entry, text + 0x420);
+	/* two instances of a generic function: Go 1.18-1.20 say "[...]" */
+	CHECK_INT(go_pclntab_find(&t, "pkg.F[int]", &f), -ENOTUNIQ);
+	CHECK_INT(go_pclntab_find(&t, "pkg.F[...]", &f), -ENOTUNIQ);
+	/* the symbol table's '.' for a middle dot */
+	CHECK_INT(go_pclntab_find(&t, "type:.eq.T.1", &f), 0);
+	CHECK_INT(f.entry, text + 0x3c0);
+	CHECK_INT(f.end, text + 0x3ca);
+	/* no pcsp table: up to the next function */
+	CHECK_INT(go_pclntab_find(&t, "net/http.(*Request).write", &f), 0);
+	CHECK_INT(f.end, text + 0x300);
+	CHECK_INT(go_pclntab_find(&t, "net/http.(*Transport).roundTrip", &f), 0);
+	CHECK_INT(f.end, text + 0x2a0);
+	CHECK_INT(go_pclntab_find(&t, "runtime.asmcgocall.abi1", &f), -ENOENT);
+	go_pclntab_close(&t);
+	free(b);
+	return true;
+}
+
+static bool test_seed_tables(void)
+{
+	CHECK(check_seed("tests/fuzz/corpus/gopclntab/seed-go120", 0x400000));
+	CHECK(check_seed("tests/fuzz/corpus/gopclntab/seed-go118", 0x401000));
+	return true;
+}
+
 int main(void)
 {
 	elf_version(EV_CURRENT);
 	RUN(test_go116_table);
+	RUN(test_seed_tables);
 	RUN(test_parser_bounds);
 	RUN(test_stripped_twins);
 	return TEST_SUMMARY();
