@@ -83,6 +83,8 @@ static bool handle_head(struct stream *s, enum weft_dir d, const struct chunk *c
 	if (http_parse_head(s->head, s->head_len, m) != HTTP_OK ||
 	    (v = k->head(k->ctx, d, &h, method)) == FRAMING_REJECT) {
 		k->stats->not_http++;
+		if (k->bad_start)
+			k->bad_start(k->ctx, d);
 		stream_reset(s, ST_LOST);
 		free(h.m);
 		return false;
@@ -191,6 +193,8 @@ static long feed_idle(struct stream *s, const struct chunk *ck, uint32_t pos,
 	s->pend_len = 0;
 	if (!avail || !looks_like_start(ck->data + pos, avail)) {
 		k->stats->not_http++;
+		if (k->bad_start)
+			k->bad_start(k->ctx, ck->dir);
 		stream_reset(s, ST_LOST);
 		return -1;
 	}

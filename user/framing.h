@@ -20,7 +20,9 @@
 #include "record.h"
 
 struct framing_stats {
-	uint64_t not_http;		/* chunks that did not parse as HTTP */
+	uint64_t not_http;		/* chunks that did not parse as HTTP, and
+					 * requests answered by no HTTP response
+					 * (pairing.c, on_bad_start) */
 	uint64_t heads_truncated;	/* header blocks over the window or cut */
 };
 
@@ -49,6 +51,9 @@ struct framing_sink {
 				     char method[HTTP_METHOD_MAX]);
 	/* The response in progress on this stream ended at end_ns. */
 	void (*response_end)(void *ctx, uint64_t end_ns);
+	/* Where a message of stream d had to start, the bytes were not one
+	 * (not HTTP, or a message of the other direction). NULL: not told. */
+	void (*bad_start)(void *ctx, enum weft_dir d);
 	uint32_t hdr_window;		/* longest header block parsed */
 	struct framing_stats *stats;
 };

@@ -302,6 +302,31 @@ static void on_response_end(void *ctx, uint64_t end_ns)
 	response_done(f->p, f->c, end_ns, EXCH_DONE);
 }
 
+/*
+ * Where a response had to start, the peer sent bytes that are no HTTP
+ * response: the requests waiting on this connection were HTTP-looking bytes
+ * of some other protocol (a binary frame whose payload begins "GET / HTTP/1.1"
+ * in a write of its own). Dropped, each counted as not HTTP: kept, they
+ * ended at the close as error spans of requests no server ever answered.
+ */
+static void on_bad_start(void *ctx, enum weft_dir d)
+{
+	struct feed *f = ctx;
+	struct conn *c = f->c;
+
+	if (d == req_dir(c))
+		return;
+	while (c->q_head) {
+		struct exchange *ex = c->q_head;
+
+		c->q_head = ex->next;
+		c->q_len--;
+		f->p->stats.framing.not_http++;
+		exchange_free(f->p, ex);
+	}
+	c->q_tail = NULL;
+}
+
 /* ---- HTTP/2 (h2.h): one stream, one exchange ---- */
 
 static void *h2_on_request(void *ctx, struct h2_request *r)
@@ -470,6 +495,7 @@ void pairing_chunk(struct pairing *p, const struct chunk *ck)
 	struct feed f = { .p = p, .c = c };
 	const struct framing_sink sink = {
 		.ctx = &f, .head = on_head, .response_end = on_response_end,
+		.bad_start = on_bad_start,
 		.hdr_window = p->o.hdr_window, .stats = &p->stats.framing,
 	};
 
