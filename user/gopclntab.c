@@ -25,6 +25,7 @@
 #define MAGIC_116	0xfffffffau
 #define MAGIC_118	0xfffffff0u
 #define MAGIC_120	0xfffffff1u
+#define SCAN_TRIES	64	/* magics go_pclntab_scan opens at most */
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -502,12 +503,17 @@ int go_pclntab_find(const struct go_pclntab *t, const char *name, struct go_func
 long go_pclntab_scan(struct go_pclntab *t, const uint8_t *buf, size_t n)
 {
 	struct go_func f;
+	int tries = 0;
 
 	for (size_t off = 0; off + 16 <= n && off <= (size_t)LONG_MAX; off += 4) {
 		uint32_t m = rd32(buf + off);
 
 		if (m != MAGIC_116 && m != MAGIC_118 && m != MAGIC_120)
 			continue;
+		/* open() walks functab: a section full of magics must not cost
+		 * a walk per word */
+		if (++tries > SCAN_TRIES)
+			break;
 		if (go_pclntab_open(t, buf + off, n - off))
 			continue;
 		if (!go_pclntab_func(t, 0, &f) && !go_pclntab_func(t, t->nfunc - 1, &f))

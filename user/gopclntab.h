@@ -59,7 +59,8 @@ int go_pclntab_open(struct go_pclntab *t, const uint8_t *data, size_t size);
 /* The first table header in buf[0..n), 4-byte aligned, that opens and whose
  * first and last functions read: its offset, or -1. For binaries whose
  * section headers do not name it (Go 1.18+ PIE linked externally puts it
- * inside .data.rel.ro). t is opened on success. */
+ * inside .data.rel.ro). t is opened on success. At most 64 magics are
+ * tried, so that a section full of them costs no more than 64 opens. */
 long go_pclntab_scan(struct go_pclntab *t, const uint8_t *buf, size_t n);
 /* Function i (0 <= i < nfunc): 0, or -EINVAL when its entry is malformed. */
 int go_pclntab_func(const struct go_pclntab *t, uint32_t i, struct go_func *f);
