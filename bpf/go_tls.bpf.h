@@ -12,9 +12,11 @@
  *    the time and TCP sequence number of the ciphertext's first byte (what
  *    the peer's read of it will see, so the wire link still works);
  *  - Read: the socket read inside the call gives the socket and the
- *    sequence number; the plaintext is known when Read returns, at probes
- *    on its return instructions (RAX = n). A Read served from records
- *    buffered earlier finds its socket through the *tls.Conn it was given.
+ *    sequence number; the plaintext is taken where Read copies it into
+ *    the caller's buffer (its one call of runtime.memmove: an emulated
+ *    call, where a probe on a return instruction would be single-stepped).
+ *    A Read served from records buffered earlier finds its socket through
+ *    the *tls.Conn it was given.
  * Ciphertext on a socket known to carry TLS is never parsed as HTTP.
  */
 #ifndef WEFT_GO_TLS_BPF_H

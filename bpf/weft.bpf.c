@@ -48,14 +48,15 @@ const volatile __u32 netns_inum = 0;	/* --netns: only sockets of this net ns */
 /*
  * From a *tls.Conn to its socket's file descriptor: tls.Conn.conn (a
  * net.Conn interface: type word, data word) -> *net.TCPConn, whose
- * net.conn.fd -> *netFD, whose pfd (poll.FD) holds Sysfd. The same in
- * every Go release user/go_offsets.c covers; the agent attaches the TLS
- * probes only to binaries of those releases.
+ * net.conn.fd -> *netFD, whose pfd (poll.FD) holds Sysfd. Set by the
+ * loader from user/go_offsets.c; the agent attaches the TLS probes only
+ * to binaries whose release has these same offsets there.
  */
 /* Set by the agent once a binary's crypto/tls is probed: until then no
  * socket call pays for the lookup of a TLS call in progress. */
 volatile __u32 go_tls_active = 0;
 const volatile __u32 go_tls_conn_off = 0;	/* tls.Conn.conn */
+const volatile __u32 go_iface_data_off = 8;	/* an interface's data word */
 const volatile __u32 go_tcpconn_fd_off = 0;	/* net.TCPConn -> conn.fd */
 const volatile __u32 go_netfd_sysfd_off = 16;	/* netFD.pfd.Sysfd */
 
@@ -373,7 +374,7 @@ static __always_inline int io_from_regs(struct io_ctx *ic, long ret, __u8 dir)
  * Is this socket call made inside a crypto/tls call of a Go process
  * (go_tls.bpf.h)? Returns 0 when not: the chunk is the socket's own; 1
  * when ic now holds the call's plaintext (Write); -1 when the chunk is
- * ciphertext to ignore (Read: its plaintext comes at Read's return).
+ * ciphertext to ignore (Read: its plaintext comes where Read copies it out).
  */
 static __noinline int tls_swap(struct sock *sk, struct io_ctx *ic,
 				    struct conn_state *c, __u32 ret)
@@ -677,7 +678,7 @@ static __noinline __u64 tls_sock_of_conn(__u64 tconn)
 	struct sock *sk;
 
 	if (bpf_probe_read_user(&data, sizeof(data),
-				(void *)(tconn + go_tls_conn_off + 8)) || !data ||
+				(void *)(tconn + go_tls_conn_off + go_iface_data_off)) || !data ||
 	    bpf_probe_read_user(&nfd, sizeof(nfd),
 				(void *)(data + go_tcpconn_fd_off)) || !nfd ||
 	    bpf_probe_read_user(&fd, sizeof(fd),
@@ -710,12 +711,14 @@ int go_tls_read(struct pt_regs *ctx)
 }
 
 /*
- * The Read call goroutine g of this process was in, ended with n bytes:
- * fill ic with its plaintext and return the socket it travelled on, 0 when
- * there is nothing to send. Not inlined: its keys and map values stay off
- * the stack of go_tls_read_ret, where handle_io needs the room.
+ * The Read call goroutine g of this process is in hands over n bytes of
+ * plaintext at buf: fill ic with them and return the socket they travelled
+ * on, 0 when there is nothing to send. Not inlined: its keys and map
+ * values stay off the stack of go_tls_read_copy, where handle_io needs
+ * the room.
  */
-static __noinline __u64 tls_read_take(__u64 g, __u64 n, struct io_ctx *ic)
+static __noinline __u64 tls_read_take(__u64 g, __u64 n, __u64 buf,
+				      struct io_ctx *ic)
 {
 	struct go_key k = { .tgid = ic->pid_tgid >> 32, .ptr = g };
 	struct tls_call *t = bpf_map_lookup_elem(&go_tls_calls, &k);
@@ -725,7 +728,7 @@ static __noinline __u64 tls_read_take(__u64 g, __u64 n, struct io_ctx *ic)
 		return 0;
 	if (t->dir != WEFT_DIR_RECV || (__s64)n <= 0 || n > t->len)
 		goto out;
-	ic->src.ptr[0] = t->buf;
+	ic->src.ptr[0] = buf;
 	ic->src.len[0] = n;
 	ic->len = n;
 	if (t->sock_seen) {
@@ -753,16 +756,23 @@ out:
 	return skv;
 }
 
-/* On each return instruction of (*tls.Conn).Read: n in RAX. */
+/*
+ * On the one call of runtime.memmove in (*tls.Conn).Read: the copy of
+ * the decrypted record into the caller's buffer, "n, _ := c.input.Read(b)"
+ * (bytes.Reader.Read, inlined), and n is what Read returns. A call is
+ * emulated by the kernel; the RETs after it would be single-stepped (35 to
+ * 120 us each, measured here). memmove(to, from, n): to in RAX, from in
+ * RBX, n in RCX; the plaintext is read from "from", already decrypted.
+ */
 SEC("uprobe")
-int go_tls_read_ret(struct pt_regs *ctx)
+int go_tls_read_copy(struct pt_regs *ctx)
 {
 	struct io_ctx ic = {};
 	struct conn_state *c;
 	__u64 skv;
 
 	ic.pid_tgid = bpf_get_current_pid_tgid();
-	skv = tls_read_take(ctx->r14, ctx->ax, &ic);
+	skv = tls_read_take(ctx->r14, ctx->cx, ctx->bx, &ic);
 	if (!skv)
 		return 0;
 	ic.dir = WEFT_DIR_RECV;

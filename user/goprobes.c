@@ -22,8 +22,8 @@ struct binary {
 	uint64_t newproc1_off, gostartcallfn_off;
 	bool fanout_tried;
 	struct bpf_link *links[4];
-	/* crypto/tls: Write, Read, and Read's return sites */
-	struct bpf_link *tls_links[2 + GO_TLS_MAX_RETS];
+	/* crypto/tls: Write, Read, and Read's copy of the plaintext */
+	struct bpf_link *tls_links[3];
 	int n_tls_links;
 };
 
@@ -38,7 +38,7 @@ static bool verbose;
 static struct binary *binaries;
 static struct pid_slot pids[PID_SLOTS];
 static uint64_t n_binaries, n_attached, n_stripped;
-static uint64_t n_tls, n_tls_refused, n_tls_rets, n_tls_rets_emulated;
+static uint64_t n_tls, n_tls_refused;
 
 int goprobes_init(struct loader *l, bool v)
 {
@@ -73,18 +73,24 @@ static void attach_tls(struct binary *b, const char *path)
 
 	if (go_tls_sites_find(path, &ts))
 		return;
-	if (!ts.write_off || !ts.read_off || !ts.n_read_ret) {
+	if (!ts.write_off || !ts.read_off || !ts.read_copy_off) {
 		if (strstr(ts.why, "not linked in"))
 			return;		/* no crypto/tls in this binary */
 		n_tls_refused++;
 		fprintf(stderr, "weft: %s: HTTPS not traced: %s\n", path, ts.why);
 		return;
 	}
+	/* a Read served from buffered records finds its socket through the
+	 * Go structs: never with offsets of another layout */
+	if (!go_tls_layout_ok(ts.version, ts.why, sizeof(ts.why))) {
+		n_tls_refused++;
+		fprintf(stderr, "weft: %s: HTTPS not traced: %s\n", path, ts.why);
+		return;
+	}
 	l[n++] = attach(ldr->skel->progs.go_tls_write, path, ts.write_off);
 	l[n++] = attach(ldr->skel->progs.go_tls_read, path, ts.read_off);
-	for (int i = 0; i < ts.n_read_ret; i++)
-		l[n++] = attach(ldr->skel->progs.go_tls_read_ret, path,
-				ts.read_ret[i]);
+	l[n++] = attach(ldr->skel->progs.go_tls_read_copy, path,
+			ts.read_copy_off);
 	b->n_tls_links = n;
 	for (int i = 0; i < n; i++) {
 		if (l[i])
@@ -101,13 +107,10 @@ static void attach_tls(struct binary *b, const char *path)
 	}
 	n_tls++;
 	ldr->skel->bss->go_tls_active = 1;
-	n_tls_rets += ts.n_read_ret;
-	n_tls_rets_emulated += ts.n_read_ret_emulated;
 	if (verbose)
 		fprintf(stderr, "weft: Go binary %s: crypto/tls probes attached "
-			"(Read returns: %d, %d of them on an emulated "
-			"instruction)\n", path, ts.n_read_ret,
-			ts.n_read_ret_emulated);
+			"(%s%s)\n", path, ts.version,
+			ts.stripped ? ", stripped: from .gopclntab" : "");
 }
 
 static struct binary *inspect(uint32_t pid)

@@ -1,14 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Probe sites of Go's crypto/tls in a binary: see gotls_sites.h. */
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "goinspect.h"
+#include "go_offsets.h"
 #include "gotls_sites.h"
 #include "x86len.h"
 
@@ -17,55 +14,47 @@
 /* A function larger than this is not the one we know: refuse it. */
 #define FN_MAX_SIZE	(64 << 10)
 
-/* The code of [vaddr, vaddr + size) and its file offset. Malloc'd. */
-static uint8_t *code_of(Elf *e, uint64_t vaddr, uint64_t size, uint64_t *off)
-{
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-
-	while ((scn = elf_nextscn(e, scn))) {
-		Elf_Data *d;
-		uint8_t *buf;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
-		    !(sh.sh_flags & SHF_EXECINSTR))
-			continue;
-		if (vaddr < sh.sh_addr || size > sh.sh_size ||
-		    vaddr - sh.sh_addr > sh.sh_size - size)
-			continue;
-		d = elf_getdata(scn, NULL);
-		if (!d || !d->d_buf || d->d_size < sh.sh_size)
-			return NULL;
-		buf = malloc(size);
-		if (!buf)
-			abort();
-		memcpy(buf, (uint8_t *)d->d_buf + (vaddr - sh.sh_addr), size);
-		*off = vaddr - sh.sh_addr + sh.sh_offset;
-		return buf;
-	}
-	return NULL;
-}
-
 static void why(struct go_tls_sites *out, const char *fn, const char *what)
 {
 	if (!out->why[0])
 		snprintf(out->why, sizeof(out->why), "%s: %s", fn, what);
 }
 
-static void entry_site(Elf *e, const char *fn, uint64_t vaddr, uint64_t size,
-		       uint64_t *site, struct go_tls_sites *out)
+/* The code of function fn, malloc'd, with its size and file offset. */
+static uint8_t *code_of(struct go_elf *g, const char *fn, uint64_t *size,
+			uint64_t *off, struct go_tls_sites *out)
 {
-	uint64_t off;
+	uint64_t entry, end;
 	uint8_t *code;
-	int b;
+	int err = go_func_find(g, fn, &entry, &end);
 
-	code = code_of(e, vaddr, size < 32 ? size : 32, &off);
-	if (!code) {
-		why(out, fn, "code not in an executable section");
-		return;
+	if (err) {
+		why(out, fn, err == -ENOENT ? "not linked in" :
+			     err == -ENOTUNIQ ? "more than one function of that name" :
+			     "no symbol table and no readable .gopclntab");
+		return NULL;
 	}
-	b = go_find_stack_check_branch(code, size < 32 ? (int)size : 32);
-	free(code);
+	if (end <= entry || end - entry > FN_MAX_SIZE) {
+		why(out, fn, "implausible function size");
+		return NULL;
+	}
+	*size = end - entry;
+	code = malloc(*size);
+	if (!code)
+		abort();
+	if (go_code_read(g, entry, code, *size, off)) {
+		free(code);
+		why(out, fn, "code not in the file");
+		return NULL;
+	}
+	return code;
+}
+
+static void entry_site(const char *fn, const uint8_t *code, uint64_t size,
+		       uint64_t off, uint64_t *site, struct go_tls_sites *out)
+{
+	int b = go_find_stack_check_branch(code, size < 32 ? (int)size : 32);
+
 	if (b < 0) {
 		why(out, fn, "no stack-check branch to probe");
 		return;
@@ -73,104 +62,104 @@ static void entry_site(Elf *e, const char *fn, uint64_t vaddr, uint64_t size,
 	*site = off + b;
 }
 
-static void ret_sites(Elf *e, uint64_t vaddr, uint64_t size,
-		      struct go_tls_sites *out)
+/*
+ * The one "call runtime.memmove" (E8 rel32) in Read: n, _ := c.input.Read(b)
+ * inlined, in every release from 1.19 to 1.26. Anything else (none, or
+ * several to choose from) is refused rather than guessed.
+ */
+static void copy_site(const uint8_t *code, uint64_t size, uint64_t entry,
+		      uint64_t off, uint64_t memmove, struct go_tls_sites *out)
 {
-	struct x86_ret_site sites[GO_TLS_MAX_RETS];
-	uint64_t off;
-	uint8_t *code;
-	int n;
+	uint64_t found = 0;
+	int calls = 0;
 
-	code = code_of(e, vaddr, size, &off);
-	if (!code) {
-		why(out, FN_READ, "code not in an executable section");
-		return;
-	}
-	/* n in RAX must be final where the probe sits; R14 (g) never moves */
-	n = x86_ret_sites_ex(code, size, X86_REG_BIT(X86_RAX), sites,
-			     GO_TLS_MAX_RETS);
-	free(code);
-	if (n < 0) {
-		why(out, FN_READ, "machine code the decoder does not know");
-		return;
-	}
-	if (n == 0 || n > GO_TLS_MAX_RETS) {
-		why(out, FN_READ, n ? "too many return sites" : "no return site");
-		return;
-	}
-	for (int i = 0; i < n; i++) {
-		bool emu = sites[i].emulated_off >= 0;
+	for (uint64_t i = 0; i < size;) {
+		int n = x86_insn_len(code + i, size - i);
 
-		out->read_ret[i] = off + (emu ? (uint64_t)sites[i].emulated_off
-					      : sites[i].ret_off);
-		out->n_read_ret_emulated += emu;
+		if (n < 0) {
+			why(out, FN_READ, "machine code the decoder does not know");
+			return;
+		}
+		if (n == 5 && code[i] == 0xe8) {
+			int32_t rel;
+
+			memcpy(&rel, code + i + 1, 4);
+			if (entry + i + 5 + (int64_t)rel == memmove) {
+				found = i;
+				calls++;
+			}
+		}
+		i += n;
 	}
-	out->n_read_ret = n;
+	if (calls != 1) {
+		why(out, FN_READ, calls ? "more than one copy to choose from"
+				       : "no copy of the plaintext found");
+		return;
+	}
+	out->read_copy_off = off + found;
 }
 
 int go_tls_sites_find(const char *path, struct go_tls_sites *out)
 {
-	Elf_Scn *scn = NULL, *symtab = NULL;
-	GElf_Shdr sh;
-	Elf *e;
-	int fd, err = 0;
-	bool have_w = false, have_r = false;
+	struct go_elf *g;
+	uint64_t size, off;
+	uint8_t *code;
+	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	if (!e || elf_kind(e) != ELF_K_ELF) {
-		err = -ENOEXEC;
-		goto out;
+	g = go_elf_open(path, &err);
+	if (!g)
+		return err;
+	snprintf(out->version, sizeof(out->version), "%s", go_elf_info(g)->version);
+	code = code_of(g, FN_WRITE, &size, &off, out);
+	if (code) {
+		entry_site(FN_WRITE, code, size, off, &out->write_off, out);
+		free(code);
 	}
-	while ((scn = elf_nextscn(e, scn)))
-		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
-			symtab = scn;
-	if (!symtab) {
-		why(out, "crypto/tls", "no symbol table (stripped)");
-		goto out;
-	}
-	{
-		Elf_Data *d = elf_getdata(symtab, NULL);
-		GElf_Shdr ssh;
-		size_t n;
+	code = code_of(g, FN_READ, &size, &off, out);
+	if (code) {
+		uint64_t entry, end, memmove;
 
-		if (!d || !gelf_getshdr(symtab, &ssh) || !ssh.sh_entsize)
-			goto out;
-		n = ssh.sh_size / ssh.sh_entsize;
-		for (size_t i = 0; i < n && !(have_w && have_r); i++) {
-			GElf_Sym sym;
-			const char *name;
-
-			if (!gelf_getsym(d, i, &sym) ||
-			    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
-				continue;
-			name = elf_strptr(e, ssh.sh_link, sym.st_name);
-			if (!name || name[0] != 'c' || strncmp(name, "crypto/tls.", 11))
-				continue;
-			if (!sym.st_size || sym.st_size > FN_MAX_SIZE)
-				continue;
-			if (!have_w && strcmp(name, FN_WRITE) == 0) {
-				have_w = true;
-				entry_site(e, FN_WRITE, sym.st_value, sym.st_size,
-					   &out->write_off, out);
-			} else if (!have_r && strcmp(name, FN_READ) == 0) {
-				have_r = true;
-				entry_site(e, FN_READ, sym.st_value, sym.st_size,
-					   &out->read_off, out);
-				ret_sites(e, sym.st_value, sym.st_size, out);
-			}
-		}
+		entry_site(FN_READ, code, size, off, &out->read_off, out);
+		if (go_func_find(g, FN_READ, &entry, &end) ||
+		    go_func_find(g, "runtime.memmove", &memmove, &end))
+			why(out, FN_READ, "runtime.memmove not found");
+		else
+			copy_site(code, size, entry, off, memmove, out);
+		free(code);
 	}
-	if (!have_w || !have_r)
-		why(out, "crypto/tls", "not linked in");
-out:
-	if (e)
-		elf_end(e);
-	close(fd);
-	return err;
+	out->stripped = !go_elf_info(g)->has_symbols;
+	go_elf_close(g);
+	return 0;
+}
+
+int go_tls_layout_newest(struct go_offsets *out)
+{
+	char v[16];
+	int lo, hi;
+
+	go_offsets_covered(&lo, &hi);
+	snprintf(v, sizeof(v), "go1.%d", hi);
+	return go_offsets_for(v, out);
+}
+
+int go_tls_layout_ok(const char *version, char *why, size_t n)
+{
+	struct go_offsets want, have;
+	int lo, hi;
+
+	go_offsets_covered(&lo, &hi);
+	if (go_offsets_for(version, &have)) {
+		snprintf(why, n, "Go release %s is not in the struct offsets "
+			 "table (it covers go1.%d to go1.%d)",
+			 version[0] ? version : "(unknown)", lo, hi);
+		return 0;
+	}
+	if (go_tls_layout_newest(&want) || memcmp(&want, &have, sizeof(want))) {
+		snprintf(why, n, "Go release %s lays out tls.Conn/netFD "
+			 "differently from go1.%d, whose offsets are loaded",
+			 version, hi);
+		return 0;
+	}
+	return 1;
 }

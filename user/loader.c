@@ -16,6 +16,8 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include "loader.h"
+#include "go_offsets.h"
+#include "gotls_sites.h"
 #include "weft.skel.h"
 
 static bool verbose;
@@ -97,6 +99,19 @@ static int configure(struct loader *l, const struct loader_opts *o)
 	/* --exe without --comm is decided in the agent, so comm filtering in
 	 * the kernel is only on when it alone decides */
 	s->rodata->filter_comms = o->n_comms > 0;
+	{
+		/* Go structs for the TLS probes: the newest release's layout;
+		 * goprobes attaches them only to binaries whose release
+		 * has the same (go_tls_layout_loaded) */
+		struct go_offsets g;
+
+		if (go_tls_layout_newest(&g) == 0) {
+			s->rodata->go_tls_conn_off = g.tls_conn_conn;
+			s->rodata->go_iface_data_off = g.iface_data;
+			s->rodata->go_tcpconn_fd_off = g.tcpconn_fd;
+			s->rodata->go_netfd_sysfd_off = g.netfd_pfd + g.pfd_sysfd;
+		}
+	}
 
 	bpf_program__set_autoload(s->progs.on_sock_send, sock);
 	bpf_program__set_autoload(s->progs.on_sock_recv, sock);
