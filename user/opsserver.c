@@ -403,7 +403,7 @@ static void pipeline_metrics(FILE *f, const struct ops_snapshot *s)
 	single(f, "weft_go_binaries_probed_total", "counter",
 	       "Go executables given uprobes", s->go_probed);
 	single(f, "weft_go_binaries_stripped_total", "counter",
-	       "Go executables without symbols (no uprobes)", s->go_stripped);
+	       "Go executables without symbols given uprobes from .gopclntab", s->go_stripped);
 }
 
 static void k8s_metrics(FILE *f, const struct ops_snapshot *s)
