@@ -8,6 +8,8 @@
 # variants per toolchain, as users' binaries come: NAME (plain), NAME-stripped
 # (-ldflags='-s -w': no .symtab, no DWARF), NAME-pie (-buildmode=pie) and
 # NAME-cgo (CGO_ENABLED=1: dynamically linked, needs gcc).
+# goh2 (cleartext HTTP/2 server and multiplexing client, tests/e2e/test_h2c.py)
+# is built plain with both toolchains.
 # Idempotent: go's build cache makes reruns cheap. Usage: tests/apps/build.sh
 # Env: GO119, GO126 (toolchain paths), APPS_OUT (default build/apps),
 #      APPS_VARIANTS (default "plain stripped pie cgo").
@@ -17,7 +19,7 @@ cd "$root"
 GO119=${GO119:-/usr/lib/go-1.19/bin/go}
 GO126=${GO126:-/usr/local/go/bin/go}
 out=${APPS_OUT:-$root/build/apps}
-apps="goserver goclient sidecar"
+apps="goserver goclient sidecar goh2"
 apps_new="sdkgo"	# Go 1.26 only
 apps_variants="gotls gogrpc"	# each in every APPS_VARIANTS
 variants=${APPS_VARIANTS:-plain stripped pie cgo}
