@@ -48,6 +48,8 @@ struct exchange {
 	uint64_t ctx_key;		/* thread or goroutine that handled it */
 	struct link_pending *dep;	/* link.c: a late link it waits for */
 	char *tracestate;		/* owned */
+	bool tls;			/* its bytes came from a TLS library's
+					 * plaintext (https) */
 	/* HTTP/2 (h2.h): the stream's protocol and its gRPC outcome */
 	bool h2;
 	bool has_grpc_status;

@@ -210,6 +210,7 @@ static struct exchange *exchange_new(struct pairing *p, struct conn *c,
 		ex->res = p->o.resource_of(ck->pid, ex->comm);
 	ex->start_ns = first_ns;
 	ex->head_truncated = truncated;
+	ex->tls = ck->flags & WEFT_F_TLS;
 	ex->telemetry = telemetry_classify(ex->req);
 	link_request(p->link, ex, &c->ci, p->o.is_go && p->o.is_go(ck->pid),
 		     ck->ts_ns);

@@ -268,7 +268,9 @@ struct span *exchange_to_span(const struct exchange *ex,
 		span_add_int(s, "server.port", has_host && host_port > 0 ?
 			     host_port : ci->addr.dport);
 		if (m->target[0] == '/') {
-			size_t n = http_copy_cut(full, sizeof(full), "http://", 7);
+			const char *scheme = ex->tls ? "https://" : "http://";
+			size_t n = http_copy_cut(full, sizeof(full), scheme,
+						 strlen(scheme));
 
 			n += http_copy_cut(full + n, sizeof(full) - n, authority,
 				    strlen(authority));
@@ -280,7 +282,7 @@ struct span *exchange_to_span(const struct exchange *ex,
 		redact_url_inplace(full, sizeof(full));	/* userinfo, query */
 		add_wire_str(s, "url.full", full);
 	} else {
-		span_add_str(s, "url.scheme", "http");
+		span_add_str(s, "url.scheme", ex->tls ? "https" : "http");
 		add_wire_str(s, "server.address", has_host ? host : local);
 		span_add_int(s, "server.port", has_host && host_port > 0 ?
 			     host_port : ci->addr.sport);
