@@ -74,6 +74,7 @@ struct h2_conn {
 	struct h2_dir d[2];		/* by enum weft_dir */
 	struct h2_stream *tab[STREAM_BUCKETS];
 	uint32_t n_streams;
+	uint32_t last_req_id;		/* highest stream a request opened */
 	bool lost;
 };
 
@@ -381,9 +382,11 @@ static void request_block(struct h2_conn *c, struct h2_dir *d,
 	struct h2_stream *s;
 	void *ud;
 
-	/* trailers of a request, or a stream id a client cannot open */
-	if (stream_find(c, id) || !(id & 1))
+	/* trailers of a request (stream ids only grow), or a stream id a
+	 * client cannot open */
+	if (id <= c->last_req_id || !(id & 1))
 		return;
+	c->last_req_id = id;
 	r.m = request_msg(f);
 	if (!r.m) {
 		k->stats->bad_requests++;
