@@ -64,6 +64,7 @@ struct stream {
 	int st;			/* enum stream_state in framing.c */
 	uint8_t *head;		/* header block so far (up to the window) */
 	size_t head_len;
+	size_t head_cap;	/* bytes allocated at head */
 	uint64_t body_left;
 	struct http_chunked ch;
 	uint64_t first_ns, last_ns;
