@@ -882,6 +882,73 @@ static bool test_h2_link_wire(void)
 	return true;
 }
 
+/*
+ * What changes a decoder's table without making a span must still be
+ * decoded in order: a PUSH_PROMISE's block (response direction), a
+ * SETTINGS_HEADER_TABLE_SIZE that lets the client's encoder grow its
+ * table, request trailers (not a new request), an interim 103.
+ */
+static bool test_h2_table_changes(void)
+{
+	static struct buf o, b, p;
+	static const uint8_t table_8k[] = { 0, 1, 0, 0, 0x20, 0 };
+	struct tconn c;
+
+	pairing_fresh();
+	tc_server(&c, 19, 50019);
+	o.n = 0;
+	frame(&o, SETTINGS, 0, 0, table_8k, sizeof(table_8k));
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0);
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	hp_int(&b, 0x20, 5, 8192);	/* the client's encoder takes 8 KiB */
+	req_block(&b, "POST", "/up");
+	lit_add(&b, "x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124");
+	lit(&b, "x-b3-spanid", "a2fb4a1d1a96d312");
+	headers(&o, 1, 0, &b);
+	frame(&o, DATA, 0, 1, "abc", 3);
+	b.n = 0;
+	lit(&b, "x-checksum", "1234");
+	headers(&o, 1, END_STREAM, &b);		/* request trailers */
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 1 * MS);
+	o.n = 0;
+	b.n = 0;
+	lit(&b, ":status", "103");
+	headers(&o, 1, 0, &b);
+	/* a push: promised stream 2, its block adds to the server's table */
+	p.n = 0;
+	put(&p, "\0\0\0\2", 4);
+	ix(&p, 2);
+	lit_add(&p, ":path", "/style.css");
+	frame(&o, PUSH, END_HEADERS, 1, p.b, p.n);
+	b.n = 0;
+	status_block(&b, "200");
+	ix(&b, 62);			/* the pushed :path: decodes only in order */
+	headers(&o, 1, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 3 * MS);
+	CHECK_INT(nspans, 1);
+	CHECK_STR(astr(spans[0], "url.path"), "/up");
+	CHECK_INT(aint(spans[0], "http.response.status_code"), 200);
+	CHECK_STR(hex(spans[0]->parent_span_id, 8), "a2fb4a1d1a96d312");
+	CHECK_INT(h2stats().hpack_errors, 0);
+	CHECK_INT(h2stats().bad_requests, 0);
+	CHECK_INT(h2stats().streams, 1);
+
+	/* the same 8 KiB update without the server's SETTINGS is malformed */
+	tc_server(&c, 20, 50020);
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	hp_int(&b, 0x20, 5, 8192);
+	req_block(&b, "GET", "/x");
+	headers(&o, 1, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 4 * MS);
+	CHECK_INT(h2stats().hpack_errors, 1);
+	CHECK_INT(h2stats().streams, 1);
+	return true;
+}
+
 /* Not HTTP/2: an HTTP/1 connection is untouched; a preface that goes
  * wrong after its first bytes loses the connection, counted. */
 static bool test_h2_not_h2(void)
@@ -924,6 +991,7 @@ int main(void)
 	RUN(test_h2_stream_limit);
 	RUN(test_h2_reset_goaway);
 	RUN(test_h2_link_wire);
+	RUN(test_h2_table_changes);
 	RUN(test_h2_not_h2);
 	pairing_free(cur);
 	for (int i = 0; i < nspans; i++)
