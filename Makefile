@@ -128,9 +128,16 @@ $(OUTPUT)/tests/span_gen: tests/tools/span_gen.c $(LIB_OBJS) | $(OUTPUT)/tests
 unit: $(TEST_BINS)
 	$(Q)tests/unit/run.sh $(TEST_BINS)
 
+SAN_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
-	$(Q)$(MAKE) --no-print-directory OUTPUT=build/asan \
-		CFLAGS='-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' unit
+	$(Q)$(MAKE) --no-print-directory OUTPUT=build/asan CFLAGS='$(SAN_CFLAGS)' unit
+
+# weft itself under ASan+UBSan, for the end-to-end suite (WEFT_BIN=, see
+# tests/run.sh step e2e-asan). Its own directory: `make asan` may run at
+# the same time, and the plain build/ objects must stay unsanitized.
+.PHONY: weft-asan
+weft-asan:
+	$(Q)$(MAKE) --no-print-directory OUTPUT=build/asan-weft CFLAGS='$(SAN_CFLAGS)' all
 
 test: all
 	$(Q)tests/run.sh

@@ -28,11 +28,19 @@
 
 #define POLL_MS 10	/* the longest a record waits in the ring buffer */
 
-static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exiting, hangup;
 
 static void on_signal(int sig)
 {
 	exiting = 1;
+}
+
+/* SIGHUP (a closed terminal, or an operator's "reload") must not kill a
+ * tracer: there is no output file to reopen (spans go to stdout) and no
+ * configuration is read after start, so it is noted and ignored. */
+static void on_hangup(int sig)
+{
+	hangup = 1;
 }
 
 struct app {
@@ -242,6 +250,11 @@ static int run(struct app *a)
 	while (!exiting) {
 		uint64_t now;
 
+		if (hangup) {
+			hangup = 0;
+			fprintf(stderr, "weft: SIGHUP ignored: nothing to reopen or "
+				"reload (spans go to stdout; options are read at start)\n");
+		}
 		/* records arrive without wakeups (see rb_flags in the BPF side):
 		 * a short timeout bounds how long a span waits */
 		err = ring_buffer__poll(rb, POLL_MS);
@@ -330,7 +343,11 @@ static void print_export_at_exit(struct exporter *e, enum exporter_format f)
 int main(int argc, char **argv)
 {
 	static struct app a;
-	struct sigaction sa = { .sa_handler = on_signal };
+	/* SA_RESTART: a signal that lands while stdout's write() to a full
+	 * pipe blocks would otherwise fail it with EINTR, and stdio drops the
+	 * rest of its buffer: a span line cut in the middle. The drain loop
+	 * still wakes up (epoll_wait is never restarted; it waits 10 ms). */
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	int err;
 
 	err = cli_parse(&a.env, argc, argv);
@@ -351,6 +368,8 @@ int main(int argc, char **argv)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hangup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	/* before the BPF load: a taken port fails fast, probes see the start */

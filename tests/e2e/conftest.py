@@ -36,6 +36,28 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
+@pytest.fixture(autouse=True)
+def weft_sanitizer_check():
+    """After each test: every weft it started that has exited must show no
+    sanitizer report (and, under WEFT_E2E_SANITIZED, have exited 0 when the
+    harness stopped it). Wefts still running are the test's to stop; they
+    are checked after a later test, once they have exited."""
+    yield
+    bad, running = [], []
+    for w in L.Weft.started:
+        if w.proc.poll() is None:
+            running.append(w)
+            continue
+        for r in (w._r1, w._r2):
+            r.join(5)
+        errs = w.sanitizer_errors()
+        if errs:
+            bad.append("%s\n  %s" % (" ".join(w.cmd), "\n  ".join(errs)))
+    L.Weft.started[:] = running
+    if bad:
+        pytest.fail("weft under the sanitizers:\n" + "\n".join(bad), pytrace=False)
+
+
 def _run(cmd, what):
     p = subprocess.run(cmd, cwd=L.REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if p.returncode != 0:

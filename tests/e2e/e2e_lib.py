@@ -70,8 +70,44 @@ class _LineReader(threading.Thread):
 # --------------------------------------------------------------------- weft
 
 
+# A sanitizer's report in weft's stderr (ASan, LeakSanitizer, UBSan).
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "ERROR: UndefinedBehaviorSanitizer", "runtime error:",
+                   "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+# Set by tests/run.sh's e2e-asan step (WEFT_BIN = the ASan+UBSan weft): a weft
+# the harness stopped must also have exited 0 (LeakSanitizer fails the exit).
+SANITIZED = bool(os.environ.get("WEFT_E2E_SANITIZED"))
+# How long stop() waits for weft to exit. Its exit detaches every uprobe of
+# every Go binary on the node one at a time (~0.3 s each on this kernel), and
+# ASan makes the rest slower: a sanitized run waits longer.
+STOP_TIMEOUT = float(os.environ.get("WEFT_E2E_STOP_TIMEOUT", "120" if SANITIZED else "30"))
+
+
 class Weft:
-    """One weft process: `build/weft --output json ARGS...`."""
+    """One weft process: `build/weft --output json ARGS...` (WEFT_BIN=)."""
+
+    # every weft started, subclasses too: conftest checks each one's stderr
+    # and exit for sanitizer reports after the test that started it
+    started = []
+
+    def __new__(cls, *a, **kw):
+        w = super().__new__(cls)
+        w.stop_signal = None
+        Weft.started.append(w)
+        return w
+
+    def sanitizer_errors(self):
+        """Why this (exited) weft fails a sanitized run: [] when it does not.
+        Its stderr holds a sanitizer report; or, under WEFT_E2E_SANITIZED,
+        the harness stopped it (SIGINT/SIGTERM) and it did not exit 0."""
+        e = ["stderr: " + ln for ln in self.err if any(m in ln for m in SANITIZER_MARKS)]
+        if e:
+            i = next(i for i, ln in enumerate(self.err) if any(m in ln for m in SANITIZER_MARKS))
+            e.append("--- report ---\n" + "\n".join(self.err[max(0, i - 2):i + 60]))
+        rc = self.proc.returncode
+        if SANITIZED and self.stop_signal is not None and rc not in (0, None):
+            e.append("exit code %s after %s" % (rc, signal.Signals(self.stop_signal).name))
+        return e
 
     def __init__(self, args, env=None, output="json"):
         self.cmd = [WEFT] + (["--output", output] if output else []) + list(args)
@@ -133,9 +169,11 @@ class Weft:
                 return False
             time.sleep(0.05)
 
-    def stop(self, sig=signal.SIGINT, timeout=30):
+    def stop(self, sig=signal.SIGINT, timeout=None):
         """Stop weft (SIGINT by default); return its exit code."""
+        timeout = STOP_TIMEOUT if timeout is None else timeout
         if self.proc.poll() is None:
+            self.stop_signal = sig
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
