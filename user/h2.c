@@ -202,6 +202,25 @@ struct fields {
 	bool head_cut;
 };
 
+/* As new, without clearing its 11 KiB of buffers (twice per stream, the
+ * memset was a tenth of a stream's cost): only their first bytes. */
+static void fields_init(struct fields *f, bool request)
+{
+	f->request = request;
+	f->method[0] = '\0';
+	f->method_bad = false;
+	f->path[0] = '\0';
+	f->path_len = 0;
+	f->has_path = false;
+	f->authority[0] = '\0';
+	f->status = 0;
+	f->has_grpc_status = false;
+	f->grpc_status = 0;
+	f->grpc_message[0] = '\0';
+	f->head_len = 0;
+	f->head_cut = false;
+}
+
 static bool name_is(const uint8_t *n, size_t nl, const char *lit)
 {
 	return nl == strlen(lit) && memcmp(n, lit, nl) == 0;
@@ -423,7 +442,8 @@ static void response_block(struct h2_stream *s, const struct fields *f)
 		s->grpc_status = f->grpc_status;
 	}
 	if (f->grpc_message[0])
-		memcpy(s->grpc_message, f->grpc_message, sizeof(s->grpc_message));
+		http_copy_cut(s->grpc_message, sizeof(s->grpc_message),
+			      f->grpc_message, strlen(f->grpc_message));
 }
 
 /* A complete header block (END_HEADERS): decode it, whatever its stream,
@@ -431,13 +451,13 @@ static void response_block(struct h2_stream *s, const struct fields *f)
 static void block_done(struct h2_conn *c, struct h2_dir *d, bool req,
 		       const struct chunk *ck, const struct h2_sink *k)
 {
-	struct fields *f = calloc(1, sizeof(*f));
+	struct fields *f = malloc(sizeof(*f));
 	enum hpack_result r = HPACK_POISONED;
 	struct h2_stream *s;
 
 	if (!f)
 		abort();
-	f->request = req;
+	fields_init(f, req);
 	if (d->blk_broken && !d->hp.poisoned) {
 		/* a piece of it was never seen: the table is lost from here */
 		d->hp.poisoned = true;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "weft.h"
 #include "pairing.h"
@@ -978,6 +979,74 @@ static bool test_h2_not_h2(void)
 	return true;
 }
 
+/* Agent CPU time per stream (frames, HPACK, pairing, linking, span), next
+ * to an HTTP/1.1 exchange with the same fields: printed, not judged. The
+ * thread's CPU clock, so other work on the machine counts less. */
+static double ns_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static bool test_h2_cost_per_stream(void)
+{
+	static struct buf o, b;
+	const int n = 20000;
+	struct tconn c;
+	double t0, h2ns, h1ns;
+	char tp[64], req[512];
+
+	pairing_fresh();
+	tc_server(&c, 21, 50021);
+	o.n = 0;
+	client_open(&o);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0);
+	t0 = ns_now();
+	for (int i = 0; i < n; i++) {
+		uint32_t sid = 2 * (uint32_t)i + 1;
+
+		snprintf(tp, sizeof(tp), "00-0af7651916cd43dd8448eb211c8%05d-b7ad6b7169203331-01", i % 100000);
+		o.n = 0;
+		b.n = 0;
+		req_block(&b, "GET", "/api/items");
+		lit(&b, "user-agent", "Go-http-client/2.0");
+		lit_add(&b, "traceparent", tp);
+		headers(&o, sid, END_STREAM, &b);
+		io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + (uint64_t)i * 1000);
+		o.n = 0;
+		b.n = 0;
+		status_block(&b, "200");
+		lit(&b, "content-type", "text/plain");
+		headers(&o, sid, 0, &b);
+		frame(&o, DATA, END_STREAM, sid, "hello", 5);
+		io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + (uint64_t)i * 1000 + 500);
+	}
+	h2ns = (ns_now() - t0) / n;
+	CHECK_INT(h2stats().streams, n);
+
+	pairing_fresh();
+	tc_server(&c, 22, 50022);
+	t0 = ns_now();
+	for (int i = 0; i < n; i++) {
+		static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+					 "Content-Length: 5\r\n\r\nhello";
+		int k = snprintf(req, sizeof(req), "GET /api/items HTTP/1.1\r\nHost: svc:8080\r\n"
+				 "User-Agent: Go-http-client/1.1\r\ntraceparent: "
+				 "00-0af7651916cd43dd8448eb211c8%05d-b7ad6b7169203331-01\r\n\r\n",
+				 i % 100000);
+
+		io(&c, WEFT_DIR_RECV, req, (size_t)k, T0 + (uint64_t)i * 1000);
+		io(&c, WEFT_DIR_SEND, ok, sizeof(ok) - 1, T0 + (uint64_t)i * 1000 + 500);
+	}
+	h1ns = (ns_now() - t0) / n;
+	CHECK_INT(stats().spans, n);
+	printf("     HTTP/2 stream %.0f ns, HTTP/1.1 exchange %.0f ns (agent, one server span each)\n",
+	       h2ns, h1ns);
+	return true;
+}
+
 int main(void)
 {
 	RUN(test_h2_client_get);
@@ -993,6 +1062,7 @@ int main(void)
 	RUN(test_h2_link_wire);
 	RUN(test_h2_table_changes);
 	RUN(test_h2_not_h2);
+	RUN(test_h2_cost_per_stream);
 	pairing_free(cur);
 	for (int i = 0; i < nspans; i++)
 		span_free(spans[i]);
