@@ -993,7 +993,7 @@ static double ns_now(void)
 static bool test_h2_cost_per_stream(void)
 {
 	static struct buf o, b;
-	const int n = 20000;
+	const int n = getenv("WEFT_H2_COST_N") ? atoi(getenv("WEFT_H2_COST_N")) : 20000;
 	struct tconn c;
 	double t0, h2ns, h1ns;
 	char tp[64], req[512];
