@@ -116,7 +116,7 @@ def check_exchanges(srv, runs, spans, proto, exe, service, path="/hello", status
                 server_port=srv.port, peer_port=r.ports[i], **common)]
         for i, x in enumerate(cs[:n]):
             e += ["client span %d: %s" % (i, m) for m in T.expect_span(
-                x, kind="client", pid=r.pid, exe=r.exe, service="client", server_port=srv.port,
+                x, kind="client", pid=r.pid, exe=r.exe, service=r.service, server_port=srv.port,
                 peer_port=srv.port, url=url(srv, proto, path), **common)]
         if len(ss) == n and (fmt != "none" or len(cs) == n):
             e += T.expect_context(ss, cs, fmt, tid, sid)
@@ -186,7 +186,7 @@ def test_status(weft, go_apps, procs, certs, proto):
             ss[0], kind="server", pid=srv.pid, exe=os.path.basename(exe), service="tls-status",
             server_port=srv.port, peer_port=r.ports[0], **common)]
         errs += ["%d client: %s" % (code, e) for e in T.expect_span(
-            cs[0], kind="client", pid=r.pid, exe=r.exe, service="client", server_port=srv.port,
+            cs[0], kind="client", pid=r.pid, exe=r.exe, service=r.service, server_port=srv.port,
             peer_port=srv.port, url=url(srv, proto, "/status/%d" % code), **common)]
         errs += ["%d: %s" % (code, e) for e in T.expect_context(ss, cs, "none", "", "")]
     if errs:

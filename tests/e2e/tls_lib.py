@@ -80,14 +80,15 @@ class ClientRun:
     pass
 
 
-def run_client(cmd, service="client", timeout=30):
+def run_client(cmd, timeout=30):
     """Run a client to completion: .pid, .t0/.t1 (time.time_ns() around it),
     .rc, .lines (stdout split), .err, .ports (local ports it printed last on
-    each line). service: its OTEL_SERVICE_NAME."""
+    each line), .exe and .service (its service.name: the executable's name,
+    as it runs with no OTEL_SERVICE_NAME: a client that lives a few ms may
+    be gone before weft reads /proc/PID/environ, which is another test)."""
     env = {k: v for k, v in L.NO_PROXY_ENV.items() if not k.startswith("OTEL_")}
-    env["OTEL_SERVICE_NAME"] = service
     r = ClientRun()
-    r.cmd, r.service = cmd, service
+    r.cmd, r.service = cmd, os.path.basename(cmd[0])
     r.t0 = time.time_ns()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env)
