@@ -145,9 +145,10 @@ def read_all(s, idle=0.5, limit=1 << 22, until=None):
     return data
 
 
-def exchange(port, pieces, idle=0.5, pause=0.0, host="127.0.0.1"):
+def exchange(port, pieces, idle=0.5, pause=0.0, host="127.0.0.1", expect=None):
     """One connection: send each piece (bytes) in its own write, pause
-    seconds apart, then read what comes back. Returns (reply, local port)."""
+    seconds apart, then read what comes back (until expect responses came,
+    when given). Returns (reply, local port)."""
     if isinstance(pieces, bytes):
         pieces = [pieces]
     s = connect(port, host)
@@ -160,7 +161,9 @@ def exchange(port, pieces, idle=0.5, pause=0.0, host="127.0.0.1"):
                 s.sendall(p)
             except (BrokenPipeError, ConnectionResetError):
                 break
-        return read_all(s, idle), lport
+        def enough(d):
+            return len(parse_responses(d)) >= expect and d.endswith((b"hello", b"\r\n\r\n"))
+        return read_all(s, idle, until=enough if expect else None), lport
     finally:
         s.close()
 
