@@ -325,7 +325,8 @@ int go_func_find(struct go_elf *g, const char *name, uint64_t *entry, uint64_t *
 	GElf_Sym sym;
 	int err;
 
-	if (sym_find(g, name, true, &sym)) {
+	/* (a size that wraps around is no symbol a linker wrote) */
+	if (sym_find(g, name, true, &sym) && sym.st_size <= UINT64_MAX - sym.st_value) {
 		*entry = sym.st_value;
 		*end = sym.st_value + sym.st_size;
 		return 0;
