@@ -291,6 +291,10 @@ static enum framing_verdict on_head(void *ctx, enum weft_dir d,
 	    (strcmp(method, "CONNECT") == 0 && m->status / 100 == 2)) {
 		response_done(f->p, c, h->ck->ts_ns, EXCH_DONE);
 		c->upgraded = true;
+		/* HTTP/2 may follow (Upgrade: h2c; prior knowledge inside a
+		 * tunnel): its preface is looked for again */
+		c->lead_done = false;
+		c->lead_len = 0;
 		return FRAMING_UPGRADED;
 	}
 	return FRAMING_BODY;
@@ -470,7 +474,7 @@ static bool h2_begin(struct pairing *p, struct conn *c, const struct chunk *ck)
 		h2_feed(c->h2, ck, &k);
 		return true;
 	}
-	if (n == ck->len && looks_like_settings(ck->data, n) &&
+	if (!c->lead_done && n == ck->len && looks_like_settings(ck->data, n) &&
 	    (c->ci.role == WEFT_ROLE_UNKNOWN || ck->dir != req_dir(c)) &&
 	    (!c->early || c->early_dir == ck->dir) &&
 	    c->early_len + n <= H2_EARLY_MAX) {
@@ -504,8 +508,14 @@ void pairing_chunk(struct pairing *p, const struct chunk *ck)
 		c->ci.role = ck->role;
 	c->ci.addr = ck->addr;
 	c->last_ns = ck->ts_ns;
-	if (c->upgraded)
+	if (c->upgraded) {
+		/* after Upgrade: h2c the client's preface makes it HTTP/2 (the
+		 * upgraded request itself stays the 101 span: its HTTP/2
+		 * response on stream 1 answers no stream h2.c saw open) */
+		if (!c->lead_done && h2_begin(p, c, ck) && c->h2)
+			c->upgraded = false;
 		return;
+	}
 	if (c->h2) {
 		struct feed hf;
 		struct h2_sink k;

@@ -950,6 +950,67 @@ static bool test_h2_table_changes(void)
 	return true;
 }
 
+/*
+ * Upgrade: h2c. The upgraded request is the 101 span (its response comes
+ * on stream 1, which h2.c never saw open); the server's SETTINGS right
+ * after the 101 are held until the client's preface; later streams are
+ * HTTP/2 spans. A WebSocket upgrade stays what it was.
+ */
+static bool test_h2_upgrade(void)
+{
+	static const char up[] = "GET /first HTTP/1.1\r\nHost: svc\r\n"
+		"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+		"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
+	static const char sw[] = "HTTP/1.1 101 Switching Protocols\r\n"
+		"Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+	static const char ws[] = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n";
+	static const char ws_ok[] = "HTTP/1.1 101 Switching Protocols\r\n"
+		"Upgrade: websocket\r\n\r\n";
+	static struct buf o, b;
+	struct tconn c;
+
+	pairing_fresh();
+	tc_server(&c, 23, 50023);
+	io(&c, WEFT_DIR_RECV, up, strlen(up), T0);
+	io(&c, WEFT_DIR_SEND, sw, strlen(sw), T0 + 1 * MS);
+	CHECK_INT(nspans, 1);
+	CHECK_INT(aint(spans[0], "http.response.status_code"), 101);
+	o.n = 0;
+	frame(&o, SETTINGS, 0, 0, settings_srv, sizeof(settings_srv));
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 2 * MS);
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	req_block(&b, "GET", "/second");
+	headers(&o, 3, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 3 * MS);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 1, END_STREAM, &b);		/* the upgraded request's */
+	b.n = 0;
+	status_block(&b, "404");
+	headers(&o, 3, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 5 * MS);
+	CHECK_INT(nspans, 2);
+	CHECK_STR(astr(spans[1], "url.path"), "/second");
+	CHECK_INT(aint(spans[1], "http.response.status_code"), 404);
+	CHECK_STR(astr(spans[1], "network.protocol.version"), "2");
+	CHECK_INT(dur(spans[1]), 2 * MS);
+	CHECK_INT(h2stats().conns, 1);
+	CHECK_INT(h2stats().sync_lost, 0);
+
+	/* WebSocket: the bytes after the 101 are no preface */
+	tc_server(&c, 24, 50024);
+	io(&c, WEFT_DIR_RECV, ws, strlen(ws), T0 + 6 * MS);
+	io(&c, WEFT_DIR_SEND, ws_ok, strlen(ws_ok), T0 + 7 * MS);
+	io(&c, WEFT_DIR_RECV, "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11, T0 + 8 * MS);
+	io(&c, WEFT_DIR_RECV, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24, T0 + 9 * MS);
+	CHECK_INT(nspans, 3);
+	CHECK_INT(h2stats().conns, 1);
+	return true;
+}
+
 /* Not HTTP/2: an HTTP/1 connection is untouched; a preface that goes
  * wrong after its first bytes loses the connection, counted. */
 static bool test_h2_not_h2(void)
@@ -1061,6 +1122,7 @@ int main(void)
 	RUN(test_h2_reset_goaway);
 	RUN(test_h2_link_wire);
 	RUN(test_h2_table_changes);
+	RUN(test_h2_upgrade);
 	RUN(test_h2_not_h2);
 	RUN(test_h2_cost_per_stream);
 	pairing_free(cur);
