@@ -19,6 +19,8 @@ duration at least the server's delay; with no headers, the server span as
 the child of the client span of the same stream (rule 2: matched by the
 TCP sequence number of the stream's HEADERS frame); and the exit line
 "weft: http2:" shows no connection out of step and no HPACK error.
+Also curl --http2 on http:// (Upgrade: h2c, 101, then HTTP/2 on the same
+connection) against tests/apps/gotls -proto h2c.
 """
 import os
 import re
@@ -233,3 +235,51 @@ def test_error_status(weft, go_apps, procs, pair):
                 a.get("error.type"), a.get("url.path"), a.get("network.protocol.version")))
     L.assert_ok(errors, spans, what="503 spans")
     expect_h2_counters(w, 8)
+
+
+def test_upgrade_h2c(weft, go_apps, procs):
+    """curl --http2 on http://: HTTP/1.1 Upgrade: h2c, 101, then HTTP/2 on the
+    same connection (tests/apps/gotls -proto h2c: x/net's h2c handler). The
+    upgraded request is its 101 exchange (version 1.1); the requests after
+    it are HTTP/2 streams (version 2); each server span the child of curl's
+    client span (rule 2). Small frames only: the kernel side copies small
+    chunks of an HTTP/1 connection whole, but marks a connection HTTP/2
+    (every chunk up to 16 KiB) only when it starts with the preface."""
+    exe = os.path.join(L.APPS, "go1.26", "gotls")
+    if not os.access(exe, os.X_OK):
+        pytest.fail("%s missing: run tests/apps/build.sh" % exe, pytrace=False)
+    srv = start(lambda: procs.add(LL.Proc([exe, "serve", "-addr", "127.0.0.1:0", "-name", "up",
+                                           "-proto", "h2c"], service="up", what="gotls h2c")))
+    w = weft(ports=[srv.port])
+    paths = ["/hello", "/status/404", "/hello"]
+    p = subprocess.run(["curl", "-sS", "--http2", "-o", "/dev/null", "-o", "/dev/null", "-o",
+                        "/dev/null", "-w", "%{http_version} %{response_code} %{local_port}\\n"]
+                       + [srv.url(x) for x in paths], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=L.NO_PROXY_ENV,
+                       timeout=30)
+    lines = p.stdout.decode().split("\n")
+    assert p.returncode == 0 and len(set(ln.split()[2] for ln in lines if ln)) == 1, \
+        "curl: rc %d, %r %r" % (p.returncode, p.stdout, p.stderr)
+    w.wait_for(lambda sp: len(L.of_pid(sp, srv.pid, "server")) >= 3
+               and len([s for s in sp if s.get("kind") == "client"]) >= 3, SPAN_WAIT)
+    w.stop(timeout=STOP_WAIT)
+    spans = w.spans()
+    ss = L.of_pid(spans, srv.pid, "server")
+    cs = sorted((s for s in spans if s.get("kind") == "client"
+                 and L.attrs(s).get("server.port") == srv.port),
+                key=lambda s: s["start_time_unix_nano"])
+    got = [(L.attrs(s).get("url.path"), L.attrs(s).get("http.response.status_code"),
+            L.attrs(s).get("network.protocol.version")) for s in ss]
+    want = [("/hello", 101, "1.1"), ("/status/404", 404, "2"), ("/hello", 200, "2")]
+    errors = []
+    if got != want:
+        errors.append("server spans %r, want %r" % (got, want))
+    if len(cs) != 3:
+        errors.append("%d client spans of curl, want 3" % len(cs))
+    else:
+        for s, c in zip(ss, cs):
+            if (s.get("trace_id"), s.get("parent_span_id")) != (c.get("trace_id"), c.get("span_id")):
+                errors.append("server span %s is not the child of client span %s" % (
+                    L.attrs(s).get("url.path"), L.attrs(c).get("url.path")))
+    L.assert_ok(errors, spans, what="spans of an upgraded connection")
+    expect_h2_counters(w, 4)
