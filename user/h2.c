@@ -294,6 +294,37 @@ static void set_path(struct fields *f, const uint8_t *v, size_t n)
 	f->has_path = n > 0;
 }
 
+static int hex_val(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* grpc-message is percent-encoded (gRPC over HTTP/2, "Status-Message"):
+ * kept decoded, NULs and other control bytes as '?', cut to fit. */
+static void set_grpc_message(struct fields *f, const uint8_t *v, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 1 < sizeof(f->grpc_message); i++) {
+		uint8_t c = v[i];
+		int hi, lo;
+
+		if (c == '%' && i + 2 < n && (hi = hex_val(v[i + 1])) >= 0 &&
+		    (lo = hex_val(v[i + 2])) >= 0) {
+			c = (uint8_t)(hi << 4 | lo);
+			i += 2;
+		}
+		f->grpc_message[o++] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
+	}
+	f->grpc_message[o] = '\0';
+}
+
 static int parse_small_int(const uint8_t *v, size_t n)
 {
 	int x = 0;
@@ -347,7 +378,7 @@ static void on_field(void *ctx, const uint8_t *n, size_t nl,
 			f->grpc_status = gs;
 		}
 	} else if (name_is(n, nl, "grpc-message")) {
-		http_copy_cut(f->grpc_message, sizeof(f->grpc_message), v, vl);
+		set_grpc_message(f, v, vl);
 	}
 }
 

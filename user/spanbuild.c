@@ -168,9 +168,12 @@ static bool set_rpc(struct span *s, const struct exchange *ex, const char *path)
 		char service[HTTP_TARGET_MAX];
 
 		http_copy_cut(service, sizeof(service), path + 1, slash - path - 1);
-		span_add_str(s, "rpc.service", service);
-		span_add_str(s, "rpc.method", slash + 1);
-		span_set_name(s, path + 1);
+		char *owned;
+
+		add_wire_str(s, "rpc.service", service);
+		add_wire_str(s, "rpc.method", slash + 1);
+		span_set_name(s, wire_text(path + 1, &owned));
+		free(owned);
 	}
 	if (ex->has_grpc_status)
 		span_add_int(s, "rpc.grpc.status_code", ex->grpc_status);
@@ -186,7 +189,11 @@ static void set_grpc_status(struct span *s, const struct exchange *ex, bool clie
 	if (ex->grpc_status != 0 && (client || grpc_server_error(ex->grpc_status))) {
 		snprintf(buf, sizeof(buf), "%d", ex->grpc_status);
 		span_add_str(s, "error.type", buf);
-		span_set_status(s, SPAN_STATUS_ERROR, ex->grpc_message);
+		char *owned = NULL;
+
+		span_set_status(s, SPAN_STATUS_ERROR, ex->grpc_message ?
+				wire_text(ex->grpc_message, &owned) : NULL);
+		free(owned);
 	}
 }
 

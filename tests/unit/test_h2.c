@@ -466,7 +466,7 @@ static bool grpc_call(struct tconn *c, uint32_t sid, const char *method,
 	lit(&b, "content-type", "application/grpc");
 	if (trailers_only) {
 		lit(&b, "grpc-status", grpc_status);
-		lit(&b, "grpc-message", "no such thing");
+		lit(&b, "grpc-message", "no%20such thing%E2%9C%93%0a");
 		headers(&o, sid, END_STREAM, &b);
 	} else {
 		headers(&o, sid, 0, &b);
@@ -530,7 +530,7 @@ static bool test_h2_grpc(void)
 	s = spans[3];
 	CHECK_INT(s->kind, SPAN_KIND_CLIENT);
 	CHECK_INT(s->status, SPAN_STATUS_ERROR);
-	CHECK_STR(s->status_message, "no such thing");
+	CHECK_STR(s->status_message, "no such thing\xe2\x9c\x93?");
 	CHECK_STR(astr(s, "error.type"), "5");
 	return true;
 }
