@@ -662,6 +662,7 @@ def test_no_response_and_killed_mid_request(hweft, fresh_server, go_apps):
     py = fresh_server("python")
     go = fresh_server("go1.26")
     victim = fresh_server("python")
+    hang = None
     try:
         w = hweft(ports(py, go, victim) + ["-P", str(silent.port)])
         # 1. never answered, client closes after 300 ms
@@ -695,10 +696,16 @@ def test_no_response_and_killed_mid_request(hweft, fresh_server, go_apps):
         wait_quiet(w, marks_of(py, go, victim, silent.port))
         st = finish(w)
     finally:
-        hang.close()
+        if hang:
+            hang.close()
         silent.stop()
     spans = spans_of(w, py, go, victim, silent.port)
     check_formats(spans)
+    for s in spans:
+        a = L.attrs(s)
+        print("%-6s pid %-7s %-14s status %-4s %s %s" % (
+            s["kind"], L.res(s).get("process.pid"), a.get("url.path"),
+            a.get("http.response.status_code"), s["status"], s.get("status_message", "")))
     assert killed_reply == b"", "the killed server answered %r" % killed_reply
     errs = []
     for s in spans:
