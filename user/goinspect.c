@@ -15,6 +15,7 @@
 #define SYM_REQ_WRITE	"net/http.(*Request).write"
 #define SYM_NEWPROC1	"runtime.newproc1"
 #define SYM_STARTCALL	"runtime.gostartcallfn"
+#define INDEX_AFTER	16		/* .gopclntab lookups before sorting */
 
 struct go_elf {
 	int fd;
@@ -25,6 +26,7 @@ struct go_elf {
 	int pcln_state;			/* 0 not read yet, 1 usable, -1 not */
 	struct go_pclntab pcln;
 	uint64_t pcln_vaddr;
+	unsigned pcln_lookups;		/* go_func_find calls that used it */
 	char why[96];
 };
 
@@ -310,11 +312,6 @@ static int pclntab_load(struct go_elf *g)
 			return -ENOEXEC;
 		}
 	}
-	if (go_pclntab_index(&g->pcln)) {
-		snprintf(g->why, sizeof(g->why), "out of memory");
-		go_pclntab_close(&g->pcln);
-		return -ENOMEM;
-	}
 	g->pcln_state = 1;
 	return 0;
 }
@@ -334,6 +331,11 @@ int go_func_find(struct go_elf *g, const char *name, uint64_t *entry, uint64_t *
 	err = pclntab_load(g);
 	if (err)
 		return g->symtab ? -ENOENT : err;
+	/* A walk over the names costs about what sorting them does once per
+	 * name: the few probes goinspect places walk, a caller asking for
+	 * more gets the sorted index (lookups then cost a binary search). */
+	if (++g->pcln_lookups == INDEX_AFTER)
+		go_pclntab_index(&g->pcln);	/* no memory: walks go on */
 	err = go_pclntab_find(&g->pcln, name, &f);
 	if (err)
 		return err == -ENOTUNIQ ? err : -ENOENT;

@@ -187,7 +187,7 @@ static bool check_twins(const char *tc, const char *variant)
 			 * "[...]" for type arguments, two ABI entries of one
 			 * function that nothing in the table tells apart): an
 			 * honest "don't know", never a wrong address */
-			if (ambiguous++ < 3)
+			if (ambiguous++ < 1)
 				fprintf(stderr, "     (%s: %s: several in .gopclntab)\n",
 					stripped, s->name);
 			continue;
