@@ -756,6 +756,16 @@ out:
 	return skv;
 }
 
+/* The --port and --netns filters, for a socket not in conns. */
+static __noinline bool tls_sock_wanted(__u64 skv)
+{
+	struct sock *sk = (struct sock *)skv;
+
+	return wanted_ports(BPF_CORE_READ(sk, __sk_common.skc_num),
+			    bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))) &&
+	       wanted_netns(sk);
+}
+
 /*
  * On the one call of runtime.memmove in (*tls.Conn).Read: the copy of
  * the decrypted record into the caller's buffer, "n, _ := c.input.Read(b)"
@@ -780,6 +790,10 @@ int go_tls_read_copy(struct pt_regs *ctx)
 	ic.tls = 1;
 	ic.flags = WEFT_F_TLS;
 	c = bpf_map_lookup_elem(&conns, &skv);
+	/* a socket found through the Go structs has passed no filter yet
+	 * (one in conns passed them when it was added) */
+	if (!c && !tls_sock_wanted(skv))
+		return 0;
 	return handle_io((struct sock *)skv, &ic, c);
 }
 
