@@ -15,7 +15,9 @@
 // grpcs://HOST:PORT (TLS, h2 by ALPN, trusting -ca), or for -next also an
 // http:// or https:// URL (net/http, h2 by ALPN over TLS): the server's
 // handlers call it once per request, propagating nothing (no metadata, no
-// header: weft must link the spans in-process).
+// header: weft must link the spans in-process). The -next connection is
+// made at the first call, not at start-up: weft follows HTTP/2 connections
+// from their preface, so one made before weft started would stay unseen.
 //
 // The service weft.test.Echo:
 //
@@ -42,6 +44,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -122,15 +125,24 @@ func dial(target, caFile string) (*grpc.ClientConn, error) {
 type server struct {
 	name string
 	// the downstream the handlers call, one of:
-	next     *grpc.ClientConn
+	nextGRPC string // grpc:// or grpcs:// target, dialled at the first call
 	nextHTTP *http.Client
 	nextURL  string
+	ca       string
+
+	dialOnce sync.Once
+	next     *grpc.ClientConn
+	dialErr  error
 }
 
 // callNext calls the downstream once, with ctx's deadline and cancellation
 // but none of the incoming metadata.
 func (s *server) callNext(ctx context.Context) (string, error) {
-	if s.next != nil {
+	if s.nextGRPC != "" {
+		s.dialOnce.Do(func() { s.next, s.dialErr = dial(s.nextGRPC, s.ca) })
+		if s.dialErr != nil {
+			return "", s.dialErr
+		}
 		out := new(Msg)
 		err := s.next.Invoke(ctx, "/"+service+"/Hello", &Msg{Text: s.name}, out)
 		return out.Text, err
@@ -219,19 +231,17 @@ func serve(args []string) {
 	next := fs.String("next", "", "downstream each call calls: grpc://, grpcs://, http:// or https://")
 	fs.Parse(args)
 
-	s := &server{name: *name}
+	s := &server{name: *name, ca: *ca}
 	switch {
 	case *next == "":
 	case strings.HasPrefix(*next, "http://") || strings.HasPrefix(*next, "https://"):
 		s.nextURL = *next
 		s.nextHTTP = &http.Client{Transport: &http.Transport{
 			TLSClientConfig: tlsConfig(*ca), ForceAttemptHTTP2: true}}
+	case strings.HasPrefix(*next, "grpc://") || strings.HasPrefix(*next, "grpcs://"):
+		s.nextGRPC = *next
 	default:
-		c, err := dial(*next, *ca)
-		if err != nil {
-			log.Fatal(err)
-		}
-		s.next = c
+		log.Fatalf("gogrpc: -next %q: grpc://, grpcs://, http:// or https://", *next)
 	}
 	var opts []grpc.ServerOption
 	if *cert != "" {
