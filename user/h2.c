@@ -66,6 +66,9 @@ struct h2_dir {
 	size_t blk_len, blk_cap;
 	uint32_t max_frame;		/* what this direction's receiver takes */
 	bool max_frame_known;
+	uint32_t next_seq;		/* TCP sequence number the next chunk
+					 * should start at (socket bytes only) */
+	bool seq_known;
 	struct hpack_dec hp;
 };
 
@@ -740,11 +743,36 @@ static bool frame_start(struct h2_dir *d)
 	return true;
 }
 
+/*
+ * Every chunk of an HTTP/2 connection is forwarded, so a chunk that does
+ * not start where the last one ended means records were lost (the ring
+ * buffer was full): the frames are out of step from here, before a byte
+ * of them is misread. Only socket bytes carry their own TCP sequence
+ * numbers; TLS plaintext carries the ciphertext's.
+ */
+static bool seq_gap(struct h2_dir *d, const struct chunk *ck)
+{
+	bool plain = !(ck->flags & (WEFT_F_TLS | WEFT_F_SYSCALL_HOOK));
+	bool gap = plain && d->seq_known && ck->seq != d->next_seq;
+
+	d->seq_known = plain;
+	d->next_seq = ck->seq + ck->len;
+	return gap;
+}
+
 void h2_feed(struct h2_conn *c, const struct chunk *ck, const struct h2_sink *k)
 {
 	struct h2_dir *d = &c->d[ck->dir];
 	bool req = ck->dir == c->req_dir;
 	size_t pos = 0, len = ck->len, cap = ck->cap < ck->len ? ck->cap : ck->len;
+
+	if (c->lost)
+		return;
+	if (seq_gap(d, ck)) {
+		k->stats->seq_gaps++;
+		lose_sync(c, ck->ts_ns, k);
+		return;
+	}
 
 	while (pos < len && !c->lost) {
 		size_t n;

@@ -43,6 +43,7 @@ struct h2_stats {
 	uint64_t conns;			/* connections that spoke HTTP/2 */
 	uint64_t streams;		/* request streams followed */
 	uint64_t sync_lost;		/* connections whose frames were lost */
+	uint64_t seq_gaps;		/* of them: a chunk missing (records lost) */
 	uint64_t streams_lost;		/* open streams dropped by a sync loss */
 	uint64_t hpack_errors;		/* decoders poisoned (malformed or cut block) */
 	uint64_t blocks_undecoded;	/* header blocks after a poisoning */

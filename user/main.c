@@ -136,11 +136,13 @@ static void print_stats(struct app *a, bool final)
 		ss.closed_early, ss.orphan_responses, ss.framing.not_http, ss.timed_out,
 		ss.pending_overflow, ss.incomplete_at_exit);
 	fprintf(stderr, "weft: http2: connections %" PRIu64 ", streams %" PRIu64
-		"; lost: connections out of step %" PRIu64 " (streams dropped %" PRIu64
+		"; lost: connections out of step %" PRIu64 " (records missing %" PRIu64
+		", streams dropped %" PRIu64
 		"), HPACK errors %" PRIu64 " (header blocks undecoded %" PRIu64
 		"), bad requests %" PRIu64 ", over %d open streams %" PRIu64
 		", unprocessed by GOAWAY %" PRIu64 "; streams reset %" PRIu64 "\n",
-		ss.h2.conns, ss.h2.streams, ss.h2.sync_lost, ss.h2.streams_lost,
+		ss.h2.conns, ss.h2.streams, ss.h2.sync_lost, ss.h2.seq_gaps,
+		ss.h2.streams_lost,
 		ss.h2.hpack_errors, ss.h2.blocks_undecoded, ss.h2.bad_requests,
 		H2_MAX_STREAMS, ss.h2.streams_refused, ss.h2.goaway_dropped,
 		ss.h2.streams_reset);
