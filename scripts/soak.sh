@@ -11,6 +11,7 @@
 # a new connection per request to Python (three sender processes each). A quarter of the Go requests are
 # /call?url=<python>/hello (the Go server's own client request: in-process
 # linking through the Go probes); B3 headers on every other request.
+# weft's JSON lines are counted by process and kind, per minute (spans.csv).
 # At the end it prints RSS start/min/max/end, fd count start/max/end, spans
 # exported and drops, and writes them to build/soak/summary.txt.
 #
@@ -91,8 +92,40 @@ wait_line "$out/py.log" '^ready' 20
 goport=$(sed -n 's/^ready .*:\([0-9]*\)$/\1/p' "$out/go.log")
 pyport=$(sed -n 's/^ready .*:\([0-9]*\)$/\1/p' "$out/py.log")
 
-"$out/weft" -P "$goport" -P "$pyport" -o none --stats 60 \
-	--otlp-endpoint "http://127.0.0.1:$otlp" >"$out/weft.out" 2>"$out/weft.log" &
+# weft's JSON lines, counted by process and kind (spans.csv: per minute)
+rm -f "$out/spans.fifo"
+mkfifo "$out/spans.fifo"
+count_spans=$(cat <<'EOF'
+import collections, json, sys, time
+t0, minute, per, total = time.monotonic(), 0, collections.Counter(), collections.Counter()
+with open(sys.argv[1], "w") as out:
+    out.write("minute,process,kind,spans\n")
+    def flush(m):
+        for (exe, kind), n in sorted(per.items()):
+            out.write("%d,%s,%s,%d\n" % (m, exe, kind, n))
+        out.flush()
+        per.clear()
+    for line in sys.stdin:
+        try:
+            s = json.loads(line)
+        except ValueError:
+            s = {"kind": "not-json"}
+        m = int((time.monotonic() - t0) // 60)
+        if m != minute:
+            flush(minute)
+            minute = m
+        k = ((s.get("resource") or {}).get("process.executable.name", "?"), s.get("kind", "?"))
+        per[k] += 1
+        total[k] += 1
+    flush(minute)
+    for (exe, kind), n in sorted(total.items()):
+        out.write("total,%s,%s,%d\n" % (exe, kind, n))
+EOF
+)
+python3 -c "$count_spans" "$out/spans.csv" <"$out/spans.fifo" &
+pids+=($!)
+"$out/weft" -P "$goport" -P "$pyport" -o json --stats 60 \
+	--otlp-endpoint "http://127.0.0.1:$otlp" >"$out/spans.fifo" 2>"$out/weft.log" &
 wpid=$!
 pids+=($wpid)
 wait_line "$out/weft.log" 'weft: tracing' 60
@@ -115,7 +148,7 @@ import http.client, json, multiprocessing, os, sys, time
 goport, pyport, rate, secs = (int(a) for a in sys.argv[1:5])
 
 def sender(port, keepalive, per_s, go, q):
-    counts = {"sent": 0, "ok": 0, "errors": 0, "b3": 0}
+    counts = {"sent": 0, "ok": 0, "errors": 0, "b3": 0, "to_go": 0, "to_py": 0, "go_calls": 0}
     conn, n = None, 0
     start = time.monotonic()
     while True:
@@ -151,6 +184,8 @@ def sender(port, keepalive, per_s, go, q):
                 conn.close()
             conn = None
         counts["sent"] += 1
+        counts["to_go" if go else "to_py"] += 1
+        counts["go_calls"] += path.startswith("/call")
         counts["ok" if ok else "errors"] += 1
         counts["b3"] += 1 if hdrs.get("X-B3-TraceId") else 0
     q.put(counts)
@@ -188,6 +223,7 @@ sample || true
 kill -TERM "$wpid"
 wrc=0
 wait "$wpid" || wrc=$?
+sleep 2	# the counter writes its totals at weft's EOF
 
 field() {	# regex with one group, from weft's last stats at exit
 	sed -n "s/$1/\\1/p" "$out/weft.log" | tail -1
@@ -213,6 +249,9 @@ summary=$(awk -F, -v wrc="$wrc" '
 	echo "$summary"
 	echo "load: $(cat "$out/load.json")"
 	echo "spans built $spans; exported $exported of $spans_in, export drops $exp_dropped; ring buffer full $rb_full"
+	echo "spans by process and kind (weft's JSON; expected: goserver server = to_go," \
+		"python3 server = to_py + go_calls, goserver client = go_calls):"
+	grep '^total,' "$out/spans.csv" | cut -d, -f2- | sed 's/^/  /'
 	grep '^weft: ' "$out/weft.log" | tail -12
 } | tee "$out/summary.txt"
 [ "$wrc" = 0 ]
