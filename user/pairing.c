@@ -11,6 +11,12 @@
 
 #define CONN_BUCKETS	16384
 #define MAX_PENDING	64	/* pipelined requests waiting per connection */
+/*
+ * An HTTP/2 connection is forgotten only after this many idle timeouts:
+ * its HPACK tables cannot be had again once dropped, and gRPC channels
+ * idle for minutes between calls (no keepalive pings by default).
+ */
+#define H2_IDLE_MULT	12
 /* An HTTP/2 server's SETTINGS may come before the client preface: kept
  * (up to this much) until the preface says the connection is HTTP/2. */
 #define H2_EARLY_MAX	1024
@@ -589,7 +595,8 @@ void pairing_sweep(struct pairing *p, uint64_t now)
 
 		for (; c; c = next) {
 			next = c->hnext;
-			if (now - c->last_ns < p->o.idle_timeout_ns)
+			if (now - c->last_ns < p->o.idle_timeout_ns *
+			    (c->h2 ? H2_IDLE_MULT : 1))
 				continue;
 			p->stats.timed_out += c->q_len + (c->resp ? 1 : 0) +
 					      (c->h2 ? h2_open_streams(c->h2) : 0);

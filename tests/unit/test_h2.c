@@ -732,6 +732,51 @@ static bool test_h2_sync_lost(void)
 	return true;
 }
 
+/* An idle HTTP/2 connection outlives the idle timeout (its HPACK tables
+ * could not be had again), up to twelve of them. */
+static bool test_h2_idle(void)
+{
+	static struct buf o, b;
+	struct pairing_opts opts = { .resource_of = procinfo_resource,
+				     .idle_timeout_ns = 300000 * MS };
+	struct tconn c;
+
+	pairing_fresh();
+	pairing_free(cur);
+	cur = pairing_new(&opts, on_span, NULL);
+	tc_server(&c, 27, 50027);
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	req_block(&b, "GET", "/a");
+	lit_add(&b, "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+	headers(&o, 1, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 1, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 1 * MS);
+	pairing_sweep(cur, T0 + 600000 * MS);		/* ten minutes later */
+	CHECK_INT(stats().conns_open, 1);
+	o.n = 0;
+	b.n = 0;
+	req_block(&b, "GET", "/b");
+	ix(&b, 62);		/* the traceparent of ten minutes ago */
+	headers(&o, 3, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 600001 * MS);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 3, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 600002 * MS);
+	CHECK_INT(nspans, 2);
+	CHECK_STR(hex(spans[1]->trace_id, 16), "0af7651916cd43dd8448eb211c80319c");
+	pairing_sweep(cur, T0 + 4300000 * MS);		/* over an hour idle */
+	CHECK_INT(stats().conns_open, 0);
+	return true;
+}
+
 /* A chunk missing (records lost to a full ring buffer: the TCP sequence
  * numbers jump) loses sync at once, before its successor is misread. TLS
  * plaintext carries the ciphertext's numbers: no check there. */
@@ -1169,6 +1214,7 @@ int main(void)
 	RUN(test_h2_padding_continuation);
 	RUN(test_h2_uncaptured_data);
 	RUN(test_h2_sync_lost);
+	RUN(test_h2_idle);
 	RUN(test_h2_seq_gap);
 	RUN(test_h2_hpack_error);
 	RUN(test_h2_stream_limit);
