@@ -20,7 +20,8 @@ the child of the client span of the same stream (rule 2: matched by the
 TCP sequence number of the stream's HEADERS frame); and the exit line
 "weft: http2:" shows no connection out of step and no HPACK error.
 Also curl --http2 on http:// (Upgrade: h2c, 101, then HTTP/2 on the same
-connection) against tests/apps/gotls -proto h2c.
+connection) against tests/apps/gotls -proto h2c, and grpc-go over h2c
+(tests/apps/gogrpc: unary, failing, server-streaming; rpc.* attributes).
 """
 import os
 import re
@@ -283,3 +284,69 @@ def test_upgrade_h2c(weft, go_apps, procs):
                     L.attrs(s).get("url.path"), L.attrs(c).get("url.path")))
     L.assert_ok(errors, spans, what="spans of an upgraded connection")
     expect_h2_counters(w, 4)
+
+
+def grpc_call(ver, target, *args):
+    """gogrpc call ... TARGET: (pid, output lines)."""
+    exe = os.path.join(L.APPS, ver, "gogrpc")
+    if not os.access(exe, os.X_OK):
+        pytest.fail("%s missing: run tests/apps/build.sh" % exe, pytrace=False)
+    env = {k: v for k, v in L.NO_PROXY_ENV.items() if not k.startswith("OTEL_")}
+    p = subprocess.Popen([exe, "call"] + list(args) + [target], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out, err = p.communicate(timeout=60)
+    if p.returncode != 0:
+        pytest.fail("gogrpc call %s: rc %s\n%s" % (" ".join(args), p.returncode,
+                                                  err.decode()[-2000:]), pytrace=False)
+    return p.pid, out.decode().split()
+
+
+@pytest.mark.parametrize("ver", ["go1.19", "go1.26"])
+def test_grpc_h2c(weft, go_apps, procs, ver):
+    """google.golang.org/grpc over h2c (tests/apps/gogrpc, grpc://): Huffman
+    coded fields, the dynamic table, status in trailers. A unary call with
+    B3 metadata, one failing with INTERNAL (13), a server-streaming call
+    with traceparent: server spans named package.Service/Method with the
+    rpc.* attributes, status by the gRPC conventions (13 is the server's
+    error; OK is unset), context from the metadata; no client spans (the
+    client sent its own ids: rule 3)."""
+    exe = os.path.join(L.APPS, ver, "gogrpc")
+    srv = start(lambda: procs.add(LL.Proc([exe, "serve", "-addr", "127.0.0.1:0", "-name", "g"],
+                                          service="grpc-h2c", what="gogrpc %s" % ver)))
+    w = weft(ports=[srv.port])
+    target = "grpc://127.0.0.1:%d" % srv.port
+    tid = "%s%016x" % (TRACE16, 77)
+    calls = [
+        (["-method", "Hello", "-b3", "%s-%016x" % (tid, 1)], "Hello", 0, "%016x" % 1),
+        (["-method", "Hello", "-n", "13", "-code", "13", "-b3", "%s-%016x" % (tid, 2)],
+         "Hello", 13, "%016x" % 2),
+        (["-method", "Count", "-n", "4", "-traceparent", "00-%s-%016x-01" % (tid, 3)],
+         "Count", 0, "%016x" % 3),
+    ]
+    for args, _, _, _ in calls:
+        grpc_call(ver, target, *args)
+    w.wait_for(lambda sp: len(L.of_pid(sp, srv.pid, "server")) >= 3, SPAN_WAIT)
+    w.stop(timeout=STOP_WAIT)
+    spans = w.spans()
+    ss = L.of_pid(spans, srv.pid, "server")
+    errors = []
+    if len(ss) != 3:
+        errors.append("%d server spans, want 3" % len(ss))
+    for s, (_, method, code, parent) in zip(ss, calls):
+        a = L.attrs(s)
+        want = {"rpc.system": "grpc", "rpc.service": "weft.test.Echo", "rpc.method": method,
+                "rpc.grpc.status_code": code, "url.path": "/weft.test.Echo/" + method,
+                "http.request.method": "POST", "http.response.status_code": 200,
+                "network.protocol.version": "2"}
+        for k, v in want.items():
+            if a.get(k) != v:
+                errors.append("%s: %s = %r, want %r" % (method, k, a.get(k), v))
+        if s.get("name") != "weft.test.Echo/" + method:
+            errors.append("name %r" % s.get("name"))
+        if (s.get("trace_id"), s.get("parent_span_id")) != (tid, parent):
+            errors.append("%s: context %s/%s, want %s/%s" % (method, s.get("trace_id"),
+                                                            s.get("parent_span_id"), tid, parent))
+        if s.get("status") != ("error" if code == 13 else "unset"):
+            errors.append("%s code %d: status %r" % (method, code, s.get("status")))
+    L.assert_ok(errors, spans, what="gRPC server spans")
+    expect_h2_counters(w, 3)
