@@ -56,20 +56,28 @@ if step build make; then
 	step e2e timeout --signal=INT --kill-after=60 "${PYTEST_TIMEOUT:-3600}" \
 		env WEFT_E2E_NO_BUILD=1 python3 -m pytest -v -rfEs --tb=short -p no:cacheprovider $suites "$@"
 	# The same harness with weft built under ASan+UBSan, on a subset chosen
-	# by file (about 6 minutes); a sanitizer report in weft's stderr or a
-	# non-zero exit after SIGINT/SIGTERM fails the test (conftest.py).
+	# by file, one server kind and one hook mode (the e2e step has the whole
+	# matrix): 74 tests, about 20 minutes on 2 busy cores, where each weft
+	# start (every Go binary on the node inspected, under ASan) and exit
+	# (uprobes detached one by one) costs seconds. A sanitizer report in
+	# weft's stderr, or a non-zero exit after SIGINT/SIGTERM, fails the
+	# test (conftest.py); test_faults_runtime's long run checks leaks at exit.
+	# Deselected: test_10k_concurrent_connections bounds weft's RSS, which
+	# ASan's quarantine of freed memory (256 MB) makes meaningless here.
 	if step weft-asan make weft-asan; then
 		asan_files=""
 		for f in test_http test_linking test_export test_hostile test_faults_runtime; do
 			[ -f "tests/e2e/$f.py" ] && asan_files="$asan_files tests/e2e/$f.py"
 		done
 		# shellcheck disable=SC2086
-		step e2e-asan timeout --signal=INT --kill-after=60 "${PYTEST_ASAN_TIMEOUT:-1200}" \
+		step e2e-asan timeout --signal=INT --kill-after=60 "${PYTEST_ASAN_TIMEOUT:-2700}" \
 			env WEFT_E2E_NO_BUILD=1 WEFT_E2E_SANITIZED=1 WEFT_BIN="$root/build/asan-weft/weft" \
+			WEFT_E2E_SERVERS=go1.26 WEFT_E2E_HOOKS=sock \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 			LSAN_OPTIONS="suppressions=$root/tests/e2e/lsan.supp:print_suppressions=0" \
-			python3 -m pytest -v -rfEs --tb=short -p no:cacheprovider $asan_files "$@"
+			python3 -m pytest -v -rfEs --tb=short -p no:cacheprovider $asan_files \
+			--deselect tests/e2e/test_hostile.py::test_10k_concurrent_connections "$@"
 	fi
 fi
 

@@ -73,7 +73,8 @@ class _LineReader(threading.Thread):
 # A sanitizer's report in weft's stderr (ASan, LeakSanitizer, UBSan).
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "ERROR: UndefinedBehaviorSanitizer", "runtime error:",
-                   "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+                   "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer",
+                   "Sanitizer has encountered a fatal error")
 # Set by tests/run.sh's e2e-asan step (WEFT_BIN = the ASan+UBSan weft): a weft
 # the harness stopped must also have exited 0 (LeakSanitizer fails the exit).
 SANITIZED = bool(os.environ.get("WEFT_E2E_SANITIZED"))
