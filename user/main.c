@@ -73,9 +73,42 @@ static void on_span(struct span *s, void *ctx)
 		span_free(s);
 }
 
-/* At start-up every running process may be a Go binary to probe. */
+static const struct env *scan_env;
+
+/*
+ * At start-up every running process may be a Go binary to probe, but
+ * only those the filters let through: a uprobe costs its binary nothing
+ * when it does not fire, yet taking one off again costs a quarter of a
+ * second here (an RCU grace period each), and a node runs many Go binaries
+ * (kubelet, containerd, etcd...). A process that was not probed now is
+ * when its first record comes (goprobes_is_go).
+ */
 static void goprobes_note_pid(uint32_t pid)
 {
+	const struct env *e = scan_env;
+
+	if (e && e->lo.n_pids) {
+		bool listed = false;
+
+		for (int i = 0; i < e->lo.n_pids; i++)
+			listed |= e->lo.pids[i] == pid;
+		if (!listed)
+			return;
+	}
+	if (e && (e->names.n_comms || e->names.n_exes)) {
+		char path[64], comm[32] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+		f = fopen(path, "re");
+		if (!f)
+			return;
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+		if (!procfilter_match(&e->names, pid, comm))
+			return;
+	}
 	goprobes_consider(pid);
 }
 
@@ -324,6 +357,7 @@ static struct pairing *pipeline_start(struct app *a)
 	};
 
 	goprobes_init(&a->loader, a->env.lo.verbose);
+	scan_env = &a->env;
 	procinfo_scan_all(goprobes_note_pid);
 	return pairing_new(&so, on_span, a);
 }

@@ -58,10 +58,17 @@ static bool listed(char *const *list, int n, const char *name)
  * HTTP connections, and these filters are for debugging one service. */
 bool procfilter_wanted(const struct procfilter *f, uint32_t pid, const char *comm)
 {
+	if (in_kernel(f))
+		return true;	/* the kernel did */
+	return procfilter_match(f, pid, comm);
+}
+
+bool procfilter_match(const struct procfilter *f, uint32_t pid, const char *comm)
+{
 	struct procinfo *pi;
 
-	if ((!f->n_comms && !f->n_exes) || in_kernel(f))
-		return true;	/* nothing to check, or the kernel did */
+	if (!f->n_comms && !f->n_exes)
+		return true;	/* nothing to check */
 	for (int i = 0; i < f->n_comms; i++)
 		if (strncmp(f->comms[i], comm, 15) == 0)	/* comm: 15 chars */
 			return true;

@@ -30,6 +30,10 @@ int procfilter_add_exe(struct procfilter *f, const char *name);
 void procfilter_to_kernel(const struct procfilter *f, struct loader_opts *lo);
 /* The agent's check of a record's process (comm as the kernel gave it). */
 bool procfilter_wanted(const struct procfilter *f, uint32_t pid, const char *comm);
+/* The names checked here whoever else checks them: for processes that
+ * were running before weft started (no record says the kernel let them
+ * through). */
+bool procfilter_match(const struct procfilter *f, uint32_t pid, const char *comm);
 void procfilter_free(struct procfilter *f);
 
 #endif /* WEFT_PROCFILTER_H */
