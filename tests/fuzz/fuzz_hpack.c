@@ -13,7 +13,8 @@
  * Low bit 1 = HTTP/2 mode: one connection (bit 1: the client's side or
  * the server's), the client preface put in front of the first request
  * bytes so the fuzzer starts inside HTTP/2; then chunks: a byte (bit 0
- * direction, bit 1 copy cut short, bit 2 close with FIN or RST and stop),
+ * direction, bit 1 copy cut short, bit 2 close with FIN or RST and stop,
+ * bit 4 bytes missing before it (a record lost), bit 5 TLS plaintext),
  * u16 length, that many bytes; a cut chunk says it moved more (u8 * 64
  * extra) than was copied.
  *
@@ -162,6 +163,9 @@ static void h2_mode(struct fuzz_in *in, bool client)
 			break;
 		}
 		ck.dir = (op & 1) ? WEFT_DIR_RECV : WEFT_DIR_SEND;
+		ck.flags = WEFT_F_H2 | ((op & 0x20) ? WEFT_F_TLS : 0);
+		if (op & 0x10)
+			seq[ck.dir] += 1 + fz_u8(in);
 		if (op & 2)
 			extra = (size_t)fz_u8(in) * 64;
 		b = fz_bytes(in, fz_u16(in), &n);
