@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Go uprobe attachment, one per executable (device, inode). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,16 +242,63 @@ void goprobes_tls_stats(uint64_t *probed, uint64_t *refused)
 	*refused = n_tls_refused;
 }
 
+static void *destroy_link(void *link)
+{
+	bpf_link__destroy(link);
+	return NULL;
+}
+
+/*
+ * Taking a uprobe off waits for an RCU grace period (about 0.25 s each
+ * here): one after the other, a node's few dozen Go probes took seconds
+ * to stop. Waits that overlap share grace periods, so each link goes in
+ * a thread of its own (measured: 15 links, 4.4 s in turn, 1.7 s at once).
+ */
+#define DETACH_THREADS	64
+
+static void destroy_links(struct bpf_link **links, int n)
+{
+	pthread_t th[DETACH_THREADS];
+	int started = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!links[i])
+			continue;
+		if (started < DETACH_THREADS &&
+		    pthread_create(&th[started], NULL, destroy_link, links[i]) == 0)
+			started++;
+		else
+			bpf_link__destroy(links[i]);
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+}
+
 void goprobes_free(void)
 {
+	struct bpf_link *links[DETACH_THREADS];
+	int n = 0;
+
 	while (binaries) {
 		struct binary *b = binaries;
+		struct bpf_link *all[4 + 3];
+		int k = 0;
 
 		binaries = b->next;
 		for (int i = 0; i < 4; i++)
-			bpf_link__destroy(b->links[i]);
+			all[k++] = b->links[i];
 		for (int i = 0; i < b->n_tls_links; i++)
-			bpf_link__destroy(b->tls_links[i]);
+			all[k++] = b->tls_links[i];
+		for (int i = 0; i < k; i++) {
+			if (!all[i])
+				continue;
+			if (n == DETACH_THREADS) {
+				destroy_links(links, n);
+				n = 0;
+			}
+			links[n++] = all[i];
+		}
 		free(b);
 	}
+	destroy_links(links, n);
 }
