@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "goinspect.h"
 #include "goprobes.h"
@@ -101,6 +102,8 @@ static void attach_tls(struct binary *b, const char *path)
 			bpf_link__destroy(l[j]);
 		memset(b->tls_links, 0, sizeof(b->tls_links));
 		b->n_tls_links = 0;
+		if (access(path, F_OK))
+			return;	/* the process is gone: nothing to say */
 		n_tls_refused++;
 		fprintf(stderr, "weft: %s: HTTPS not traced: a crypto/tls probe "
 			"could not be attached\n", path);
