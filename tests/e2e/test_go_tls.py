@@ -17,9 +17,9 @@ network.protocol.version ("1.1" or "2"), addresses and ports of both ends,
 user agent, resource, times, trace id and parent from the headers sent
 (rule 3: the client made that span id, so it has no span), the server span
 as the child of the client span when there is no header (rule 2), and the
-stitched tree of a chain client -> a -> b -> c (a and b call out from their
-/call handler forwarding NO header: in-process links, rule 1) read back
-from Jaeger.
+stitched tree of a chain client -> a -> b -> c read back from Jaeger, with
+a and b calling out from their /call handler forwarding NO header
+(in-process links, rule 1) or copying the incoming context (rule 4).
 """
 import os
 import time
@@ -48,11 +48,9 @@ def certs(tmp_path_factory):
     return start(T.Certs, tmp_path_factory.mktemp("tls"))
 
 
-def serve(procs, exe, proto, certs, name, out=None):
+def serve(procs, exe, proto, certs, name, extra=()):
     cmd = [exe, "serve", "-addr", "127.0.0.1:0", "-name", name, "-proto", proto,
-           "-cert", certs.cert, "-key", certs.key, "-ca", certs.ca]
-    if out:
-        cmd += ["-out", out]
+           "-cert", certs.cert, "-key", certs.key, "-ca", certs.ca] + list(extra)
     return start(lambda: procs.add(LL.Proc(cmd, service=name, what="%s %s" % (exe, name))))
 
 
@@ -205,23 +203,17 @@ def chain_tree():
                    N("c", "server", "weft")))))
 
 
-@pytest.mark.parametrize("proto", PROTOS)
-@pytest.mark.parametrize("build", T.BUILDS, ids=T.BUILD_IDS)
-def test_chain(weft, jaeger, go_apps, procs, certs, build, proto):
-    """client -> a /call -> b /call -> c /hello, all gotls of one build over
-    one protocol; a and b forward no header. Once per context format, one
-    weft for the three: each trace in Jaeger must be exactly sid ->
-    a(server) -> a(client) -> b(server) -> b(client) -> c(server), or with
-    no context client(client) -> a(server) -> ..."""
+def run_chain(weft, jaeger, procs, certs, build, proto, fmts, propagate, title):
     exe = start(T.app, *build, "gotls")
+    extra = ["-propagate"] if propagate else []
     c = serve(procs, exe, proto, certs, "c")
-    b = serve(procs, exe, proto, certs, "b")
-    a = serve(procs, exe, proto, certs, "a")
+    b = serve(procs, exe, proto, certs, "b", extra=extra)
+    a = serve(procs, exe, proto, certs, "a", extra=extra)
     w = weft(ports=[a.port, b.port, c.port],
              args=["--otlp-endpoint", jaeger.otlp, "--batch-timeout", "200"])
     target = url(a, proto, "/call?url=" + q(url(b, proto, "/call?url=" + q(url(c, proto, "/hello")))))
     runs = []
-    for fmt in T.CTX:
+    for fmt in fmts:
         tid, sid = LL.rand_hex(16), LL.rand_hex(8)
         r = get(exe, proto, certs, target, ctx=T.ctx_args(fmt, tid, sid))
         assert r.lines[0][:3] == ["200", WIRE_PROTO[proto], "5"], r.lines
@@ -229,4 +221,27 @@ def test_chain(weft, jaeger, go_apps, procs, certs, build, proto):
         time.sleep(0.3)
     pids = {a.pid, b.pid, c.pid} | {r.pid for _, r, _, _ in runs}
     T.check_chains(w, jaeger, procs, runs, chain_tree(), pids,
-                   "chain %s %s" % ("-".join(build), proto))
+                   "%s %s %s" % (title, "-".join(build), proto))
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+@pytest.mark.parametrize("build", T.BUILDS, ids=T.BUILD_IDS)
+def test_chain(weft, jaeger, go_apps, procs, certs, build, proto):
+    """client -> a /call -> b /call -> c /hello, all gotls of one build over
+    one protocol; a and b forward NO header (in-process links only, rule
+    1). Once per context format, one weft for the three: each trace in
+    Jaeger must be exactly sid -> a(server) -> a(client) -> b(server) ->
+    b(client) -> c(server), or with no context client(client) -> a(server)
+    -> ..."""
+    run_chain(weft, jaeger, procs, certs, build, proto, T.CTX, False, "chain")
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+@pytest.mark.parametrize("build", T.FORWARD_BUILDS, ids=T.FORWARD_IDS)
+def test_chain_forwarding(weft, jaeger, go_apps, procs, certs, build, proto):
+    """The chain of test_chain, a and b copying the incoming B3 /
+    traceparent headers onto their call (gotls -propagate), as mesh apps
+    do: a(client) is a forwarder's span (rule 4), b(server) its child by
+    the wire (rule 2). The same tree, without in-process links."""
+    run_chain(weft, jaeger, procs, certs, build, proto, ["b3", "traceparent"], True,
+              "forwarding chain")

@@ -18,7 +18,8 @@ user agent, resource, times; trace id and parent from the metadata sent
 (rule 3: the client made that span id, so it has no span), the server span
 as the child of the client's span without metadata (rule 2); and the
 stitched tree of a chain client -> a (gRPC) -> b (gRPC) -> c (HTTPS or
-HTTP/1.1, gotls) read back from Jaeger, a and b propagating nothing.
+HTTP/1.1, gotls) read back from Jaeger, a and b propagating nothing or
+copying the incoming metadata (rule 4).
 """
 import os
 import time
@@ -51,8 +52,8 @@ def certs(tmp_path_factory):
     return start(T.Certs, tmp_path_factory.mktemp("grpc"))
 
 
-def serve(procs, exe, transport, certs, name, nxt=None):
-    cmd = [exe, "serve", "-addr", "127.0.0.1:0", "-name", name, "-ca", certs.ca]
+def serve(procs, exe, transport, certs, name, nxt=None, extra=()):
+    cmd = [exe, "serve", "-addr", "127.0.0.1:0", "-name", name, "-ca", certs.ca] + list(extra)
     if transport == "tls":
         cmd += ["-cert", certs.cert, "-key", certs.key]
     if nxt:
@@ -209,28 +210,21 @@ def test_status(weft, go_apps, procs, certs, transport):
 # ----------------------------------------------------------------- chains
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-@pytest.mark.parametrize("build", T.BUILDS, ids=T.BUILD_IDS)
-def test_chain(weft, jaeger, go_apps, procs, certs, build, transport):
-    """client -> a Hello -> b Hello (gRPC, `transport`) -> c /hello (gotls:
-    HTTPS h2 when transport is tls, HTTP/1.1 to an h2c-capable server when
-    h2c), one build; a and b propagate nothing. Once per context format, one
-    weft for the three; each trace in Jaeger must be exactly sid ->
-    a(server) -> a(client) -> b(server) -> b(client) -> c(server), or with
-    no metadata client(client) -> a(server) -> ..."""
+def run_chain(weft, jaeger, procs, certs, build, transport, fmts, propagate, title):
     exe = start(T.app, *build, "gogrpc")
     tls_exe = start(T.app, *build, "gotls")
     proto = "h2" if transport == "tls" else "h2c"
+    extra = ["-propagate"] if propagate else []
     c = start(lambda: procs.add(LL.Proc(
         [tls_exe, "serve", "-addr", "127.0.0.1:0", "-name", "c", "-proto", proto,
          "-cert", certs.cert, "-key", certs.key], service="c", what="gotls c")))
     b = serve(procs, exe, transport, certs, "b",
-              "%s://127.0.0.1:%d/hello" % (scheme_of(transport), c.port))
-    a = serve(procs, exe, transport, certs, "a", target(b, transport))
+              "%s://127.0.0.1:%d/hello" % (scheme_of(transport), c.port), extra)
+    a = serve(procs, exe, transport, certs, "a", target(b, transport), extra)
     w = weft(ports=[a.port, b.port, c.port],
              args=["--otlp-endpoint", jaeger.otlp, "--batch-timeout", "200"])
     runs = []
-    for fmt in T.CTX:
+    for fmt in fmts:
         tid, sid = LL.rand_hex(16), LL.rand_hex(8)
         r = call(exe, a, transport, certs, ctx=T.ctx_args(fmt, tid, sid, grpc=True))
         assert r.lines[0][:3] == ["0", "Hello", "1"], r.lines
@@ -243,4 +237,27 @@ def test_chain(weft, jaeger, go_apps, procs, certs, build, transport):
                    N("c", "server", "weft")))))
     pids = {a.pid, b.pid, c.pid} | {r.pid for _, r, _, _ in runs}
     T.check_chains(w, jaeger, procs, runs, tree, pids,
-                   "grpc chain %s %s" % ("-".join(build), transport))
+                   "%s %s %s" % (title, "-".join(build), transport))
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("build", T.BUILDS, ids=T.BUILD_IDS)
+def test_chain(weft, jaeger, go_apps, procs, certs, build, transport):
+    """client -> a Hello -> b Hello (gRPC, `transport`) -> c /hello (gotls:
+    HTTPS h2 when transport is tls, HTTP/1.1 to an h2c-capable server when
+    h2c), one build; a and b propagate nothing (in-process links only).
+    Once per context format, one weft for the three; each trace in Jaeger
+    must be exactly sid -> a(server) -> a(client) -> b(server) -> b(client)
+    -> c(server), or with no metadata client(client) -> a(server) -> ..."""
+    run_chain(weft, jaeger, procs, certs, build, transport, T.CTX, False, "grpc chain")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("build", T.FORWARD_BUILDS, ids=T.FORWARD_IDS)
+def test_chain_forwarding(weft, jaeger, go_apps, procs, certs, build, transport):
+    """The chain of test_chain, a and b copying the incoming B3 /
+    traceparent metadata onto their call (gogrpc -propagate), as mesh apps
+    do: a(client) is a forwarder's span (rule 4), b(server) its child by
+    the wire (rule 2). The same tree, without in-process links."""
+    run_chain(weft, jaeger, procs, certs, build, transport, ["b3", "traceparent"], True,
+              "grpc forwarding chain")

@@ -22,6 +22,9 @@ BUILDS = [("go1.26", "plain"), ("go1.26", "stripped"), ("go1.19", "plain"),
 _only = [x for x in os.environ.get("WEFT_E2E_GO_BUILDS", "").split(",") if x]
 BUILDS = [b for b in BUILDS if not _only or "%s-%s" % b in _only]
 BUILD_IDS = ["%s-%s" % b for b in BUILDS]
+# the builds of the context-forwarding chains (fewer: what they add is rule 4)
+FORWARD_IDS = [x for x in BUILD_IDS if x in ("go1.26-stripped", "go1.19-plain")]
+FORWARD_BUILDS = [b for b, x in zip(BUILDS, BUILD_IDS) if x in FORWARD_IDS]
 # Context formats a client sends; "none": no header (the trace starts at the
 # client's span and the server span is its child, README Linking rules 6, 2).
 CTX = ["b3", "traceparent", "none"]

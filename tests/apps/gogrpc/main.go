@@ -7,7 +7,7 @@
 // newer (grpc v1.58.3, the last release whose go.mod says go 1.19 that we
 // tried first).
 //
-//	gogrpc serve -addr 127.0.0.1:0 -name svc [-cert srv.pem -key srv.key] [-ca ca.pem] [-next URL]
+//	gogrpc serve -addr 127.0.0.1:0 -name svc [-cert srv.pem -key srv.key] [-ca ca.pem] [-next URL [-propagate]]
 //	gogrpc call [-ca ca.pem] [-method Hello|Count] [-n N] [-code C] [-reps R]
 //	            [-b3 TRACE-SPAN] [-traceparent V] [-H 'k: v']... TARGET
 //
@@ -15,7 +15,8 @@
 // grpcs://HOST:PORT (TLS, h2 by ALPN, trusting -ca), or for -next also an
 // http:// or https:// URL (net/http, h2 by ALPN over TLS): the server's
 // handlers call it once per request, propagating nothing (no metadata, no
-// header: weft must link the spans in-process). The -next connection is
+// header: weft must link the spans in-process), or with -propagate the
+// incoming B3 and W3C trace-context metadata, as mesh apps do. The -next connection is
 // made at the first call, not at start-up: weft follows HTTP/2 connections
 // from their preface, so one made before weft started would stay unseen.
 //
@@ -59,7 +60,7 @@ import (
 const service = "weft.test.Echo"
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gogrpc serve [-addr A] [-name N] [-cert F -key F] [-ca F] [-next URL]\n"+
+	fmt.Fprintln(os.Stderr, "usage: gogrpc serve [-addr A] [-name N] [-cert F -key F] [-ca F] [-next URL [-propagate]]\n"+
 		"       gogrpc call [-ca F] [-method Hello|Count] [-n N] [-code C] [-reps R] [-b3 T-S] [-traceparent V] [-H 'k: v']... TARGET")
 	os.Exit(2)
 }
@@ -129,16 +130,31 @@ type server struct {
 	nextHTTP *http.Client
 	nextURL  string
 	ca       string
+	// copy the incoming trace-context metadata onto the downstream call
+	propagate bool
 
 	dialOnce sync.Once
 	next     *grpc.ClientConn
 	dialErr  error
 }
 
+// contextKeys are the metadata keys -propagate copies.
+var contextKeys = []string{"x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid",
+	"x-b3-sampled", "x-b3-flags", "b3", "traceparent", "tracestate"}
+
 // callNext calls the downstream once, with ctx's deadline and cancellation
 // but none of the incoming metadata.
 func (s *server) callNext(ctx context.Context) (string, error) {
+	var kv []string
+	if md, ok := metadata.FromIncomingContext(ctx); ok && s.propagate {
+		for _, k := range contextKeys {
+			for _, v := range md.Get(k) {
+				kv = append(kv, k, v)
+			}
+		}
+	}
 	if s.nextGRPC != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, kv...)
 		s.dialOnce.Do(func() { s.next, s.dialErr = dial(s.nextGRPC, s.ca) })
 		if s.dialErr != nil {
 			return "", s.dialErr
@@ -151,6 +167,9 @@ func (s *server) callNext(ctx context.Context) (string, error) {
 		req, err := http.NewRequestWithContext(ctx, "GET", s.nextURL, nil)
 		if err != nil {
 			return "", err
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			req.Header.Add(kv[i], kv[i+1])
 		}
 		resp, err := s.nextHTTP.Do(req)
 		if err != nil {
@@ -229,9 +248,10 @@ func serve(args []string) {
 	key := fs.String("key", "", "server private key (PEM)")
 	ca := fs.String("ca", "", "CA the -next client trusts (PEM)")
 	next := fs.String("next", "", "downstream each call calls: grpc://, grpcs://, http:// or https://")
+	propagate := fs.Bool("propagate", false, "copy the incoming trace-context metadata onto the -next call")
 	fs.Parse(args)
 
-	s := &server{name: *name, ca: *ca}
+	s := &server{name: *name, ca: *ca, propagate: *propagate}
 	switch {
 	case *next == "":
 	case strings.HasPrefix(*next, "http://") || strings.HasPrefix(*next, "https://"):

@@ -20,9 +20,11 @@
 //	/status/{code}    responds with that status code
 //	/slow?ms=N        sleeps N ms, then 200 "slow"
 //	/call?url=U       GET U with the service's own client (-out, default
-//	                  -proto), copying NO header: weft must link the two
-//	                  spans in-process; responds with the downstream status
-//	                  and body (502 on a transport error)
+//	                  -proto), copying NO header (weft must link the two
+//	                  spans in-process), or with -propagate the incoming
+//	                  B3 and W3C trace-context headers, as mesh apps do;
+//	                  responds with the downstream status and body (502 on
+//	                  a transport error)
 //
 // Every response carries X-Served-By (-name) and X-Proto (the request's
 // protocol as net/http saw it: HTTP/1.1 or HTTP/2.0).
@@ -54,7 +56,7 @@ import (
 )
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gotls serve [-addr A] [-name N] [-proto h1|h2|h2c] [-cert F -key F] [-ca F] [-out P]\n"+
+	fmt.Fprintln(os.Stderr, "usage: gotls serve [-addr A] [-name N] [-proto h1|h2|h2c] [-cert F -key F] [-ca F] [-out P] [-propagate]\n"+
 		"       gotls get [-proto h1|h2|h2c] [-ca F] [-n N] [-X METHOD] [-H 'K: V']... URL")
 	os.Exit(2)
 }
@@ -132,6 +134,10 @@ func newClient(proto, caFile string) *http.Client {
 	}
 }
 
+// contextHeaders are what -propagate copies.
+var contextHeaders = []string{"X-B3-Traceid", "X-B3-Spanid", "X-B3-Parentspanid",
+	"X-B3-Sampled", "X-B3-Flags", "B3", "Traceparent", "Tracestate"}
+
 func serve(args []string) {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8443", "listen address")
@@ -141,6 +147,7 @@ func serve(args []string) {
 	key := fs.String("key", "", "server private key (PEM; h1 and h2)")
 	ca := fs.String("ca", "", "CA the /call client trusts (PEM)")
 	out := fs.String("out", "", "protocol of /call's client (default: -proto)")
+	propagate := fs.Bool("propagate", false, "/call copies the incoming trace-context headers")
 	fs.Parse(args)
 	checkProto(*proto)
 	if *out == "" {
@@ -179,6 +186,13 @@ func serve(args []string) {
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
+		}
+		if *propagate {
+			for _, k := range contextHeaders {
+				if v := r.Header.Get(k); v != "" {
+					req.Header.Set(k, v)
+				}
+			}
 		}
 		resp, err := client.Do(req)
 		if err != nil {
