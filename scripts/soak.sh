@@ -6,11 +6,12 @@
 #   sudo scripts/soak.sh                  (30 minutes)
 #   sudo scripts/soak.sh --minutes 5
 #
-# Traffic (loopback only), RATE requests/s in all, spread over four kinds of sender:
-# keep-alive to Go, a new connection per request to Go, keep-alive to Python,
-# a new connection per request to Python (three sender processes each). A quarter of the Go requests are
-# /call?url=<python>/hello (the Go server's own client request: in-process
-# linking through the Go probes); B3 headers on every other request.
+# Traffic (loopback only), RATE requests/s in all, from four kinds of sender
+# (three processes each): keep-alive to Go, a new connection per request to
+# Go, keep-alive to Python, a new connection per request to Python. A quarter
+# of the Go requests are /call?url=<python>/hello (the Go server's own client
+# request: in-process linking through the Go probes); B3 headers on every
+# other request.
 # weft's JSON lines are counted by process and kind, per minute (spans.csv).
 # At the end it prints RSS start/min/max/end, fd count start/max/end, spans
 # exported and drops, and writes them to build/soak/summary.txt.
@@ -18,6 +19,8 @@
 # Env: RATE (requests/s, default 200), WEFT (binary, default build/weft; it is
 #      copied to build/soak/ first so a rebuild during the run changes nothing),
 #      JAEGER_BIN (default /opt/weft-test/bin/jaeger), SOAK_DIR (build/soak).
+# Edit a copy, not this file, while a run is going: bash reads a script as
+# it runs it (an edit during the first 30-minute run broke its summary).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -27,7 +30,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--minutes) minutes=$2; shift 2 ;;
 	--minutes=*) minutes=${1#*=}; shift ;;
-	-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,/^set -e/{/^set -e/!p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "soak: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
