@@ -37,6 +37,9 @@ struct conn_state {
 	__u8 tls;		/* TLS: its plaintext comes from uprobes, the
 				 * socket's own bytes are ciphertext */
 	__u8 pad[2];
+	__u32 rx_end;		/* TLS, before the first message: sequence
+				 * number where the last read ended */
+	__u32 pad2;
 	struct dir_state d[2];	/* indexed by enum weft_dir */
 	struct weft_addr addr;
 };

@@ -383,9 +383,19 @@ static __noinline int tls_swap(struct sock *sk, struct io_ctx *ic,
 	struct tls_call *t;
 	__u64 skv = (__u64)sk;
 
+	if (c && ic->dir == WEFT_DIR_RECV && !c->http) {
+		/* where the socket's last read ended: the handshake's last
+		 * read often brings the first request along (tls_read_take) */
+		c->rx_end = chunk_seq(sk, WEFT_DIR_RECV, 0);
+	}
 	t = ic->g && go_tls_active ? bpf_map_lookup_elem(&go_tls_calls, &k) : NULL;
 	if (!t)
 		return c && c->tls ? -1 : 0;
+	/* A note left by a call that made no socket call (a Read that
+	 * failed, a Write to a closed connection) on a goroutine now doing
+	 * plain I/O: a known plaintext HTTP connection is never TLS. */
+	if (c && c->http && !c->tls)
+		return 0;
 	if (c)
 		c->tls = 1;
 	{
@@ -711,6 +721,28 @@ int go_tls_read(struct pt_regs *ctx)
 }
 
 /*
+ * The sequence number of a connection's first request when the read that
+ * brought it was the handshake's (no socket read inside the Read): the
+ * request's record is the last one that read took, so it began
+ * n + 22 bytes before where the read ended (a TLS 1.3 record: 5 bytes of
+ * header, the content type, a 16-byte tag; Go's default). The client's
+ * record began at the sequence number its Write was sent at, so rule 2
+ * links them when the guess is right; when it is wrong (TLS 1.2, a
+ * request cut over records) nothing matches and nothing is linked.
+ */
+#define TLS13_RECORD_OVERHEAD	22
+
+static __always_inline void tls_first_seq(__u64 skv, __u64 n, struct io_ctx *ic)
+{
+	struct conn_state *c = bpf_map_lookup_elem(&conns, &skv);
+
+	if (!c || c->http || !c->rx_end)
+		return;
+	ic->seq = c->rx_end - (__u32)n - TLS13_RECORD_OVERHEAD;
+	ic->has_seq = 1;
+}
+
+/*
  * The Read call goroutine g of this process is in hands over n bytes of
  * plaintext at buf: fill ic with them and return the socket they travelled
  * on, 0 when there is nothing to send. Not inlined: its keys and map
@@ -743,10 +775,13 @@ static __noinline __u64 tls_read_take(__u64 g, __u64 n, __u64 buf,
 	v = bpf_map_lookup_elem(&go_tls_socks, &k);
 	if (v) {
 		skv = *v;
+		tls_first_seq(skv, n, ic);
 	} else {
 		skv = tls_sock_of_conn(t->tconn);
-		if (skv)
+		if (skv) {
 			bpf_map_update_elem(&go_tls_socks, &k, &skv, BPF_ANY);
+			tls_first_seq(skv, n, ic);
+		}
 		else
 			count(WEFT_CNT_TLS_NO_SOCK);
 	}
