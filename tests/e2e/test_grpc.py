@@ -114,10 +114,12 @@ def test_harness_without_weft(go_apps, procs, certs, build):
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("build", T.BUILDS, ids=T.BUILD_IDS)
-def test_calls(weft, go_apps, procs, certs, build, transport):
+def test_calls(request, weft, go_apps, procs, certs, build, transport):
     """One weft, six clients, one after the other: unary Hello (2 calls on
     one connection) and server-streaming Count (n=4), each with B3,
     traceparent and no metadata. One server span per call (per stream)."""
+    if transport == "tls":
+        T.known_gap(request, T.TLS_H2_FIRST_GAP, strict=False)
     exe = start(T.app, *build, "gogrpc")
     srv = serve(procs, exe, transport, certs, "grpc-srv")
     w = weft(ports=[srv.port])
@@ -173,10 +175,12 @@ def test_calls(weft, go_apps, procs, certs, build, transport):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_status(weft, go_apps, procs, certs, transport):
+def test_status(request, weft, go_apps, procs, certs, transport):
     """Hello asking for NOT_FOUND (5: an error for the client, not the
     server) and INTERNAL (13: an error for both), Go 1.26 stripped: :status
     200, rpc.grpc.status_code from the trailers."""
+    if transport == "tls":
+        T.known_gap(request, T.TLS_H2_FIRST_GAP, strict=False)
     exe = start(T.app, "go1.26", "stripped", "gogrpc")
     srv = serve(procs, exe, transport, certs, "grpc-status")
     w = weft(ports=[srv.port])
@@ -241,23 +245,28 @@ def run_chain(weft, jaeger, procs, certs, build, transport, fmts, propagate, tit
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-@pytest.mark.parametrize("build", T.BUILDS, ids=T.BUILD_IDS)
-def test_chain(weft, jaeger, go_apps, procs, certs, build, transport):
+@pytest.mark.parametrize("build", T.FORWARD_BUILDS, ids=T.FORWARD_IDS)
+def test_chain(request, weft, jaeger, go_apps, procs, certs, build, transport):
     """client -> a Hello -> b Hello (gRPC, `transport`) -> c /hello (gotls:
     HTTPS h2 when transport is tls, HTTP/1.1 to an h2c-capable server when
     h2c), one build; a and b propagate nothing (in-process links only).
     Once per context format, one weft for the three; each trace in Jaeger
     must be exactly sid -> a(server) -> a(client) -> b(server) -> b(client)
-    -> c(server), or with no metadata client(client) -> a(server) -> ..."""
+    -> c(server), or with no metadata client(client) -> a(server) -> ...
+    Two builds only, as a sentinel: it needs in-process links on a gRPC
+    server (T.H2_HANDLER_GAP)."""
+    T.known_gap(request, T.H2_HANDLER_GAP, strict=True)
     run_chain(weft, jaeger, procs, certs, build, transport, T.CTX, False, "grpc chain")
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("build", T.FORWARD_BUILDS, ids=T.FORWARD_IDS)
-def test_chain_forwarding(weft, jaeger, go_apps, procs, certs, build, transport):
+def test_chain_forwarding(request, weft, jaeger, go_apps, procs, certs, build, transport):
     """The chain of test_chain, a and b copying the incoming B3 /
     traceparent metadata onto their call (gogrpc -propagate), as mesh apps
     do: a(client) is a forwarder's span (rule 4), b(server) its child by
     the wire (rule 2). The same tree, without in-process links."""
+    if transport == "tls":
+        T.known_gap(request, T.TLS_H2_FIRST_GAP, strict=False)
     run_chain(weft, jaeger, procs, certs, build, transport, ["b3", "traceparent"], True,
               "grpc forwarding chain")

@@ -6,6 +6,8 @@ records its pid, times and local ports, and field-by-field checks of HTTP/2
 and gRPC spans on top of e2e_lib.expect_http_span.
 """
 import os
+
+import pytest
 import shutil
 import subprocess
 import time
@@ -312,3 +314,21 @@ def check_chains(w, jaeger, procs, runs, tree, pids, title):
         pytest.fail("%s: the traces in Jaeger are not the expected trees:\n%s\n"
                     "--- weft's spans of the test's processes ---\n%s"
                     % (title, "\n".join(errs), LL.weft_view([w], set(pids))), pytrace=False)
+
+
+# Known gaps of weft's HTTP/2 support, named where they make a case fail
+# (README, "HTTPS, HTTP/2 and gRPC"; issue 13 stays open for them):
+H2_HANDLER_GAP = ("in-process links on Go HTTP/2 and gRPC servers are not made: "
+                  "each stream's handler runs on a goroutine of its own, which weft "
+                  "cannot tie to its stream yet (README, HTTPS, HTTP/2 and gRPC)")
+TLS_H2_FIRST_GAP = ("the first stream of an HTTP/2-over-TLS connection is linked over "
+                    "the wire only when its record was the last one the handshake's "
+                    "read brought (its TCP sequence number is estimated from the end "
+                    "of that read); otherwise its server span starts a trace of its own")
+
+
+def known_gap(request, reason, strict):
+    """Mark the running case as an expected failure for a documented gap:
+    strict when it always fails (an XPASS then says the gap is closed),
+    not strict when it fails only when a race goes one way."""
+    request.node.add_marker(pytest.mark.xfail(reason=reason, strict=strict))
