@@ -55,6 +55,8 @@ const volatile __u32 netns_inum = 0;	/* --netns: only sockets of this net ns */
 /* Set by the agent once a binary's crypto/tls is probed: until then no
  * socket call pays for the lookup of a TLS call in progress. */
 volatile __u32 go_tls_active = 0;
+/* Always 0; see io_from_regs. */
+volatile __u8 io_zero = 0;
 const volatile __u32 go_tls_conn_off = 0;	/* tls.Conn.conn */
 const volatile __u32 go_iface_data_off = 8;	/* an interface's data word */
 const volatile __u32 go_tcpconn_fd_off = 0;	/* net.TCPConn -> conn.fd */
@@ -363,6 +365,19 @@ static __always_inline int io_from_regs(struct io_ctx *ic, long ret, __u8 dir)
 	ic->len = ret;
 	ic->dir = dir;
 	ic->flags = 0;
+	/* the sock hooks' io_ctx is not zeroed (a stack of 120 bytes per
+	 * call): every field handle_io reads is set here or by chunk_judge.
+	 * A privileged program may read stack it never wrote; these were
+	 * garbage, and a plain connection taken for TLS or HTTP/2 lost its
+	 * spans (the k8s demo's Go clients, once the fields existed).
+	 * io_zero is 0 but a map value to the verifier, an unknown: known
+	 * zeros here split its states and the program went over its 1M
+	 * instructions, while an unknown costs what the garbage did. */
+	ic->raw = io_zero;
+	ic->preface = io_zero;
+	ic->tls = io_zero;
+	ic->has_seq = io_zero;
+	ic->seq = io_zero;
 	if (io_src_from_args(&ic->src, regs->orig_ax, regs->si, regs->dx, ret)) {
 		count(WEFT_CNT_UNKNOWN_SYSCALL);
 		return -1;
