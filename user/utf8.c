@@ -10,7 +10,7 @@
  * maximal subpart, the longest prefix that could still have begun a
  * well-formed sequence (at least 1).
  */
-static int seq_len(const uint8_t *p, size_t n)
+int utf8_seq_len(const uint8_t *p, size_t n)
 {
 	unsigned lo = 0x80, hi = 0xbf;
 	int need;
@@ -53,7 +53,7 @@ bool utf8_valid(const char *s, size_t n)
 			i++;
 			continue;
 		}
-		k = seq_len(p + i, n - i);
+		k = utf8_seq_len(p + i, n - i);
 		if (k < 0)
 			return false;
 		i += k;
@@ -73,7 +73,7 @@ size_t utf8_repair(char *dst, size_t size, const char *src, size_t n)
 		int k;
 
 		if (p[i] >= 0x80) {
-			k = seq_len(p + i, n - i);
+			k = utf8_seq_len(p + i, n - i);
 			if (k > 0) {
 				len = k;
 			} else {

@@ -12,10 +12,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Room that utf8_repair may need for n input bytes, NUL included: each
  * byte may become the three of U+FFFD. */
 #define UTF8_REPAIR_SIZE(n)	(3 * (n) + 1)
+
+/*
+ * The sequence at p[0..n) (n >= 1, p[0] >= 0x80): its length when it is
+ * well-formed (2 to 4, Unicode table 3-7), else minus the length of its
+ * maximal subpart (at least 1), which becomes one U+FFFD.
+ */
+int utf8_seq_len(const uint8_t *p, size_t n);
 
 /* The first n bytes of s are well-formed UTF-8 (NUL counts as one). */
 bool utf8_valid(const char *s, size_t n);

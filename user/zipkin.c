@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "util.h"
+#include "utf8.h"
 #include "zipkin.h"
 #include "otlp.h"	/* OTLP_SCOPE_NAME, WEFT_VERSION: one scope for both */
 
@@ -103,44 +104,6 @@ static const uint8_t byte_class[256] = {
 	[0x80 ... 0xff] = 2,
 };
 
-/*
- * The well-formed UTF-8 sequence at p (Unicode 3.9, table 3-7): its length,
- * 2 to 4. When it is ill-formed: minus the length of its maximal subpart,
- * the longest prefix that could still have begun a well-formed sequence
- * (at least 1), which becomes one U+FFFD. p is NUL-terminated, and NUL is
- * never a continuation byte, so this never reads past the end.
- */
-static int utf8_seq(const unsigned char *p)
-{
-	unsigned lo = 0x80, hi = 0xbf;
-	int need;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		need = 1;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		need = 2;
-		if (p[0] == 0xe0)
-			lo = 0xa0;	/* no overlong forms */
-		else if (p[0] == 0xed)
-			hi = 0x9f;	/* no surrogates */
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		need = 3;
-		if (p[0] == 0xf0)
-			lo = 0x90;	/* no overlong forms */
-		else if (p[0] == 0xf4)
-			hi = 0x8f;	/* nothing past U+10FFFF */
-	} else {
-		return -1;		/* 80..C1, F5..FF: never a first byte */
-	}
-	for (int i = 1; i <= need; i++) {
-		if (p[i] < lo || p[i] > hi)
-			return -i;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return need + 1;
-}
-
 /* A JSON string: runs of plain bytes and well-formed UTF-8 are copied
  * whole, the rest escaped or replaced. */
 static void zb_str(struct zbuf *b, const char *str)
@@ -155,7 +118,9 @@ static void zb_str(struct zbuf *b, const char *str)
 		for (;;) {
 			while (!byte_class[*p])
 				p++;
-			if (byte_class[*p] != 2 || (n = utf8_seq(p)) < 0)
+			/* 4: a sequence's most; the string's NUL is never a
+			 * continuation byte, so nothing past it is read */
+			if (byte_class[*p] != 2 || (n = utf8_seq_len(p, 4)) < 0)
 				break;
 			p += n;
 		}
