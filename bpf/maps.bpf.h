@@ -40,6 +40,8 @@ struct conn_state {
 	__u32 rx_end;		/* TLS, before the first message: sequence
 				 * number where the last read ended */
 	__u32 pad2;
+	__u64 last_ts;		/* when the tracepoint of the socket's last
+				 * record fired (send_ts) */
 	struct dir_state d[2];	/* indexed by enum weft_dir */
 	struct weft_addr addr;
 };
