@@ -16,9 +16,11 @@
 #   BENCH_RATE_CONNS connections of the constant-rate client [16]
 #   BENCH_DROP_RATE  rate of the zero-drop check, req/s [20000]
 #   BENCH_SPANGEN_SECONDS  span_gen --bench duration [5]
-#   BENCH_CONFIGS    which configurations to run [a b c d e f g h i]
+#   BENCH_CONFIGS    which configurations to run [a b c d e f g h i j]
 #                    (i: HTTPS, Go 1.26 gotls HTTP/1.1 over TLS; wrk's OpenSSL
-#                    side is not traced, so one span per request)
+#                    side is not traced, so one span per request; j: as h,
+#                    with nothing pinned: server, wrk and weft share every
+#                    CPU, as on a busy node)
 #   BENCH_OUT        Markdown output [docs/bench.md]; "-" for stdout only
 #   BENCH_SERVER_CPU / BENCH_LOAD_CPU  cpu lists for taskset [0] / [1]
 #   BENCH_ANCHORS    1 = also run scripts/bench/anchors.sh (OpenTelemetry Go
@@ -38,10 +40,11 @@ CHAIN_RATE=${BENCH_CHAIN_RATE:-1000}
 RATE_CONNS=${BENCH_RATE_CONNS:-16}
 DROP_RATE=${BENCH_DROP_RATE:-20000}
 SPANGEN_SECONDS=${BENCH_SPANGEN_SECONDS:-5}
-CONFIGS=${BENCH_CONFIGS:-a b c d e f g h i}
+CONFIGS=${BENCH_CONFIGS:-a b c d e f g h i j}
 OUT=${BENCH_OUT:-docs/bench.md}
 SRV_CPU=${BENCH_SERVER_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
+ALL_CPUS=0-$(( $(nproc) - 1 ))
 
 WEFT=${BENCH_WEFT:-$root/build/weft}
 APPS=$root/build/apps
@@ -111,13 +114,13 @@ trap 'exit 130' INT TERM
 
 
 # start_server VERSION PORT NAME [tls]: a goserver (tls: gotls serving
-# HTTP/1.1 over TLS) pinned to SRV_CPU; sets $srv_pid.
+# HTTP/1.1 over TLS) pinned to $srv_cpu; sets $srv_pid.
 start_server() {
 	local bin=$APPS/$1/goserver out=$work/srv.$3.out i args=(-addr "127.0.0.1:$2" -name "$3")
 	if [ "${4:-}" = tls ]; then
 		bin=$APPS/$1/gotls args=(serve "${args[@]}" -proto h1 -cert "$work/srv.pem" -key "$work/srv.key")
 	fi
-	taskset -c "$SRV_CPU" "$bin" "${args[@]}" >"$out" 2>&1 &
+	taskset -c "$srv_cpu" "$bin" "${args[@]}" >"$out" 2>&1 &
 	srv_pid=$!
 	PIDS+=("$srv_pid")
 	for i in $(seq 100); do
@@ -168,6 +171,7 @@ run_one() {
 	local cfg=$1 mode=$2 pair=$3
 	local pa pb url load sides=2 weft_args=() sink_pid="" weft_pid="" i
 	local srv_ver=go1.26 kind=wrk rate=0 otlp=0 wcpu0=0 foreign only_srv=0 tls="" scheme=http
+	local srv_cpu=$SRV_CPU load_cpu=$LOAD_CPU
 	pa=$(free_port)
 	case $cfg in
 	a) ;;
@@ -179,6 +183,7 @@ run_one() {
 	g) otlp=1 ;;
 	h) only_srv=1 sides=1 ;;
 	i) tls=tls scheme=https sides=1 ;;	# wrk's TLS is OpenSSL: not traced
+	j) only_srv=1 sides=1 srv_cpu=$ALL_CPUS load_cpu=$ALL_CPUS ;;
 	esac
 	start_server "$srv_ver" "$pa" a $tls
 	local pids_srv=("$srv_pid")
@@ -226,10 +231,10 @@ run_one() {
 
 	local lout=$work/load.out
 	if [ "$kind" = wrk ]; then
-		taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${SECONDS_RUN}s" --latency "$url" >"$lout" 2>&1 ||
+		taskset -c "$load_cpu" wrk -t1 -c"$CONNS" -d"${SECONDS_RUN}s" --latency "$url" >"$lout" 2>&1 ||
 			{ cat "$lout" >&2; die "wrk failed"; }
 	else
-		taskset -c "$LOAD_CPU" "$RATEBENCH" -url "$url" -rate "$rate" \
+		taskset -c "$load_cpu" "$RATEBENCH" -url "$url" -rate "$rate" \
 			-duration "${SECONDS_RUN}s" -conns "$RATE_CONNS" >"$lout" 2>&1 ||
 			{ cat "$lout" >&2; die "ratebench failed"; }
 	fi
@@ -272,12 +277,12 @@ run_config() {
 start=$(date +%s)
 for cfg in $CONFIGS; do
 	case $cfg in
-	a|b|c|d|e|h|i) run_config "$cfg" "$PAIRS" ;;
+	a|b|c|d|e|h|i|j) run_config "$cfg" "$PAIRS" ;;
 	f|g) run_config "$cfg" "$PAIRS_EXTRA" ;;
 	*) die "unknown configuration $cfg" ;;
 	esac
 	case $cfg in
-	a|c|d) log "configuration $cfg: per-hook cost run (bpf_stats_enabled=1)"
+	a|c|d|i) log "configuration $cfg: per-hook cost run (bpf_stats_enabled=1)"
 	   run_one "$cfg" S 0 ;;
 	esac
 done

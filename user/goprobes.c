@@ -21,12 +21,17 @@ struct binary {
 	ino_t ino;
 	bool is_go;
 	char path[64];			/* /proc/PID/exe of a process running it */
+	char exe[160];			/* its path then, for messages */
 	uint64_t newproc1_off, gostartcallfn_off;
 	bool fanout_tried;
 	struct bpf_link *links[4];
 	/* crypto/tls: Write, Read, and Read's copy of the plaintext */
 	struct bpf_link *tls_links[3];
 	int n_tls_links;
+	/* processes seen running it (start-up scan, exec, first traffic),
+	 * the dead ones dropped by goprobes_sweep */
+	uint32_t *pids;
+	uint32_t npids, cap_pids;
 };
 
 struct pid_slot {
@@ -41,6 +46,7 @@ static struct binary *binaries;
 static struct pid_slot pids[PID_SLOTS];
 static uint64_t n_binaries, n_attached, n_stripped;
 static uint64_t n_tls, n_tls_refused;
+static uint64_t n_detached;
 
 int goprobes_init(struct loader *l, bool v)
 {
@@ -135,6 +141,11 @@ static struct binary *inspect(uint32_t pid)
 		abort();
 	b->dev = st.st_dev;
 	b->ino = st.st_ino;
+	{
+		ssize_t n = readlink(path, b->exe, sizeof(b->exe) - 1);
+
+		b->exe[n > 0 ? n : 0] = '\0';
+	}
 	b->next = binaries;
 	binaries = b;
 	if (go_inspect(path, &gb) || !gb.is_go)
@@ -169,6 +180,20 @@ static struct binary *inspect(uint32_t pid)
 	return b;
 }
 
+static void note_pid(struct binary *b, uint32_t pid)
+{
+	for (uint32_t i = 0; i < b->npids; i++)
+		if (b->pids[i] == pid)
+			return;
+	if (b->npids == b->cap_pids) {
+		b->cap_pids = b->cap_pids ? 2 * b->cap_pids : 4;
+		b->pids = realloc(b->pids, b->cap_pids * sizeof(*b->pids));
+		if (!b->pids)
+			abort();
+	}
+	b->pids[b->npids++] = pid;
+}
+
 bool goprobes_consider(uint32_t pid)
 {
 	struct pid_slot *s = &pids[pid % PID_SLOTS];
@@ -177,6 +202,8 @@ bool goprobes_consider(uint32_t pid)
 	if (s->pid == pid && s->is_go >= 0)
 		return s->is_go;
 	b = inspect(pid);
+	if (b)
+		note_pid(b, pid);
 	s->pid = pid;
 	s->is_go = b && b->is_go;
 	s->bin = b;
@@ -277,11 +304,141 @@ static void destroy_links(struct bpf_link **links, int n)
 		pthread_join(th[i], NULL);
 }
 
+/* Links of binaries no process runs any more, taken off by a thread of
+ * its own: a grace period each, too long for the ring buffer's reader. */
+static pthread_t reaper;
+static bool reaper_started;
+
+struct reap {
+	struct bpf_link **links;
+	int n;
+};
+
+static void *reap_links(void *arg)
+{
+	struct reap *r = arg;
+
+	destroy_links(r->links, r->n);
+	free(r->links);
+	free(r);
+	return NULL;
+}
+
+static bool reaper_busy(void)
+{
+	if (!reaper_started)
+		return false;
+	if (pthread_tryjoin_np(reaper, NULL) == EBUSY)
+		return true;
+	reaper_started = false;
+	return false;
+}
+
+/*
+ * Drop the processes of b that exited or run another image now. Not a
+ * scan of all of /proc: a process we may not look at (pid 1 of a sandbox,
+ * another user namespace's non-dumpable one) would keep every binary.
+ * Returns true when one of them is still running it (or may be).
+ */
+static bool still_running(struct binary *b)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < b->npids; i++) {
+		char path[32];
+		struct stat st;
+		bool alive;
+
+		snprintf(path, sizeof(path), "/proc/%u/exe", b->pids[i]);
+		if (stat(path, &st))
+			alive = errno != ENOENT && errno != ESRCH;
+		else
+			alive = st.st_dev == b->dev && st.st_ino == b->ino;
+		if (alive)
+			b->pids[k++] = b->pids[i];
+	}
+	b->npids = k;
+	return k > 0;
+}
+
+void goprobes_sweep(void)
+{
+	struct binary **pp = &binaries, *b;
+	struct bpf_link **links = NULL;
+	int n = 0, nbin = 0;
+
+	if (!binaries || reaper_busy())
+		return;
+	while ((b = *pp)) {
+		if (still_running(b)) {
+			pp = &b->next;
+			continue;
+		}
+		*pp = b->next;
+		/* a pid still pointing here gets inspected afresh (an exec
+		 * of the same file attaches again) */
+		for (int i = 0; i < PID_SLOTS; i++)
+			if (pids[i].bin == b) {
+				pids[i].bin = NULL;
+				pids[i].pid = 0;
+				pids[i].is_go = -1;
+			}
+		if (b->is_go) {
+			struct bpf_link *all[4 + 3];
+			int k = 0;
+
+			for (int i = 0; i < 4; i++)
+				all[k++] = b->links[i];
+			for (int i = 0; i < b->n_tls_links; i++)
+				all[k++] = b->tls_links[i];
+			for (int i = 0; i < k; i++) {
+				if (!all[i])
+					continue;
+				links = realloc(links, (n + 1) * sizeof(*links));
+				if (!links)
+					abort();
+				links[n++] = all[i];
+			}
+			nbin++;
+			if (verbose && k)
+				fprintf(stderr, "weft: Go binary %s runs no more: its "
+					"probes are taken off\n", b->exe[0] ? b->exe : "?");
+		}
+		free(b->pids);
+		free(b);
+	}
+	n_detached += nbin;
+	if (!n)
+		return;
+	{
+		struct reap *r = malloc(sizeof(*r));
+
+		if (!r)
+			abort();
+		r->links = links;
+		r->n = n;
+		if (pthread_create(&reaper, NULL, reap_links, r) == 0) {
+			reaper_started = true;
+		} else {
+			reap_links(r);	/* no thread: the wait is ours */
+		}
+	}
+}
+
+uint64_t goprobes_detached(void)
+{
+	return n_detached;
+}
+
 void goprobes_free(void)
 {
 	struct bpf_link *links[DETACH_THREADS];
 	int n = 0;
 
+	if (reaper_started) {
+		pthread_join(reaper, NULL);
+		reaper_started = false;
+	}
 	while (binaries) {
 		struct binary *b = binaries;
 		struct bpf_link *all[4 + 3];
@@ -301,6 +458,7 @@ void goprobes_free(void)
 			}
 			links[n++] = all[i];
 		}
+		free(b->pids);
 		free(b);
 	}
 	destroy_links(links, n);

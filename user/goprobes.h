@@ -26,6 +26,12 @@ void goprobes_stats(uint64_t *binaries, uint64_t *attached, uint64_t *stripped);
 /* Binaries whose crypto/tls is probed, and those with crypto/tls whose
  * probe sites could not be found (named on stderr). */
 void goprobes_tls_stats(uint64_t *probed, uint64_t *refused);
+/* Take the probes off binaries no process runs any more (one stat of
+ * /proc/PID/exe per process; the detaching waits in a thread of its own).
+ * A later exec of the same file attaches afresh. */
+void goprobes_sweep(void);
+/* Go binaries whose probes goprobes_sweep took off. */
+uint64_t goprobes_detached(void);
 void goprobes_free(void);
 
 #endif /* WEFT_GOPROBES_H */

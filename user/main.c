@@ -193,11 +193,11 @@ static void print_stats(struct app *a, bool final)
 			", at most %" PRIu64 " us late), in process %" PRIu64
 			", suppressed as made by the process itself %" PRIu64
 			" (+%" PRIu64 " other spans of such processes); Go binaries %" PRIu64 " (probed %" PRIu64
-			", stripped %" PRIu64 ")\n",
+			", stripped %" PRIu64 ", taken off after their processes exited %" PRIu64 ")\n",
 			ls.wire_links, ls.wire_waited, ls.spans_held, ls.wire_misses,
 			ls.wire_miss_late_max_ns / 1000,
 			ls.process_links, ls.suppressed_client,
-			ls.suppressed_server, gb, ga, gs);
+			ls.suppressed_server, gb, ga, gs, goprobes_detached());
 		goprobes_tls_stats(&ga, &gs);
 		fprintf(stderr, "weft: tls: Go binaries with crypto/tls probed %" PRIu64
 			", not traced %" PRIu64 "; plaintext reads whose socket was "
@@ -321,6 +321,7 @@ static int run(struct app *a)
 		if (now - last_sweep >= 10ULL * 1000000000ULL) {
 			pairing_sweep(a->pairing, now);
 			procinfo_sweep();
+			goprobes_sweep();
 			warn_lost(a);
 			last_sweep = now;
 		}

@@ -9,7 +9,8 @@
 #              built from its module source: eBPF objects generated with the
 #              local clang (bpf2go, as its Dockerfile does), then go build ./cli
 #   obi        OpenTelemetry eBPF Instrumentation (go.opentelemetry.io/obi)
-#   beyla      Grafana Beyla (github.com/grafana/beyla/v2)
+#   beyla      Grafana Beyla (github.com/grafana/beyla/v2; else the v1
+#              releases the proxy still serves, BEYLA_FALLBACKS)
 # An anchor that cannot be fetched, built or run gets a row that says why
 # (the exact error line) instead of failing the script. Mounts securityfs at
 # /sys/kernel/security if it is not mounted (see below).
@@ -180,29 +181,52 @@ build_otel_auto() {
 	echo "$ver" >"$OTEL_AUTO_BIN.version"
 }
 
-# OBI and Beyla: the same path (module zip, eBPF objects generated with the
-# local clang by `go generate`, go build of the command). Written for when
-# the module is served; where the proxy refuses it, the refusal is the row.
-build_ebpf_instrument() { # MODULE CMD_DIR BIN NAME
-	local mod=$1 cmd=$2 bin=$3 name=$4 ver src out
+# OBI and Beyla: the same path (module zip; eBPF objects generated with the
+# local clang by `go generate` when the zip lacks them; go build of the
+# command). MODULE is asked for its version list; when the proxy refuses
+# that, each of FALLBACKS ("module@version", tried in order: exact versions
+# it may still serve) is tried. Where every one is refused, the refusals
+# are the row.
+build_ebpf_instrument() { # MODULE CMD_DIR BIN NAME [FALLBACK...]
+	local mod=$1 cmd=$2 bin=$3 name=$4 ver="" src out fb errs=""
+	shift 4
 	command -v go >/dev/null || { build_err="no go command in PATH"; return 1; }
-	newest_version "$mod" || { build_ver="(none listed)"; return 1; }
-	ver=$newest
-	build_ver=$ver
+	if newest_version "$mod"; then
+		ver=$newest
+		fetch_module "$mod" "$ver" "$ANCHORS_DIR/src/$name-$ver" || ver=""
+	fi
+	[ -n "$ver" ] || errs="$mod: $build_err"
+	for fb in "$@"; do
+		[ -z "$ver" ] || break
+		log "$name: trying $fb"
+		if fetch_module "${fb%@*}" "${fb#*@}" "$ANCHORS_DIR/src/$name-${fb#*@}"; then
+			mod=${fb%@*} ver=${fb#*@}
+		else
+			errs="$errs; $fb: $build_err"
+		fi
+	done
+	if [ -z "$ver" ]; then
+		build_ver="(none served)"
+		build_err=$errs
+		return 1
+	fi
+	build_ver="$mod $ver"
 	src=$ANCHORS_DIR/src/$name-$ver
-	log "$name: fetching $mod@$ver into $src"
-	fetch_module "$mod" "$ver" "$src" || return 1
+	log "$name: $mod@$ver in $src"
 	if ! out=$(cd "$src" && "${NICE[@]}" timeout 900 go mod download 2>&1); then
 		build_err=$(printf '%s\n' "$out" | tail -n 1); return 1
 	fi
-	log "$name: go generate ./... (eBPF objects with the local clang)"
-	if ! out=$(cd "$src" && "${NICE[@]}" timeout 1800 go generate ./... 2>&1); then
-		build_err=$(printf '%s\n' "$out" | grep -m1 -i 'error' || printf '%s\n' "$out" | tail -n 1); return 1
+	if [ -z "$(find "$src" -name '*_bpfel*.o' -print -quit)" ]; then
+		log "$name: go generate ./... (eBPF objects with the local clang)"
+		if ! out=$(cd "$src" && "${NICE[@]}" timeout 1800 go generate ./... 2>&1); then
+			build_err=$(printf '%s\n' "$out" | grep -m1 -i 'error' || printf '%s\n' "$out" | tail -n 1); return 1
+		fi
 	fi
+	log "$name: go build ./$cmd (niced; a few minutes)"
 	if ! out=$(cd "$src" && "${NICE[@]}" timeout 1800 go build -o "$bin" "./$cmd" 2>&1); then
 		build_err=$(printf '%s\n' "$out" | grep -v '^#' | head -n 1); return 1
 	fi
-	echo "$ver" >"$bin.version"
+	echo "$build_ver" >"$bin.version"
 }
 
 # --- running ----------------------------------------------------------------
@@ -485,8 +509,12 @@ for name in $ANCHORS; do
 		ok=0
 		case $name in
 		otel-auto) build_otel_auto && ok=1 ;;
-		obi) build_ebpf_instrument go.opentelemetry.io/obi cmd/obi "$OBI_BIN" obi && ok=1 ;;
-		beyla) build_ebpf_instrument github.com/grafana/beyla/v2 cmd/beyla "$BEYLA_BIN" beyla && ok=1 ;;
+		obi) build_ebpf_instrument go.opentelemetry.io/obi cmd/obi "$OBI_BIN" obi \
+			github.com/open-telemetry/opentelemetry-ebpf-instrumentation@v0.1.0 && ok=1 ;;
+		# Beyla 2 is not served; of Beyla 1, the proxy serves some exact
+		# releases (v1.8.0: its zip carries the eBPF objects, no replace)
+		beyla) build_ebpf_instrument github.com/grafana/beyla/v2 cmd/beyla "$BEYLA_BIN" beyla \
+			${BEYLA_FALLBACKS:-github.com/grafana/beyla@v1.9.0 github.com/grafana/beyla@v1.8.0} && ok=1 ;;
 		esac
 		if [ "$ok" = 0 ]; then
 			log "$name: not built: $build_err"

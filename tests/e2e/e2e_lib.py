@@ -213,7 +213,9 @@ class Weft:
 class Server:
     """A test HTTP server: kind is go1.19, go1.26 or python."""
 
-    def __init__(self, kind, host="127.0.0.1", port=None, service_name=None, name=None):
+    def __init__(self, kind, host="127.0.0.1", port=None, service_name=None, name=None,
+                 exe=None):
+        """exe: another copy of kind's goserver to run (a file of its own)."""
         self.kind, self.host = kind, host
         self.port = port or free_port(host)
         hp = "[%s]:%d" % (host, self.port) if ":" in host else "%s:%d" % (host, self.port)
@@ -221,7 +223,7 @@ class Server:
         if kind == "python":
             cmd = [sys.executable, PYSERVER, "-addr", hp, "-name", name]
         else:
-            cmd = [os.path.join(APPS, kind, "goserver"), "-addr", hp, "-name", name]
+            cmd = [exe or os.path.join(APPS, kind, "goserver"), "-addr", hp, "-name", name]
             if not os.access(cmd[0], os.X_OK):
                 raise Failed("%s missing: run tests/apps/build.sh" % cmd[0])
         env = dict(NO_PROXY_ENV)

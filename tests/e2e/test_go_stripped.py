@@ -29,8 +29,8 @@ GO = ["go1.19", "go1.26"]
 BINARIES = ["goserver-stripped", "goserver-pie-stripped"]
 VARIANTS = ["none", "traceparent"]
 
-# user/main.c's exit line: "...; Go binaries N (probed N, stripped N)"
-GO_STATS = re.compile(r"Go binaries (\d+) \(probed (\d+), stripped (\d+)\)")
+# user/main.c's exit line: "...; Go binaries N (probed N, stripped N, taken off ... N)"
+GO_STATS = re.compile(r"Go binaries (\d+) \(probed (\d+), stripped (\d+)[,)]")
 IN_PROCESS = re.compile(r"in process (\d+)")
 
 
