@@ -225,6 +225,9 @@ if anch:
     p("")
     p(anch)
     p("")
+    p("Figures the peers published themselves (Beyla, OBI, DeepFlow, Coroot, Pixie), not measured "
+      "here and not comparable one-to-one: [anchors.md](anchors.md#published-figures-of-peers-not-measured-here).")
+    p("")
 
 # ---- export micro-benchmark --------------------------------------------------------
 if sg:
