@@ -561,6 +561,7 @@ static void hold(struct pairing *p, struct conn *c, const struct chunk *ck)
 	if (ck->tail_len)
 		memcpy(h->bytes + ck->cap, ck->tail, ck->tail_len);
 	h->ck.tail = h->bytes + ck->cap;
+	c->last_ns = ck->ts_ns;		/* not idle: pairing_sweep */
 	if (c->held_tail)
 		c->held_tail->next = h;
 	else
