@@ -430,14 +430,16 @@ static __noinline int tls_swap(struct sock *sk, struct io_ctx *ic,
 		 * read often brings the first request along (tls_read_take) */
 		c->rx_end = chunk_seq(sk, WEFT_DIR_RECV, 0);
 	}
+	/* A known plaintext HTTP connection is never TLS: no lookup (the
+	 * steady state of plain traffic, in every Go process with net/http,
+	 * crypto/tls linked in and probed). A note found here would be one
+	 * left by a call that made no socket call (a Read that failed, a
+	 * Write to a closed connection) on a goroutine now doing plain I/O. */
+	if (c && c->http && !c->tls)
+		return 0;
 	t = ic->g && go_tls_active ? bpf_map_lookup_elem(&go_tls_calls, &k) : NULL;
 	if (!t)
 		return c && c->tls ? -1 : 0;
-	/* A note left by a call that made no socket call (a Read that
-	 * failed, a Write to a closed connection) on a goroutine now doing
-	 * plain I/O: a known plaintext HTTP connection is never TLS. */
-	if (c && c->http && !c->tls)
-		return 0;
 	if (c)
 		c->tls = 1;
 	{
