@@ -391,6 +391,8 @@ void goprobes_sweep(void)
 				all[k++] = b->links[i];
 			for (int i = 0; i < b->n_tls_links; i++)
 				all[k++] = b->tls_links[i];
+			int had = n;
+
 			for (int i = 0; i < k; i++) {
 				if (!all[i])
 					continue;
@@ -399,8 +401,8 @@ void goprobes_sweep(void)
 					abort();
 				links[n++] = all[i];
 			}
-			nbin++;
-			if (verbose && k)
+			nbin += n > had;
+			if (verbose && n > had)
 				fprintf(stderr, "weft: Go binary %s runs no more: its "
 					"probes are taken off\n", b->exe[0] ? b->exe : "?");
 		}
