@@ -8,7 +8,6 @@
 #include "spanbuild.h"
 #include "telemetry.h"
 #include "h2.h"
-#include "util.h"
 
 #define CONN_BUCKETS	16384
 #define MAX_PENDING	64	/* pipelined requests waiting per connection */
@@ -21,23 +20,6 @@
 /* An HTTP/2 server's SETTINGS may come before the client preface: kept
  * (up to this much) until the preface says the connection is HTTP/2. */
 #define H2_EARLY_MAX	1024
-/*
- * A client connection's response can reach us before its request. The
- * kernel side sends a request when its socket call returns; a client that
- * writes from one thread and reads from another (Go: writeLoop and
- * readLoop) can have the reader's record first when the writer is
- * preempted in between (seen under load: one client span lost, the
- * response an orphan and the request waiting for nothing). Such chunks
- * wait here, a few and briefly, for the request to come.
- */
-#define HOLD_MAX	8
-#define HOLD_NS		(200ULL * 1000000ULL)
-
-struct held {
-	struct held *next;
-	struct chunk ck;	/* data and tail point into bytes[] */
-	uint8_t bytes[];
-};
 
 struct conn {
 	struct conn *hnext;
@@ -63,11 +45,6 @@ struct conn {
 	enum weft_dir lead_dir;
 	uint64_t lead_ns;
 	uint32_t lead_seq;
-	/* responses that came before their request (HOLD_MAX) */
-	struct held *held, *held_tail;
-	int n_held;
-	uint64_t held_since;	/* agent's clock */
-	struct conn *held_next;	/* pairing's list of conns holding */
 };
 
 /* The sink framing (and h2) hand heads and response ends to. */
@@ -83,7 +60,6 @@ struct pairing {
 	struct conn *tab[CONN_BUCKETS];
 	struct pairing_stats stats;
 	struct link *link;
-	struct conn *holding;	/* conns with held chunks */
 };
 
 struct pairing *pairing_new(const struct pairing_opts *o, span_cb cb, void *ctx)
@@ -152,20 +128,6 @@ static void exchange_free(struct pairing *p, struct exchange *ex)
 static void h2_sink_of(struct pairing *p, struct conn *c, struct feed *f,
 		       struct h2_sink *k);
 
-/* Take c off the list of conns holding chunks. */
-static void unhold(struct pairing *p, struct conn *c)
-{
-	struct conn **pp = &p->holding;
-
-	if (!c->n_held)
-		return;
-	while (*pp && *pp != c)
-		pp = &(*pp)->held_next;
-	if (*pp)
-		*pp = c->held_next;
-	c->held_next = NULL;
-}
-
 static void conn_free(struct pairing *p, struct conn *c)
 {
 	struct conn **pp = &p->tab[bucket(&c->key)];
@@ -184,13 +146,6 @@ static void conn_free(struct pairing *p, struct conn *c)
 		h2_free(c->h2);
 	}
 	free(c->early);
-	unhold(p, c);
-	while (c->held) {
-		struct held *h = c->held;
-
-		c->held = h->next;
-		free(h);
-	}
 	for (int d = 0; d < 2; d++)
 		framing_free(&c->s[d]);
 	while (c->q_head) {
@@ -545,85 +500,9 @@ static bool h2_begin(struct pairing *p, struct conn *c, const struct chunk *ck)
 	return false;
 }
 
-static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck);
-
-/* Keep a copy of ck until its request came (or HOLD_NS passed). */
-static void hold(struct pairing *p, struct conn *c, const struct chunk *ck)
-{
-	struct held *h = malloc(sizeof(*h) + ck->cap + ck->tail_len);
-
-	if (!h)
-		abort();
-	h->next = NULL;
-	h->ck = *ck;
-	memcpy(h->bytes, ck->data, ck->cap);
-	h->ck.data = h->bytes;
-	if (ck->tail_len)
-		memcpy(h->bytes + ck->cap, ck->tail, ck->tail_len);
-	h->ck.tail = h->bytes + ck->cap;
-	c->last_ns = ck->ts_ns;		/* not idle: pairing_sweep */
-	if (c->held_tail)
-		c->held_tail->next = h;
-	else
-		c->held = h;
-	c->held_tail = h;
-	if (!c->n_held++) {
-		c->held_since = now_mono_ns();
-		c->held_next = p->holding;
-		p->holding = c;
-	}
-	p->stats.responses_held++;
-}
-
-/* The held chunks go through, in their order. */
-static void release(struct pairing *p, struct conn *c)
-{
-	struct held *h = c->held;
-
-	unhold(p, c);
-	c->held = c->held_tail = NULL;
-	c->n_held = 0;
-	while (h) {
-		struct held *next = h->next;
-
-		feed_chunk(p, c, &h->ck);
-		free(h);
-		h = next;
-	}
-}
-
-/* Should ck, a chunk the server sent on a client connection, wait for a
- * request not seen yet? */
-static bool should_hold(const struct conn *c, const struct chunk *ck)
-{
-	if (ck->dir != WEFT_DIR_RECV || c->ci.role != WEFT_ROLE_CLIENT ||
-	    c->upgraded || c->h2 || (ck->flags & WEFT_F_H2))
-		return false;
-	if (c->n_held)
-		return c->n_held < HOLD_MAX;
-	return c->q_len == 0 && !c->resp &&
-	       framing_between_messages(&c->s[WEFT_DIR_RECV]);
-}
-
 void pairing_chunk(struct pairing *p, const struct chunk *ck)
 {
 	struct conn *c = conn_get(p, &ck->conn, true);
-
-	if (c->ci.role == WEFT_ROLE_UNKNOWN && ck->role != WEFT_ROLE_UNKNOWN)
-		c->ci.role = ck->role;
-	if (should_hold(c, ck)) {
-		hold(p, c, ck);
-		return;
-	}
-	if (c->n_held && ck->dir == WEFT_DIR_RECV)
-		release(p, c);	/* HOLD_MAX reached: as they are, in order */
-	feed_chunk(p, c, ck);
-	if (c->n_held && c->q_len > 0)
-		release(p, c);	/* the request came: now its response */
-}
-
-static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck)
-{
 	struct feed f = { .p = p, .c = c };
 	const struct framing_sink sink = {
 		.ctx = &f, .head = on_head, .response_end = on_response_end,
@@ -631,6 +510,8 @@ static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck
 		.hdr_window = p->o.hdr_window, .stats = &p->stats.framing,
 	};
 
+	if (c->ci.role == WEFT_ROLE_UNKNOWN && ck->role != WEFT_ROLE_UNKNOWN)
+		c->ci.role = ck->role;
 	c->ci.addr = ck->addr;
 	c->last_ns = ck->ts_ns;
 	if (c->upgraded) {
@@ -703,8 +584,6 @@ void pairing_close(struct pairing *p, const struct conn_end *e)
 
 	if (!c)
 		return;
-	if (c->n_held)
-		release(p, c);	/* no request came: they are what they are */
 	conn_end(p, c, e->ts_ns, e->reset ? EXCH_RESET : EXCH_CLOSED);
 	conn_free(p, c);
 }
@@ -728,13 +607,6 @@ void pairing_sweep(struct pairing *p, uint64_t now)
 
 void pairing_tick(struct pairing *p, uint64_t now)
 {
-	struct conn *c = p->holding, *next;
-
-	for (; c; c = next) {
-		next = c->held_next;
-		if (now - c->held_since >= HOLD_NS)
-			release(p, c);
-	}
 	link_tick(p->link, now);
 }
 
@@ -743,11 +615,8 @@ void pairing_flush(struct pairing *p)
 	for (int b = 0; b < CONN_BUCKETS; b++) {
 		while (p->tab[b]) {
 			struct conn *c = p->tab[b];
-			struct stream *rs;
+			struct stream *rs = resp_stream(c);
 
-			if (c->n_held)
-				release(p, c);
-			rs = resp_stream(c);
 			/* until-close bodies are as complete as they will get */
 			if (c->resp && framing_until_close(rs))
 				response_done(p, c, framing_last_ns(rs), EXCH_DONE);

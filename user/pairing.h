@@ -47,8 +47,6 @@ struct pairing_stats {
 	uint64_t conns_open;		/* connections followed now */
 	struct framing_stats framing;	/* not HTTP, heads truncated */
 	uint64_t orphan_responses;	/* responses with no request seen */
-	uint64_t responses_held;	/* client-side chunks that came before
-					 * their request and waited for it */
 	uint64_t closed_early;		/* exchanges cut by close/reset (error spans) */
 	uint64_t timed_out;		/* requests with no response before idle timeout */
 	uint64_t incomplete_at_exit;	/* requests pending when weft stopped */

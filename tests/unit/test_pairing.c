@@ -21,7 +21,6 @@
 #include "ids.h"
 #include "procinfo.h"
 #include "test.h"
-#include "util.h"
 
 #define T0	1000000000000ULL	/* a monotonic time: 1000 s after boot */
 #define MS	1000000ULL
@@ -1091,66 +1090,6 @@ static bool test_orphan_response(void)
 	CHECK_INT(nspans, 1);
 	CHECK_STR(astr(spans[0], "url.path"), "/fine");
 	CHECK_INT(stats().orphan_responses, 1);
-	return true;
-}
-
-/*
- * A client's response record before its request record (Go: the reader
- * thread's record first while the writer was preempted): held, then
- * paired once the request comes. Held too long, past HOLD_MAX chunks, or
- * at a close: through as they are (orphans).
- */
-static bool test_response_before_request(void)
-{
-	struct kconn k;
-
-	pairing_fresh(0, 0);
-	kc_client(&k, 26, 40100);
-	RECV(&k, "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", T0 + 5 * MS);
-	CHECK_INT(nspans, 0);
-	SEND(&k, "POST /late HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n", T0);
-	CHECK_INT(nspans, 1);
-	CHECK_STR(astr(spans[0], "url.path"), "/late");
-	CHECK_INT(aint(spans[0], "http.response.status_code"), 201);
-	CHECK_INT(dur(spans[0]), 5 * MS);
-	CHECK_INT(stats().orphan_responses, 0);
-	CHECK_INT(stats().responses_held, 1);
-
-	/* the response's body in its own chunk waits behind its head */
-	RECV(&k, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", T0 + 12 * MS);
-	RECV(&k, "body", T0 + 13 * MS);
-	SEND(&k, "GET /two HTTP/1.1\r\nHost: b\r\n\r\n", T0 + 10 * MS);
-	CHECK_INT(nspans, 2);
-	CHECK_STR(astr(spans[1], "url.path"), "/two");
-	CHECK_INT(dur(spans[1]), 3 * MS);
-
-	/* no request within the wait: an orphan, as before */
-	RECV(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 20 * MS);
-	pairing_tick(cur, now_mono_ns() + 300 * MS);
-	CHECK_INT(stats().orphan_responses, 1);
-	CHECK_INT(nspans, 2);
-
-	/* a server's connection never holds: its responses are sends */
-	kc_server(&k, 27, 50015);
-	SEND(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0);
-	CHECK_INT(stats().orphan_responses, 2);
-
-	/* more than the few it holds: through in their order, orphans */
-	kc_client(&k, 28, 40101);
-	for (int i = 0; i < 9; i++)
-		RECV(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + i * MS);
-	CHECK_INT(stats().orphan_responses, 11);
-	SEND(&k, "GET /after HTTP/1.1\r\n\r\n", T0 + 20 * MS);
-	RECV(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 21 * MS);
-	CHECK_INT(nspans, 3);
-	CHECK_STR(astr(spans[2], "url.path"), "/after");
-
-	/* held when the connection closes: released first, then the close */
-	kc_client(&k, 29, 40102);
-	RECV(&k, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", T0 + 30 * MS);
-	k_close(&k, TCP_ESTABLISHED, T0 + 31 * MS);
-	CHECK_INT(stats().orphan_responses, 12);
-	CHECK_INT(nspans, 3);
 	return true;
 }
 
@@ -2373,7 +2312,6 @@ int main(void)
 	RUN(test_split_head_cookie);
 	RUN(test_truncated_head);
 	RUN(test_orphan_response);
-	RUN(test_response_before_request);
 	RUN(test_garbage_then_valid);
 	RUN(test_b3_sampling);
 	RUN(test_traceparent);
