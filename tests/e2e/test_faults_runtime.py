@@ -169,21 +169,24 @@ def in_process_chain(w, go, py, tid, sid):
     return e
 
 
+def chain_request(w, go, py):
+    """One curl -> go /call -> py /hello request with a traceparent; the
+    errors of its in-process chain (in_process_chain), [] when right."""
+    tid, sid = os.urandom(16).hex(), os.urandom(8).hex()
+    r = start(L.curl, go.url("/call?url=%s" % py.url("/hello")),
+              headers=["traceparent: 00-%s-%s-01" % (tid, sid)])
+    assert r.transfers[0]["code"] == 200
+    w.wait_for(lambda ss: not in_process_chain(w, go, py, tid, sid), 10)
+    return in_process_chain(w, go, py, tid, sid)
+
+
 def test_traced_go_server_restarted(weft, fresh_server):
     go = fresh_server("go1.26")
     py = fresh_server("python")
     port = go.port
     w = weft(ports=[port, py.port])
 
-    def request():
-        tid, sid = os.urandom(16).hex(), os.urandom(8).hex()
-        r = start(L.curl, go.url("/call?url=%s" % py.url("/hello")),
-                  headers=["traceparent: 00-%s-%s-01" % (tid, sid)])
-        assert r.transfers[0]["code"] == 200
-        w.wait_for(lambda ss: not in_process_chain(w, go, py, tid, sid), 10)
-        return in_process_chain(w, go, py, tid, sid)
-
-    L.assert_ok(request(), w.spans(), what="first instance")
+    L.assert_ok(chain_request(w, go, py), w.spans(), what="first instance")
     first_pid = go.pid
     go.proc.kill()
     go.proc.wait()
@@ -191,7 +194,7 @@ def test_traced_go_server_restarted(weft, fresh_server):
     assert go.pid != first_pid
     errs = []
     for _ in range(3):
-        errs += request()
+        errs += chain_request(w, go, py)
     L.assert_ok(errs, w.spans(), what="second instance (pid %d, first %d)" % (go.pid, first_pid))
     assert w.stop(timeout=STOP_S) == 0
     m = GO_STATS.search(w.stderr())
@@ -214,15 +217,7 @@ def test_exited_go_binary_probes_taken_off(weft, fresh_server, tmp_path):
     port = go.port
     w = weft(ports=[port, py.port], args=["-v"])
 
-    def chain():
-        tid, sid = os.urandom(16).hex(), os.urandom(8).hex()
-        r = start(L.curl, go.url("/call?url=%s" % py.url("/hello")),
-                  headers=["traceparent: 00-%s-%s-01" % (tid, sid)])
-        assert r.transfers[0]["code"] == 200
-        w.wait_for(lambda ss: not in_process_chain(w, go, py, tid, sid), 10)
-        return in_process_chain(w, go, py, tid, sid)
-
-    L.assert_ok(chain(), w.spans(), what="before the exit")
+    L.assert_ok(chain_request(w, go, py), w.spans(), what="before the exit")
     before = _fds(w.proc.pid)
     go.stop()
     said = "Go binary %s runs no more: its probes are taken off" % exe
@@ -248,7 +243,7 @@ def test_exited_go_binary_probes_taken_off(weft, fresh_server, tmp_path):
     assert again in w.stderr(), w.stderr()[-3000:]
     errs = []
     for _ in range(2):
-        errs += chain()
+        errs += chain_request(w, go, py)
     L.assert_ok(errs, w.spans(), what="a new process of the same file")
     assert w.stop(timeout=STOP_S) == 0
     m = re.search(r"taken off after their processes exited (\d+)\)", w.stderr())
