@@ -154,9 +154,9 @@ static void print_stats(struct app *a, bool final)
 	loader_counters(&a->loader, c);
 	pairing_get_stats(a->pairing, &ss);
 	fprintf(stderr, "weft: %s: spans %" PRIu64 " (output %" PRIu64
-		", unsampled %" PRIu64 "), records %" PRIu64 ", connections open %" PRIu64 "\n",
+		", unsampled %" PRIu64 "), records %" PRIu64 ", connections open %" PRIu64 " (peak %" PRIu64 ")\n",
 		final ? "at exit" : "stats", ss.spans, a->spans_out,
-		a->spans_unsampled, a->records, ss.conns_open);
+		a->spans_unsampled, a->records, ss.conns_open, ss.conns_open_peak);
 	fprintf(stderr, "weft: drops: ring buffer full %" PRIu64 ", user memory unreadable %" PRIu64
 		", header blocks over window %" PRIu64 " (kernel) / %" PRIu64
 		" (agent), undecodable socket calls %" PRIu64 "\n",

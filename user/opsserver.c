@@ -363,6 +363,9 @@ static void pipeline_metrics(FILE *f, const struct ops_snapshot *s)
 	       "spans not output: their trace is marked not sampled", s->agent.spans_unsampled);
 	single(f, "weft_connections_open", "gauge",
 	       "connections the agent follows now", p->conns_open);
+	single(f, "weft_connections_open_peak", "gauge",
+	       "the most connections the agent followed at once since it started",
+	       p->conns_open_peak);
 	family(f, "weft_agent_events_total", "counter",
 	       "exchanges and chunks the agent could not make a whole span of, by reason");
 	sample(f, "weft_agent_events_total", "event", "not_http", p->framing.not_http);

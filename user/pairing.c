@@ -108,7 +108,8 @@ static struct conn *conn_get(struct pairing *p, const struct weft_conn_key *k,
 	c->ci.conn = *k;
 	c->hnext = *head;
 	*head = c;
-	p->stats.conns_open++;
+	if (++p->stats.conns_open > p->stats.conns_open_peak)
+		p->stats.conns_open_peak = p->stats.conns_open;
 	return c;
 }
 

@@ -45,6 +45,7 @@ struct pairing_opts {
 struct pairing_stats {
 	uint64_t spans;			/* spans built */
 	uint64_t conns_open;		/* connections followed now */
+	uint64_t conns_open_peak;	/* the most followed at once since start */
 	struct framing_stats framing;	/* not HTTP, heads truncated */
 	uint64_t orphan_responses;	/* responses with no request seen */
 	uint64_t closed_early;		/* exchanges cut by close/reset (error spans) */

@@ -99,6 +99,18 @@ def periodic_stats(w):
     return out
 
 
+def peak_connections(w):
+    """The most connections weft followed at once, from the '(peak N)' of
+    its last stats line (at exit or --stats): a 1 s sample misses a
+    peak that comes and goes between two samples."""
+    peak = None
+    for line in list(w.err):
+        m = re.match(r"weft: (?:stats|at exit): spans .*connections open \d+ \(peak (\d+)\)", line)
+        if m:
+            peak = int(m.group(1))
+    return peak
+
+
 def clean_exit_errors(w):
     """Why weft's exit was not clean ([] when it was): exit code, sanitizer
     or crash reports, missing exit statistics."""

@@ -246,6 +246,7 @@ static void fill(struct ops_snapshot *s)
 	s->agent = (struct ops_agent_counts){ 11, 12, 13, 14 };
 	s->pairing.spans = 21;
 	s->pairing.conns_open = 22;
+	s->pairing.conns_open_peak = 40;
 	s->pairing.framing.not_http = 23;
 	s->pairing.timed_out = 24;
 	s->links.wire_links = 31;
@@ -306,6 +307,7 @@ static bool test_metrics_text(void)
 		     has_line(text, "weft_spans_unsampled_total 14") &&
 		     has_line(text, "weft_spans_total 21") &&
 		     has_line(text, "weft_connections_open 22") &&
+		     has_line(text, "weft_connections_open_peak 40") &&
 		     has_line(text, "weft_agent_events_total{event=\"not_http\"} 23") &&
 		     has_line(text, "weft_agent_events_total{event=\"timed_out\"} 24") &&
 		     has_line(text, "weft_links_total{scope=\"node\"} 31") &&
