@@ -36,10 +36,12 @@ struct conn_state {
 	__u8 h2;		/* began with the HTTP/2 preface: bytes go whole */
 	__u8 tls;		/* TLS: its plaintext comes from uprobes, the
 				 * socket's own bytes are ciphertext */
-	__u8 pad[2];
+	__u8 tx_base_ok;	/* tx_base is set: seen from its handshake */
+	__u8 pad;
 	__u32 rx_end;		/* TLS, before the first message: sequence
 				 * number where the last read ended */
-	__u32 pad2;
+	__u32 tx_base;		/* write_seq when the handshake ended: a read
+				 * before any send has nothing to wait for */
 	__u64 last_ts;		/* when the tracepoint of the socket's last
 				 * record fired (send_ts) */
 	struct dir_state d[2];	/* indexed by enum weft_dir */

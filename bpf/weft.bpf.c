@@ -263,6 +263,18 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	rec->origin_g = dir == WEFT_DIR_SEND && c->role != WEFT_ROLE_SERVER ?
 			go_origin(rec->h.pid, ic->g) : 0;
 	rec->seq = ic->has_seq ? ic->seq : chunk_seq(sk, dir, len);
+	rec->tx_seq = 0;
+	/* a socket's own read: where its sends had got to (TLS plaintext
+	 * is not counted in the socket's sequence numbers), unless it is
+	 * known that nothing was sent */
+	if (dir == WEFT_DIR_RECV && !ic->tls) {
+		__u32 w = BPF_CORE_READ((struct tcp_sock *)sk, write_seq);
+
+		if (!c->tx_base_ok || w != c->tx_base) {
+			rec->tx_seq = w;
+			flags |= WEFT_F_TX_SEQ;
+		}
+	}
 	rec->len = len;
 	rec->cap_len = cap;
 	rec->flags = flags;
@@ -613,6 +625,8 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 			.gen = bpf_ktime_get_ns(),
 			.role = oldstate == TCP_SYN_SENT ? WEFT_ROLE_CLIENT
 							 : WEFT_ROLE_SERVER,
+			.tx_base_ok = 1,
+			.tx_base = BPF_CORE_READ((struct tcp_sock *)sk, write_seq),
 		};
 
 		/* before the filters: a scraper's port may be filtered in */

@@ -58,6 +58,8 @@ enum weft_role {
 					   * WEFT_DATA_MAX, no message marks */
 #define WEFT_F_TLS		(1u << 6) /* plaintext of a TLS library call (Go's
 					   * crypto/tls), not the socket's bytes */
+#define WEFT_F_TX_SEQ		(1u << 7) /* a read's tx_seq is set: the socket's
+					   * write_seq when the read returned */
 
 /* Connection identity and addresses; network byte order for addresses. */
 struct weft_conn_key {
@@ -136,7 +138,12 @@ struct weft_data_rec {
 	__u8 pad;
 	char comm[16];
 	__u8 tail[WEFT_TAIL_LEN]; /* last bytes of the chunk, for framing */
-	__u32 pad2;
+	__u32 tx_seq;		/* reads (WEFT_F_TX_SEQ): the sequence number
+				 * after the last byte this socket had been
+				 * given to send. A client's response can reach
+				 * the ring before the record of the request it
+				 * answers (Go writes and reads on two threads):
+				 * the agent waits for the sends up to here. */
 	__u8 data[];		/* cap_len bytes copied from the start */
 };
 

@@ -332,6 +332,11 @@ void framing_feed(struct stream *s, const struct chunk *ck,
 	}
 }
 
+bool framing_between_messages(const struct stream *s)
+{
+	return (s->st == ST_IDLE || s->st == ST_LOST) && !s->pend_len;
+}
+
 bool framing_until_close(const struct stream *s)
 {
 	return s->st == ST_BODY_EOF;

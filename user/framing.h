@@ -84,6 +84,8 @@ struct stream {
  * connection was upgraded; the caller feeds such a connection no more. */
 void framing_feed(struct stream *s, const struct chunk *ck,
 		  const struct framing_sink *sink);
+/* Nothing of a message in progress: the next byte starts one. */
+bool framing_between_messages(const struct stream *s);
 /* The body in progress runs until the close, which ends it completely. */
 bool framing_until_close(const struct stream *s);
 /* Time of the last byte of the current message seen. */

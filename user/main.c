@@ -165,9 +165,11 @@ static void print_stats(struct app *a, bool final)
 	fprintf(stderr, "weft: exchanges: closed before response %" PRIu64
 		", orphan responses %" PRIu64 ", not HTTP %" PRIu64
 		", timed out %" PRIu64 ", too many pipelined %" PRIu64
-		", incomplete at exit %" PRIu64 "\n",
+		", incomplete at exit %" PRIu64 "; responses before their request %" PRIu64
+		" (could not wait %" PRIu64 ")\n",
 		ss.closed_early, ss.orphan_responses, ss.framing.not_http, ss.timed_out,
-		ss.pending_overflow, ss.incomplete_at_exit);
+		ss.pending_overflow, ss.incomplete_at_exit, ss.responses_early,
+		ss.responses_early_unheld);
 	fprintf(stderr, "weft: http2: connections %" PRIu64 ", streams %" PRIu64
 		"; lost: connections out of step %" PRIu64 " (records missing %" PRIu64
 		", streams dropped %" PRIu64

@@ -377,6 +377,12 @@ static void pipeline_metrics(FILE *f, const struct ops_snapshot *s)
 	sample(f, "weft_agent_events_total", "event", "too_many_pipelined", p->pending_overflow);
 	sample(f, "weft_agent_events_total", "event", "incomplete_at_exit",
 	       p->incomplete_at_exit);
+	single(f, "weft_responses_before_request_total", "counter",
+	       "client reads whose record came before their request's, and waited for it",
+	       p->responses_early);
+	single(f, "weft_responses_before_request_unheld_total", "counter",
+	       "such reads that could not wait (over the bounds): likely orphans",
+	       p->responses_early_unheld);
 
 	family(f, "weft_links_total", "counter",
 	       "spans parented by weft: to a client span on this node, or in the process");

@@ -20,6 +20,26 @@
 /* An HTTP/2 server's SETTINGS may come before the client preface: kept
  * (up to this much) until the preface says the connection is HTTP/2. */
 #define H2_EARLY_MAX	1024
+/*
+ * A client's response can reach us before the request it answers. The
+ * kernel side sends a write's record when the socket call returns; a
+ * client that writes on one thread and reads on another (Go: writeLoop
+ * and readLoop) has the reader's record first when the writer is
+ * preempted in between (seen under load: a client span lost, its response
+ * an orphan). A read's record says where the socket's sends had got to
+ * (tx_seq): when sends up to there have not come yet, the read waits for
+ * them, a few chunks and briefly, and goes when they come, when a later
+ * send shows they were lost (a full ring buffer), or when time is up.
+ */
+#define HOLD_MAX	8			/* chunks per connection */
+#define HOLD_BYTES_MAX	(4u << 20)		/* all connections */
+#define HOLD_NS		(200ULL * 1000000ULL)
+
+struct held {
+	struct held *next;
+	struct chunk ck;	/* data and tail point into bytes[] */
+	uint8_t bytes[];
+};
 
 struct conn {
 	struct conn *hnext;
@@ -45,6 +65,15 @@ struct conn {
 	enum weft_dir lead_dir;
 	uint64_t lead_ns;
 	uint32_t lead_seq;
+	/* where the socket's own sends seen so far ended (HOLD_*) */
+	bool tx_known;
+	uint32_t tx_end;
+	/* reads waiting for sends up to wait_seq */
+	struct held *held, *held_tail;
+	int n_held;
+	uint32_t wait_seq;
+	uint64_t held_since;
+	struct conn *held_next;	/* pairing's list of connections holding */
 };
 
 /* The sink framing (and h2) hand heads and response ends to. */
@@ -60,6 +89,9 @@ struct pairing {
 	struct conn *tab[CONN_BUCKETS];
 	struct pairing_stats stats;
 	struct link *link;
+	struct conn *holding;	/* connections with held reads */
+	size_t held_bytes;
+	uint64_t now;		/* the last pairing_tick's */
 };
 
 struct pairing *pairing_new(const struct pairing_opts *o, span_cb cb, void *ctx)
@@ -129,6 +161,31 @@ static void exchange_free(struct pairing *p, struct exchange *ex)
 static void h2_sink_of(struct pairing *p, struct conn *c, struct feed *f,
 		       struct h2_sink *k);
 
+/* Take c off the list of connections holding reads; its held chunks are
+ * the caller's. */
+static struct held *unhold(struct pairing *p, struct conn *c)
+{
+	struct conn **pp = &p->holding;
+	struct held *h = c->held;
+
+	if (!c->n_held)
+		return NULL;
+	while (*pp && *pp != c)
+		pp = &(*pp)->held_next;
+	if (*pp)
+		*pp = c->held_next;
+	c->held_next = NULL;
+	c->held = c->held_tail = NULL;
+	c->n_held = 0;
+	return h;
+}
+
+static void held_free(struct pairing *p, struct held *h)
+{
+	p->held_bytes -= sizeof(*h) + h->ck.cap + h->ck.tail_len;
+	free(h);
+}
+
 static void conn_free(struct pairing *p, struct conn *c)
 {
 	struct conn **pp = &p->tab[bucket(&c->key)];
@@ -147,6 +204,10 @@ static void conn_free(struct pairing *p, struct conn *c)
 		h2_free(c->h2);
 	}
 	free(c->early);
+	for (struct held *h = unhold(p, c), *n; h; h = n) {
+		n = h->next;
+		held_free(p, h);
+	}
 	for (int d = 0; d < 2; d++)
 		framing_free(&c->s[d]);
 	while (c->q_head) {
@@ -501,9 +562,111 @@ static bool h2_begin(struct pairing *p, struct conn *c, const struct chunk *ck)
 	return false;
 }
 
+/* Is sequence number a after b (mod 2^32)? */
+static bool seq_after(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck);
+
+/* The held reads go through, in their order. */
+static void release(struct pairing *p, struct conn *c)
+{
+	for (struct held *h = unhold(p, c), *n; h; h = n) {
+		n = h->next;
+		feed_chunk(p, c, &h->ck);
+		held_free(p, h);
+	}
+}
+
+/*
+ * Should ck, a read on a client connection, wait for sends whose records
+ * have not come? Only a read that starts a response while no request is
+ * waiting for one, or one behind such a read.
+ */
+static bool wants_hold(const struct conn *c, const struct chunk *ck)
+{
+	if (ck->dir != WEFT_DIR_RECV || !(ck->flags & WEFT_F_TX_SEQ) ||
+	    c->ci.role != WEFT_ROLE_CLIENT || c->upgraded || c->h2 ||
+	    (ck->flags & WEFT_F_H2))
+		return false;
+	if (c->n_held)
+		return true;
+	if (c->q_len || c->resp || !(ck->flags & WEFT_F_MSG_START) ||
+	    !framing_between_messages(&c->s[WEFT_DIR_RECV]))
+		return false;
+	/* no send seen yet on this connection: its request may be coming */
+	return !c->tx_known || seq_after(ck->tx_seq, c->tx_end);
+}
+
+/* Keep a copy of ck until the sends it follows came; false when over
+ * the bounds (it goes through now, as it is). */
+static bool hold(struct pairing *p, struct conn *c, const struct chunk *ck)
+{
+	size_t sz = sizeof(struct held) + ck->cap + ck->tail_len;
+	struct held *h;
+
+	if (c->n_held >= HOLD_MAX || p->held_bytes + sz > HOLD_BYTES_MAX) {
+		p->stats.responses_early_unheld++;
+		return false;
+	}
+	h = malloc(sz);
+	if (!h)
+		abort();
+	h->next = NULL;
+	h->ck = *ck;
+	if (ck->cap)
+		memcpy(h->bytes, ck->data, ck->cap);
+	h->ck.data = h->bytes;
+	if (ck->tail_len)
+		memcpy(h->bytes + ck->cap, ck->tail, ck->tail_len);
+	h->ck.tail = h->bytes + ck->cap;
+	p->held_bytes += sz;
+	if (c->held_tail)
+		c->held_tail->next = h;
+	else
+		c->held = h;
+	c->held_tail = h;
+	if (!c->n_held++) {
+		p->stats.responses_early++;
+		c->wait_seq = ck->tx_seq;
+		c->held_since = p->now > ck->ts_ns ? p->now : ck->ts_ns;
+		c->held_next = p->holding;
+		p->holding = c;
+	} else if (seq_after(ck->tx_seq, c->wait_seq)) {
+		c->wait_seq = ck->tx_seq;
+	}
+	return true;
+}
+
 void pairing_chunk(struct pairing *p, const struct chunk *ck)
 {
 	struct conn *c = conn_get(p, &ck->conn, true);
+	bool own_send = ck->dir == WEFT_DIR_SEND && !(ck->flags & WEFT_F_TLS);
+
+	if (c->ci.role == WEFT_ROLE_UNKNOWN && ck->role != WEFT_ROLE_UNKNOWN)
+		c->ci.role = ck->role;
+	if (wants_hold(c, ck)) {
+		if (hold(p, c, ck))
+			return;
+		release(p, c);	/* over the bounds: as they are, in order */
+	}
+	/* a send that starts at or after where the held reads wait: the
+	 * sends they waited for are lost (ring buffer full) */
+	if (c->n_held && own_send && !seq_after(c->wait_seq, ck->seq))
+		release(p, c);
+	feed_chunk(p, c, ck);
+	if (own_send) {
+		c->tx_end = ck->seq + ck->len;
+		c->tx_known = true;
+		if (c->n_held && !seq_after(c->wait_seq, c->tx_end))
+			release(p, c);	/* the request came: now its response */
+	}
+}
+
+static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck)
+{
 	struct feed f = { .p = p, .c = c };
 	const struct framing_sink sink = {
 		.ctx = &f, .head = on_head, .response_end = on_response_end,
@@ -511,8 +674,6 @@ void pairing_chunk(struct pairing *p, const struct chunk *ck)
 		.hdr_window = p->o.hdr_window, .stats = &p->stats.framing,
 	};
 
-	if (c->ci.role == WEFT_ROLE_UNKNOWN && ck->role != WEFT_ROLE_UNKNOWN)
-		c->ci.role = ck->role;
 	c->ci.addr = ck->addr;
 	c->last_ns = ck->ts_ns;
 	if (c->upgraded) {
@@ -585,6 +746,7 @@ void pairing_close(struct pairing *p, const struct conn_end *e)
 
 	if (!c)
 		return;
+	release(p, c);	/* no request came: they are what they are */
 	conn_end(p, c, e->ts_ns, e->reset ? EXCH_RESET : EXCH_CLOSED);
 	conn_free(p, c);
 }
@@ -608,6 +770,12 @@ void pairing_sweep(struct pairing *p, uint64_t now)
 
 void pairing_tick(struct pairing *p, uint64_t now)
 {
+	p->now = now;
+	for (struct conn *c = p->holding, *next; c; c = next) {
+		next = c->held_next;
+		if (now - c->held_since >= HOLD_NS)
+			release(p, c);
+	}
 	link_tick(p->link, now);
 }
 
@@ -616,8 +784,10 @@ void pairing_flush(struct pairing *p)
 	for (int b = 0; b < CONN_BUCKETS; b++) {
 		while (p->tab[b]) {
 			struct conn *c = p->tab[b];
-			struct stream *rs = resp_stream(c);
+			struct stream *rs;
 
+			release(p, c);
+			rs = resp_stream(c);
 			/* until-close bodies are as complete as they will get */
 			if (c->resp && framing_until_close(rs))
 				response_done(p, c, framing_last_ns(rs), EXCH_DONE);

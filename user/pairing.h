@@ -48,6 +48,11 @@ struct pairing_stats {
 	uint64_t conns_open_peak;	/* the most followed at once since start */
 	struct framing_stats framing;	/* not HTTP, heads truncated */
 	uint64_t orphan_responses;	/* responses with no request seen */
+	uint64_t responses_early;	/* client reads that came before the
+					 * record of a send they follow, and
+					 * waited for it (pairing.c HOLD_*) */
+	uint64_t responses_early_unheld; /* ... that could not wait: over
+					 * the per-connection or total bound */
 	uint64_t closed_early;		/* exchanges cut by close/reset (error spans) */
 	uint64_t timed_out;		/* requests with no response before idle timeout */
 	uint64_t incomplete_at_exit;	/* requests pending when weft stopped */

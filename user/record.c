@@ -20,6 +20,7 @@ static enum record_kind decode_data(const struct weft_data_rec *r, size_t size,
 	c->comm[sizeof(c->comm) - 1] = '\0';
 	c->ts_ns = r->h.ts_ns;
 	c->seq = r->seq;
+	c->tx_seq = r->tx_seq;
 	c->len = r->len;
 	c->data = r->data;
 	c->cap = r->cap_len < r->len ? r->cap_len : r->len;

@@ -24,6 +24,8 @@ struct chunk {
 	char comm[16];			/* NUL-terminated */
 	uint64_t ts_ns;			/* CLOCK_MONOTONIC */
 	uint32_t seq;			/* TCP sequence number of the first byte */
+	uint32_t tx_seq;		/* reads with WEFT_F_TX_SEQ: the socket's
+					 * write_seq then (include/weft.h) */
 	uint32_t len;			/* bytes the call moved */
 	const uint8_t *data;		/* the first cap of them (cap <= len) */
 	uint32_t cap;

@@ -149,6 +149,8 @@ struct kconn {
 	uint32_t pid;		/* process (0: this one) */
 	uint32_t tid;		/* thread doing the I/O (link.c rule 1) */
 	uint32_t seq[2];	/* next TCP sequence number, by direction */
+	bool tx_base_ok;	/* seen from the handshake: tx_base is set */
+	uint32_t tx_base;	/* seq[WEFT_DIR_SEND] at the handshake */
 	struct kc_dir d[2];
 	struct weft_addr addr;
 	uint32_t hdr_window, body_capture;
@@ -182,6 +184,8 @@ static void kc_init(struct kconn *k, uint64_t sk, uint8_t role,
 		k->exists = true;
 		k->role = role;
 		k->gen = sk * 1000 + 7;
+		k->tx_base_ok = true;
+		k->tx_base = k->seq[WEFT_DIR_SEND];
 	}
 }
 
@@ -237,6 +241,12 @@ static struct weft_data_rec *k_io(struct kconn *k, int dir, const void *p,
 	r->seq = seq;
 	r->len = len;
 	r->cap_len = cap;
+	/* emit_chunk: where the sends had got to, unless known to be none */
+	if (dir == WEFT_DIR_RECV &&
+	    !(k->tx_base_ok && k->seq[WEFT_DIR_SEND] == k->tx_base)) {
+		r->tx_seq = k->seq[WEFT_DIR_SEND];
+		flags |= WEFT_F_TX_SEQ;
+	}
 	r->flags = flags;
 	r->dir = dir;
 	r->role = k->role;
@@ -274,7 +284,7 @@ static int io(struct kconn *k, int dir, const void *p, size_t len, uint64_t ts)
 
 	if (!r)
 		return -1;
-	flags = r->flags;
+	flags = r->flags & ~WEFT_F_TX_SEQ;	/* the tests check capture flags */
 	feed_data(r);
 	free(r);
 	return flags;
@@ -1090,6 +1100,118 @@ static bool test_orphan_response(void)
 	CHECK_INT(nspans, 1);
 	CHECK_STR(astr(spans[0], "url.path"), "/fine");
 	CHECK_INT(stats().orphan_responses, 1);
+	return true;
+}
+
+/* The record of a send the kernel made now, to be fed later. */
+static struct weft_data_rec *late_send(struct kconn *k, const char *s, uint64_t ts)
+{
+	return k_io(k, WEFT_DIR_SEND, s, strlen(s), ts);
+}
+
+#define RESP0 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+/*
+ * A client's response whose record comes before its request's (Go: the
+ * reader thread's record first while the writer was preempted after its
+ * send): the read says where the sends had got to (tx_seq), so it waits
+ * for them and pairs. A send lost to a full ring buffer shows as a later
+ * send starting past that point: the read goes on as the orphan it is,
+ * never paired with the wrong request.
+ */
+static bool test_response_before_request(void)
+{
+	struct weft_data_rec *r;
+	struct kconn k;
+
+	pairing_fresh(0, 0);
+	kc_client(&k, 26, 40100);
+	r = late_send(&k, "POST /late HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n", T0);
+	RECV(&k, "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", T0 + 5 * MS);
+	CHECK_INT(nspans, 0);
+	feed_data(r);
+	free(r);
+	CHECK_INT(nspans, 1);
+	CHECK_STR(astr(spans[0], "url.path"), "/late");
+	CHECK_INT(aint(spans[0], "http.response.status_code"), 201);
+	CHECK_INT(dur(spans[0]), 5 * MS);
+	CHECK_INT(stats().orphan_responses, 0);
+	CHECK_INT(stats().responses_early, 1);
+
+	/* keep-alive: the next response's body, in a chunk of its own,
+	 * waits behind its head */
+	r = late_send(&k, "GET /two HTTP/1.1\r\nHost: b\r\n\r\n", T0 + 10 * MS);
+	RECV(&k, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", T0 + 12 * MS);
+	RECV(&k, "body", T0 + 13 * MS);
+	CHECK_INT(nspans, 1);
+	feed_data(r);
+	free(r);
+	CHECK_INT(nspans, 2);
+	CHECK_STR(astr(spans[1], "url.path"), "/two");
+	CHECK_INT(dur(spans[1]), 3 * MS);
+
+	/* in order, as almost always: nothing waits */
+	SEND(&k, "GET /three HTTP/1.1\r\n\r\n", T0 + 20 * MS);
+	RECV(&k, RESP0, T0 + 21 * MS);
+	CHECK_INT(nspans, 3);
+	CHECK_INT(stats().responses_early, 2);
+
+	/* the request's record lost (ring buffer full): the next send
+	 * starts past where the read waited, so the read is an orphan and
+	 * the next request gets its own response, not that one */
+	r = late_send(&k, "GET /lost HTTP/1.1\r\n\r\n", T0 + 30 * MS);
+	free(r);
+	RECV(&k, "HTTP/1.1 500 Lost\r\nContent-Length: 0\r\n\r\n", T0 + 31 * MS);
+	CHECK_INT(stats().orphan_responses, 0);
+	SEND(&k, "GET /four HTTP/1.1\r\n\r\n", T0 + 40 * MS);
+	CHECK_INT(stats().orphan_responses, 1);
+	RECV(&k, RESP0, T0 + 41 * MS);
+	CHECK_INT(nspans, 4);
+	CHECK_STR(astr(spans[3], "url.path"), "/four");
+	CHECK_INT(aint(spans[3], "http.response.status_code"), 200);
+
+	/* lost with nothing after it: an orphan when the wait is over */
+	r = late_send(&k, "GET /gone HTTP/1.1\r\n\r\n", T0 + 50 * MS);
+	free(r);
+	RECV(&k, RESP0, T0 + 51 * MS);
+	pairing_tick(cur, T0 + 100 * MS);
+	CHECK_INT(stats().orphan_responses, 1);
+	pairing_tick(cur, T0 + 300 * MS);
+	CHECK_INT(stats().orphan_responses, 2);
+	CHECK_INT(nspans, 4);
+
+	/* held when the connection closes: through first, then the close */
+	r = late_send(&k, "GET /closed HTTP/1.1\r\n\r\n", T0 + 400 * MS);
+	free(r);
+	RECV(&k, RESP0, T0 + 401 * MS);
+	k_close(&k, TCP_ESTABLISHED, T0 + 402 * MS);
+	CHECK_INT(stats().orphan_responses, 3);
+	CHECK_INT(stats().closed_early, 0);
+
+	/* a response on a connection that has sent nothing since its
+	 * handshake has nothing to wait for */
+	kc_client(&k, 27, 40101);
+	RECV(&k, RESP0, T0 + 500 * MS);
+	CHECK_INT(stats().orphan_responses, 4);
+
+	/* a server's connection never waits: its responses are sends */
+	kc_server(&k, 28, 50015);
+	SEND(&k, RESP0, T0 + 600 * MS);
+	CHECK_INT(stats().orphan_responses, 5);
+
+	/* more than it holds for one connection: through, in their order */
+	kc_client(&k, 29, 40102);
+	r = late_send(&k, "GET /many HTTP/1.1\r\n\r\n", T0 + 700 * MS);
+	for (int i = 0; i < 9; i++)
+		RECV(&k, RESP0, T0 + (701 + i) * MS);
+	CHECK_INT(stats().responses_early_unheld, 1);
+	CHECK_INT(stats().orphan_responses, 14);
+	feed_data(r);
+	free(r);
+	RECV(&k, RESP0, T0 + 720 * MS);
+	CHECK_INT(nspans, 5);
+	CHECK_STR(astr(spans[4], "url.path"), "/many");
+	CHECK_INT(stats().responses_early_unheld, 1);
 	return true;
 }
 
@@ -2312,6 +2434,7 @@ int main(void)
 	RUN(test_split_head_cookie);
 	RUN(test_truncated_head);
 	RUN(test_orphan_response);
+	RUN(test_response_before_request);
 	RUN(test_garbage_then_valid);
 	RUN(test_b3_sampling);
 	RUN(test_traceparent);
