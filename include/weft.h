@@ -162,7 +162,6 @@ enum weft_counter {
 	WEFT_CNT_HDR_TRUNC,	/* header blocks larger than the window */
 	WEFT_CNT_NOT_HTTP,	/* chunks on untracked sockets that were not HTTP */
 	WEFT_CNT_UNKNOWN_SYSCALL, /* socket I/O from a syscall we can't decode */
-	WEFT_CNT_CONN_EVICT,	/* connection state lost to the LRU (approx.) */
 	WEFT_CNT_OWN_CONN,	/* connections whose peer is weft's own export */
 	WEFT_CNT_OWN_ENDPOINT,	/* connections to weft's health/metrics endpoint */
 	WEFT_CNT_TLS_NO_SOCK,	/* TLS plaintext read whose socket was never seen */

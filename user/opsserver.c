@@ -255,7 +255,6 @@ static const char *const kernel_event_names[WEFT_CNT_MAX] = {
 	[WEFT_CNT_HDR_TRUNC] = "header_over_window",
 	[WEFT_CNT_NOT_HTTP] = "not_http",
 	[WEFT_CNT_UNKNOWN_SYSCALL] = "undecodable_socket_call",
-	[WEFT_CNT_CONN_EVICT] = NULL,
 	[WEFT_CNT_OWN_CONN] = "own_export_connection",
 	[WEFT_CNT_OWN_ENDPOINT] = "own_endpoint_connection",
 	[WEFT_CNT_TLS_NO_SOCK] = "tls_plaintext_without_socket",
@@ -377,6 +376,9 @@ static void pipeline_metrics(FILE *f, const struct ops_snapshot *s)
 	sample(f, "weft_agent_events_total", "event", "too_many_pipelined", p->pending_overflow);
 	sample(f, "weft_agent_events_total", "event", "incomplete_at_exit",
 	       p->incomplete_at_exit);
+	sample(f, "weft_agent_events_total", "event", "connection_lost", p->conns_lost);
+	sample(f, "weft_agent_events_total", "event", "lost_with_connection",
+	       p->conns_lost_exchanges);
 	single(f, "weft_responses_before_request_total", "counter",
 	       "client reads whose record came before their request's, and waited for it",
 	       p->responses_early);

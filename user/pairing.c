@@ -115,24 +115,51 @@ struct pairing *pairing_new(const struct pairing_opts *o, span_cb cb, void *ctx)
 	return p;
 }
 
+/* By socket address alone: a socket's earlier generation shares its
+ * bucket (conn_get finds it there). */
 static unsigned bucket(const struct weft_conn_key *k)
 {
-	uint64_t h = k->sk ^ (k->gen * 0x9e3779b97f4a7c15ULL);
+	uint64_t h = k->sk * 0x9e3779b97f4a7c15ULL;
 
 	h ^= h >> 29;
 	return (unsigned)(h % CONN_BUCKETS);
 }
 
+static void conn_free(struct pairing *p, struct conn *c);
+
+/*
+ * A socket address seen with a new generation while an older one is open
+ * here, with no close record between: the kernel side lost that socket's
+ * state (its LRU table was full and evicted it; a later message start
+ * made a new entry) or the close record was lost (ring buffer full, and
+ * the address reused). Either way the old connection will hear nothing
+ * more: forgotten, counted, its requests with it.
+ */
+static void conn_lost(struct pairing *p, struct conn *c)
+{
+	p->stats.conns_lost++;
+	p->stats.conns_lost_exchanges += c->q_len + (c->resp ? 1 : 0) +
+					 (c->h2 ? h2_open_streams(c->h2) : 0);
+	conn_free(p, c);
+}
+
 static struct conn *conn_get(struct pairing *p, const struct weft_conn_key *k,
 			     bool create)
 {
-	struct conn **head = &p->tab[bucket(k)], *c;
+	struct conn **head = &p->tab[bucket(k)], *c, *old = NULL;
 
-	for (c = *head; c; c = c->hnext)
-		if (c->key.sk == k->sk && c->key.gen == k->gen)
+	for (c = *head; c; c = c->hnext) {
+		if (c->key.sk != k->sk)
+			continue;
+		if (c->key.gen == k->gen)
 			return c;
+		if (c->key.gen < k->gen)
+			old = c;
+	}
 	if (!create)
 		return NULL;
+	if (old)
+		conn_lost(p, old);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		abort();

@@ -55,6 +55,9 @@ struct pairing_stats {
 					 * the per-connection or total bound */
 	uint64_t closed_early;		/* exchanges cut by close/reset (error spans) */
 	uint64_t timed_out;		/* requests with no response before idle timeout */
+	uint64_t conns_lost;		/* connections the kernel side lost (LRU
+					 * eviction) or whose close was lost */
+	uint64_t conns_lost_exchanges;	/* requests pending on those */
 	uint64_t incomplete_at_exit;	/* requests pending when weft stopped */
 	uint64_t pending_overflow;	/* requests dropped: too many pipelined */
 	struct h2_stats h2;		/* HTTP/2 connections and their drops */

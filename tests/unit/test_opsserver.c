@@ -300,7 +300,7 @@ static bool test_metrics_text(void)
 				    "libbpf=\"v1.1\"} 1") &&
 		     has_line(text, "weft_ready 1") &&
 		     has_line(text, "weft_kernel_events_total{event=\"ringbuf_full\"} 102") &&
-		     has_line(text, "weft_kernel_events_total{event=\"own_endpoint_connection\"} 109") &&
+		     has_line(text, "weft_kernel_events_total{event=\"own_endpoint_connection\"} 108") &&
 		     has_line(text, "weft_records_total 11") &&
 		     has_line(text, "weft_records_filtered_total 12") &&
 		     has_line(text, "weft_spans_output_total 13") &&

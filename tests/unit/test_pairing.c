@@ -1215,6 +1215,37 @@ static bool test_response_before_request(void)
 	return true;
 }
 
+/*
+ * The kernel side's connection table is an LRU: a socket evicted from it
+ * comes back with a new generation at its next message start, and no
+ * close record ever ends the old one. The old connection is forgotten
+ * then, counted with the request it was waiting on.
+ */
+static bool test_conn_lost_by_kernel(void)
+{
+	struct kconn k, again;
+
+	pairing_fresh(0, 0);
+	kc_client(&k, 30, 40200);
+	SEND(&k, "GET /a HTTP/1.1\r\n\r\n", T0);
+	CHECK_INT(stats().conns_open, 1);
+	/* evicted; the next request makes a new entry (role unknown) */
+	kc_init(&again, 30, 0, "10.0.0.2", 40200, "10.0.0.1", 8080);
+	SEND(&again, "GET /b HTTP/1.1\r\n\r\n", T0 + 5 * MS);
+	CHECK_INT(stats().conns_lost, 1);
+	CHECK_INT(stats().conns_lost_exchanges, 1);
+	CHECK_INT(stats().conns_open, 1);
+	RECV(&again, RESP0, T0 + 6 * MS);
+	CHECK_INT(nspans, 1);
+	CHECK_STR(astr(spans[0], "url.path"), "/b");
+	/* another socket's address: nothing lost */
+	kc_client(&k, 31, 40201);
+	SEND(&k, "GET /c HTTP/1.1\r\n\r\n", T0 + 7 * MS);
+	CHECK_INT(stats().conns_lost, 1);
+	CHECK_INT(stats().conns_open, 2);
+	return true;
+}
+
 static bool test_garbage_then_valid(void)
 {
 	struct kconn k;
@@ -2435,6 +2466,7 @@ int main(void)
 	RUN(test_truncated_head);
 	RUN(test_orphan_response);
 	RUN(test_response_before_request);
+	RUN(test_conn_lost_by_kernel);
 	RUN(test_garbage_then_valid);
 	RUN(test_b3_sampling);
 	RUN(test_traceparent);
