@@ -217,6 +217,10 @@ static const struct cli_opt options[] = {
 	  K_FN, .fn = set_redact },
 	{ "ringbuf-mb", 0, "N", NULL, "kernel-to-agent ring buffer size (default 16)",
 	  "kernel-to-agent ring buffer, power of two (default 16)", K_FN, .fn = set_ringbuf },
+	{ "max-connections", 0, "N", NULL,
+	  "sockets the kernel side follows at once (default\n65536; the least recently used go first, counted)",
+	  "sockets the kernel side follows at once (default 65536, 64 to 4194304): an LRU table, about 200 bytes a socket; one pushed out is counted (`connections lost by the kernel side`) and its next request starts afresh",
+	  K_U32, AT(lo.max_conns), 64, 4194304 },
 	{ "hooks", 0, "MODE", NULL,
 	  "auto (default), sock (sock_send/recv_length\ntracepoints), syscalls (fallback for old kernels)",
 	  "`auto` (default), `sock`, `syscalls` (see HOOKS)",
@@ -581,6 +585,7 @@ static void defaults(struct env *env)
 	env->lo.hdr_window = WEFT_HDR_WINDOW_DEFAULT;
 	env->lo.body_capture = WEFT_BODY_CAPTURE_DEFAULT;
 	env->lo.ringbuf_mb = 16;
+	env->lo.max_conns = WEFT_MAX_CONNS;
 	env->output = OUTPUT_TEXT;
 	redact_reset();		/* the conventions' four names */
 }

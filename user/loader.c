@@ -120,6 +120,8 @@ static int configure(struct loader *l, const struct loader_opts *o)
 
 	if (bpf_map__set_max_entries(s->maps.events, o->ringbuf_mb << 20))
 		return -EINVAL;
+	if (o->max_conns && bpf_map__set_max_entries(s->maps.conns, o->max_conns))
+		return -EINVAL;
 	return 0;
 }
 

@@ -21,6 +21,7 @@ struct loader_opts {
 	uint32_t hdr_window;
 	uint32_t body_capture;
 	uint32_t ringbuf_mb;
+	uint32_t max_conns;	/* entries of the conns LRU (0: WEFT_MAX_CONNS) */
 	uint32_t pids[LOADER_MAX_PIDS];
 	int n_pids;
 	uint16_t ports[LOADER_MAX_PORTS];

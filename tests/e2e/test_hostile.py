@@ -641,6 +641,59 @@ def test_10k_concurrent_connections(hweft, servers):
     assert st["closed before response"] == 0 and st["too many pipelined"] == 0, st
 
 
+# ---------------------------------------- the kernel's table overflows
+
+
+def test_connection_table_overflow_counted(hweft, servers):
+    """More sockets than --max-connections (the kernel side's LRU table):
+    the least recently used are pushed out, and each comes back with its
+    next request as a new connection. Every request is still a span on
+    both ends, and the agent counts each connection it lost that way."""
+    go = servers["go1.26"]
+    n, table = 300, 64          # 600 sockets (both ends traced), 64 slots
+    w = hweft(ports(go) + ["--max-connections", str(table)])
+    socks = []
+
+    def round_(tag):
+        for i, s in enumerate(socks):
+            s.sendall(b"GET /hello?%s=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (tag, i))
+            buf = b""
+            while not buf.endswith(b"hello"):
+                b = s.recv(4096)
+                assert b, "connection %d closed" % i
+                buf += b
+
+    try:
+        for _ in range(n):
+            socks.append(socket.create_connection(("127.0.0.1", go.port), timeout=10))
+        round_(b"one")
+        round_(b"two")     # every socket went out of the table meanwhile
+
+        def done(_):
+            return sum(1 for line in list(w.out)
+                       if ('"process.pid":%d' % go.pid) in line and '"kind":"server"' in line) >= 2 * n
+        w.wait_for(done, 30)
+    finally:
+        for s in socks:
+            s.close()
+    st = finish(w)
+    spans = spans_of(w, go)
+    ss = [sp for sp in spans if L.res(sp).get("process.pid") == go.pid and sp["kind"] == "server"]
+    cs = [sp for sp in spans if L.res(sp).get("process.pid") == os.getpid() and sp["kind"] == "client"]
+    lost = st["connections lost by the kernel side"]
+    print("server spans %d, client spans %d of %d requests each; connections lost %d "
+          "(requests with them %d)" % (len(ss), len(cs), 2 * n, lost, st["requests with them"]))
+    assert st["ring buffer full"] == 0, st
+    assert len(ss) == 2 * n and len(cs) == 2 * n, (len(ss), len(cs))
+    for tag in ("one", "two"):
+        got = {L.attrs(sp).get("url.query") for sp in ss
+               if (L.attrs(sp).get("url.query") or "").startswith(tag + "=")}
+        assert len(got) == n, "%s: %d distinct requests" % (tag, len(got))
+    # about all 600 sockets left the 64-slot table between the rounds
+    assert 2 * n - 4 * table <= lost <= 2 * n, st
+    assert st["requests with them"] == 0, st   # each round was answered
+
+
 # -------------------------------------- no response, killed mid-request
 
 
