@@ -215,6 +215,31 @@ json.dump(total, sys.stdout)
 EOF
 load=$!
 pids+=($load)
+# Go executable churn, as on a node that keeps starting new Go programs
+# (CI, `go test`): every 20 s a new copy of the Go server (a new inode, so
+# a binary weft has not seen) runs for 3 s and exits. weft probes each one
+# and must take the probes off again: the fd count stays flat.
+churn() {
+	local i=0 exe
+	while kill -0 "$load" 2>/dev/null; do
+		i=$((i + 1))
+		exe=$out/churn/goserver-$i
+		cp build/apps/go1.26/goserver "$exe"
+		"$exe" -addr 127.0.0.1:0 -name churn >/dev/null 2>&1 &
+		sleep 3
+		kill "$!" 2>/dev/null || true
+		wait "$!" 2>/dev/null || true
+		rm -f "$exe"
+		echo "$i" >"$out/churn.count"
+		sleep 17
+	done
+}
+rm -rf "$out/churn"
+mkdir -p "$out/churn"
+echo 0 >"$out/churn.count"
+churn &
+pids+=($!)
+
 echo "soak: weft pid $wpid, Go :$goport, Python :$pyport, $RATE req/s for $minutes min; samples in $csv" >&2
 while kill -0 "$load" 2>/dev/null; do
 	sleep 10
@@ -251,6 +276,7 @@ summary=$(awk -F, -v wrc="$wrc" '
 	echo "soak: $(date -u '+%Y-%m-%d %H:%M UTC'), weft $WEFT ($("$out/weft" --version 2>&1 | head -1)), tree $(git rev-parse --short HEAD), $minutes min at $RATE req/s"
 	echo "$summary"
 	echo "load: $(cat "$out/load.json")"
+	echo "Go executables started and exited (a new file each, every 20 s): $(cat "$out/churn.count")"
 	echo "spans built $spans; exported $exported of $spans_in, export drops $exp_dropped; ring buffer full $rb_full"
 	echo "spans by process and kind (weft's JSON; expected: goserver server = to_go," \
 		"python3 server = to_py + go_calls, goserver client = go_calls):"
