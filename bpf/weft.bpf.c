@@ -290,7 +290,35 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 		count(WEFT_CNT_RB_FULL);
 	else
 		count(WEFT_CNT_DATA_EVENTS);
+	/* closed while bytes were queued (on_set_state): forgotten once
+	 * the application has read them all */
+	if (c->closing && dir == WEFT_DIR_RECV &&
+	    BPF_CORE_READ((struct tcp_sock *)sk, copied_seq) ==
+	    BPF_CORE_READ((struct tcp_sock *)sk, rcv_nxt)) {
+		__u64 key = ic->sk;
+
+		bpf_map_delete_elem(&conns, &key);
+	}
 	return 0;
+}
+
+/*
+ * A connection kept after TCP_CLOSE for its unread bytes (on_set_state)
+ * is still that socket unless the address now holds a live one: then its
+ * entry goes. Not inlined: the socket hooks' verification stays as it was
+ * for every entry that is not closing.
+ */
+static __noinline bool closing_replaced(struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	if (!sk)
+		return false;
+	if (BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
+	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+		return false;
+	bpf_map_delete_elem(&conns, &key);
+	return true;
 }
 
 /*
@@ -308,8 +336,11 @@ static __always_inline int io_prefilter(struct sock *sk, struct io_ctx *ic,
 	if (!wanted_task(ic->pid_tgid >> 32))
 		return -1;
 	*cp = bpf_map_lookup_elem(&conns, &key);
-	if (*cp)
-		return 0;
+	if (*cp) {
+		if (!(*cp)->closing || !closing_replaced(sk))
+			return 0;
+		*cp = NULL;
+	}
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return -1;
@@ -642,23 +673,35 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 	if (newstate != TCP_CLOSE)
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c)
+	if (!c || c->closing)
 		return 0;
 	if (c->http) {
+		struct tcp_sock *tp = (struct tcp_sock *)sk;
 		struct weft_close_rec *r;
+		__u32 unread;
 
+		/* a reset comes at once, with the peer's last bytes (often
+		 * the response) still queued for the application to read */
+		unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+		if (unread > (1u << 30))
+			unread = 0;
 		r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 		if (r) {
 			rec_head(&r->h, WEFT_REC_CLOSE, bpf_get_current_pid_tgid());
 			r->h.conn.sk = key;
 			r->h.conn.gen = c->gen;
 			r->oldstate = oldstate;
-			r->pad = 0;
+			r->unread = unread;
 			/* one per connection: not worth a wakeup question */
 			bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 			count(WEFT_CNT_CLOSE_EVENTS);
 		} else {
 			count(WEFT_CNT_RB_FULL);
+		}
+		if (unread) {
+			/* its reads still go out under this generation */
+			c->closing = 1;
+			return 0;
 		}
 	}
 	bpf_map_delete_elem(&conns, &key);

@@ -150,7 +150,12 @@ struct weft_data_rec {
 struct weft_close_rec {
 	struct weft_rec_head h;
 	__s32 oldstate;		/* TCP state before TCP_CLOSE */
-	__u32 pad;
+	__u32 unread;		/* bytes received but not yet read then: a
+				 * reset leaves the response before it in the
+				 * receive queue, and the application reads it
+				 * after the close. The kernel side keeps the
+				 * connection until they are read; their
+				 * records follow this one. */
 };
 
 /* Per-CPU counters map: index -> count. */

@@ -167,10 +167,11 @@ static void print_stats(struct app *a, bool final)
 		", timed out %" PRIu64 ", too many pipelined %" PRIu64
 		", incomplete at exit %" PRIu64 "; responses before their request %" PRIu64
 		" (could not wait %" PRIu64 "); connections lost by the kernel side %" PRIu64
-		" (requests with them %" PRIu64 ")\n",
+		" (requests with them %" PRIu64 "); closes after unread bytes %" PRIu64 "\n",
 		ss.closed_early, ss.orphan_responses, ss.framing.not_http, ss.timed_out,
 		ss.pending_overflow, ss.incomplete_at_exit, ss.responses_early,
-		ss.responses_early_unheld, ss.conns_lost, ss.conns_lost_exchanges);
+		ss.responses_early_unheld, ss.conns_lost, ss.conns_lost_exchanges,
+		ss.closes_waited);
 	fprintf(stderr, "weft: http2: connections %" PRIu64 ", streams %" PRIu64
 		"; lost: connections out of step %" PRIu64 " (records missing %" PRIu64
 		", streams dropped %" PRIu64

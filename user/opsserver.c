@@ -379,6 +379,9 @@ static void pipeline_metrics(FILE *f, const struct ops_snapshot *s)
 	sample(f, "weft_agent_events_total", "event", "connection_lost", p->conns_lost);
 	sample(f, "weft_agent_events_total", "event", "lost_with_connection",
 	       p->conns_lost_exchanges);
+	single(f, "weft_closes_waited_total", "counter",
+	       "closes (resets, mostly) that came with bytes still unread and waited for their reads",
+	       p->closes_waited);
 	single(f, "weft_responses_before_request_total", "counter",
 	       "client reads whose record came before their request's, and waited for it",
 	       p->responses_early);

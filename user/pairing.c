@@ -34,6 +34,12 @@
 #define HOLD_MAX	8			/* chunks per connection */
 #define HOLD_BYTES_MAX	(4u << 20)		/* all connections */
 #define HOLD_NS		(200ULL * 1000000ULL)
+/*
+ * A connection closed (reset, mostly) with bytes the application has not
+ * read yet: their records come after the close's, so the close waits for
+ * them, at most this long.
+ */
+#define CLOSE_WAIT_NS	(1000ULL * 1000000ULL)
 
 struct held {
 	struct held *next;
@@ -74,6 +80,11 @@ struct conn {
 	uint32_t wait_seq;
 	uint64_t held_since;
 	struct conn *held_next;	/* pairing's list of connections holding */
+	/* closed with unread bytes: the close, once they are read */
+	bool closing;
+	struct conn_end close;	/* close.unread counts down */
+	uint64_t closing_since;
+	struct conn *closing_next;
 };
 
 /* The sink framing (and h2) hand heads and response ends to. */
@@ -90,6 +101,7 @@ struct pairing {
 	struct pairing_stats stats;
 	struct link *link;
 	struct conn *holding;	/* connections with held reads */
+	struct conn *closing;	/* connections closed with bytes unread */
 	size_t held_bytes;
 	uint64_t now;		/* the last pairing_tick's */
 };
@@ -229,6 +241,14 @@ static void conn_free(struct pairing *p, struct conn *c)
 		h2_sink_of(p, c, &f, &k);
 		h2_end_all(c->h2, 0, H2_END_DROP, &k);
 		h2_free(c->h2);
+	}
+	if (c->closing) {
+		struct conn **cp = &p->closing;
+
+		while (*cp && *cp != c)
+			cp = &(*cp)->closing_next;
+		if (*cp)
+			*cp = c->closing_next;
 	}
 	free(c->early);
 	for (struct held *h = unhold(p, c), *n; h; h = n) {
@@ -596,6 +616,7 @@ static bool seq_after(uint32_t a, uint32_t b)
 }
 
 static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck);
+static void close_now(struct pairing *p, struct conn *c, const struct conn_end *e);
 
 /* The held reads go through, in their order. */
 static void release(struct pairing *p, struct conn *c)
@@ -690,6 +711,15 @@ void pairing_chunk(struct pairing *p, const struct chunk *ck)
 		if (c->n_held && !seq_after(c->wait_seq, c->tx_end))
 			release(p, c);	/* the request came: now its response */
 	}
+	if (c->closing && ck->dir == WEFT_DIR_RECV) {
+		if (ck->len < c->close.unread) {
+			c->close.unread -= ck->len;
+		} else {
+			struct conn_end e = c->close;
+
+			close_now(p, c, &e);	/* all read: now the close */
+		}
+	}
 }
 
 static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck)
@@ -767,15 +797,31 @@ static void conn_end(struct pairing *p, struct conn *c, uint64_t ts,
 	c->q_tail = NULL;
 }
 
+static void close_now(struct pairing *p, struct conn *c, const struct conn_end *e)
+{
+	release(p, c);	/* no request came: they are what they are */
+	conn_end(p, c, e->ts_ns, e->reset ? EXCH_RESET : EXCH_CLOSED);
+	conn_free(p, c);
+}
+
 void pairing_close(struct pairing *p, const struct conn_end *e)
 {
 	struct conn *c = conn_get(p, &e->conn, false);
 
-	if (!c)
+	if (!c || c->closing)
 		return;
-	release(p, c);	/* no request came: they are what they are */
-	conn_end(p, c, e->ts_ns, e->reset ? EXCH_RESET : EXCH_CLOSED);
-	conn_free(p, c);
+	if (e->unread && !c->h2 && !c->upgraded) {
+		/* the reads of what was queued come next (a response a reset
+		 * overtook): the close after them */
+		c->closing = true;
+		c->close = *e;
+		c->closing_since = p->now > e->ts_ns ? p->now : e->ts_ns;
+		c->closing_next = p->closing;
+		p->closing = c;
+		p->stats.closes_waited++;
+		return;
+	}
+	close_now(p, c, e);
 }
 
 void pairing_sweep(struct pairing *p, uint64_t now)
@@ -803,6 +849,14 @@ void pairing_tick(struct pairing *p, uint64_t now)
 		if (now - c->held_since >= HOLD_NS)
 			release(p, c);
 	}
+	for (struct conn *c = p->closing, *next; c; c = next) {
+		next = c->closing_next;
+		if (now - c->closing_since >= CLOSE_WAIT_NS) {
+			struct conn_end e = c->close;
+
+			close_now(p, c, &e);	/* the bytes were never read */
+		}
+	}
 	link_tick(p->link, now);
 }
 
@@ -813,6 +867,12 @@ void pairing_flush(struct pairing *p)
 			struct conn *c = p->tab[b];
 			struct stream *rs;
 
+			if (c->closing) {
+				struct conn_end e = c->close;
+
+				close_now(p, c, &e);
+				continue;
+			}
 			release(p, c);
 			rs = resp_stream(c);
 			/* until-close bodies are as complete as they will get */

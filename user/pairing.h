@@ -58,6 +58,8 @@ struct pairing_stats {
 	uint64_t conns_lost;		/* connections the kernel side lost (LRU
 					 * eviction) or whose close was lost */
 	uint64_t conns_lost_exchanges;	/* requests pending on those */
+	uint64_t closes_waited;		/* closes that waited for the reads of
+					 * bytes queued before them (a reset) */
 	uint64_t incomplete_at_exit;	/* requests pending when weft stopped */
 	uint64_t pending_overflow;	/* requests dropped: too many pipelined */
 	struct h2_stats h2;		/* HTTP/2 connections and their drops */

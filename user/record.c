@@ -55,6 +55,7 @@ enum record_kind record_decode(const void *data, size_t size, struct record *out
 		out->end.ts_ns = h->ts_ns;
 		/* straight from ESTABLISHED to CLOSE is an abort, not a FIN */
 		out->end.reset = r->oldstate == TCP_ESTABLISHED;
+		out->end.unread = r->unread;
 		out->kind = REC_CLOSE;
 		break;
 	}

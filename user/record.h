@@ -41,6 +41,8 @@ struct conn_end {
 	struct weft_conn_key conn;
 	uint64_t ts_ns;
 	bool reset;			/* aborted (RST), not closed (FIN) */
+	uint32_t unread;		/* bytes the application had still to
+					 * read: their records follow */
 };
 
 enum record_kind {

@@ -242,14 +242,12 @@ def test_100k_tiny_headers(hweft, servers):
         assert st["orphan responses"] >= 1, st
 
 
-@pytest.mark.xfail(reason="bpf/: a connection's close record is sent when TCP reaches CLOSE, which "
-                   "an RST does at once, before the application has read the response still in "
-                   "its receive buffer: the exchange ends 'connection closed' without status and "
-                   "the response becomes an orphan", strict=False)
 def test_response_read_after_peer_reset(hweft, servers):
     """Python's server answers 431 to an 18 KB head after reading 8 KiB of it
     and closes with the rest unread (an RST); the client reads the 431 a
-    moment later. Its client span must carry 431."""
+    moment later. Its client span must carry 431: the RST closed TCP at
+    once, with the response still queued, and the close record says how
+    many bytes were unread, so the close waits for their read."""
     py = servers["python"]
     w = hweft(ports(py))
     req = H.request("GET", "/hello?reset=1", ["Host: x"] + ["X: %d" % (i % 10) for i in range(3000)])
@@ -259,12 +257,13 @@ def test_response_read_after_peer_reset(hweft, servers):
     codes = H.parse_responses(H.read_all(s, 1))
     s.close()
     wait_quiet(w, marks_of(py))
-    finish(w)
+    st = finish(w)
     spans = spans_of(w, py)
     assert codes == [431], codes
     cs = [s for s in L.of_pid(spans, os.getpid(), "client")
           if L.attrs(s).get("network.peer.port") == py.port]
     assert [L.attrs(s).get("http.response.status_code") for s in cs] == [431], L.dump(cs)
+    assert st["closes after unread bytes"] >= 1, st
 
 
 # ---------------------------------------------------- NUL, invalid UTF-8

@@ -1246,6 +1246,67 @@ static bool test_conn_lost_by_kernel(void)
 	return true;
 }
 
+/* on_set_state reaching TCP_CLOSE with unread bytes queued: the close
+ * record says how many; the entry stays for their reads. */
+static void k_close_unread(struct kconn *k, int oldstate, uint32_t unread, uint64_t ts)
+{
+	struct weft_close_rec r = {
+		.h = { .type = WEFT_REC_CLOSE, .ts_ns = ts,
+		       .conn = { .sk = k->sk, .gen = k->gen } },
+		.oldstate = oldstate, .unread = unread,
+	};
+
+	r.h.pid = r.h.tid = getpid();
+	feed_close(&r);
+}
+
+/*
+ * A server answers and resets (Python's 431 to a head over its limit,
+ * with the rest unread): the client's TCP closes at once, the response
+ * still in its receive queue, and the application reads it after. The
+ * close waits for that read: the client span has its 431, not a reset.
+ */
+static bool test_response_read_after_reset(void)
+{
+	const char *resp = "HTTP/1.1 431 Too Large\r\nContent-Length: 0\r\n\r\n";
+	struct kconn k;
+
+	pairing_fresh(0, 0);
+	kc_client(&k, 32, 40300);
+	SEND(&k, "GET /big HTTP/1.1\r\nX: 1\r\n\r\n", T0);
+	k_close_unread(&k, TCP_ESTABLISHED, (uint32_t)strlen(resp), T0 + 2 * MS);
+	CHECK_INT(nspans, 0);
+	CHECK_INT(stats().closes_waited, 1);
+	RECV(&k, resp, T0 + 3 * MS);
+	CHECK_INT(nspans, 1);
+	CHECK_INT(aint(spans[0], "http.response.status_code"), 431);
+	CHECK_INT(stats().closed_early, 0);
+	CHECK_INT(stats().conns_open, 0);
+
+	/* the application never reads them: the close after a second */
+	kc_client(&k, 33, 40301);
+	SEND(&k, "GET /gone HTTP/1.1\r\n\r\n", T0 + 10 * MS);
+	k_close_unread(&k, TCP_ESTABLISHED, 100, T0 + 11 * MS);
+	pairing_tick(cur, T0 + 500 * MS);
+	CHECK_INT(nspans, 1);
+	pairing_tick(cur, T0 + 1100 * MS);
+	CHECK_INT(nspans, 2);
+	CHECK_INT(stats().closed_early, 1);
+	CHECK_INT(stats().conns_open, 0);
+
+	/* read in two pieces: the close after the second */
+	kc_client(&k, 34, 40302);
+	SEND(&k, "GET /two HTTP/1.1\r\n\r\n", T0 + 20 * MS);
+	k_close_unread(&k, TCP_ESTABLISHED, 40, T0 + 21 * MS);
+	RECV(&k, "HTTP/1.1 200 OK\r\nContent-Length: 3", T0 + 22 * MS);
+	CHECK_INT(stats().conns_open, 1);
+	RECV(&k, "\r\n\r\nabc", T0 + 23 * MS);
+	CHECK_INT(nspans, 3);
+	CHECK_INT(aint(spans[2], "http.response.status_code"), 200);
+	CHECK_INT(stats().conns_open, 0);
+	return true;
+}
+
 static bool test_garbage_then_valid(void)
 {
 	struct kconn k;
@@ -2467,6 +2528,7 @@ int main(void)
 	RUN(test_orphan_response);
 	RUN(test_response_before_request);
 	RUN(test_conn_lost_by_kernel);
+	RUN(test_response_read_after_reset);
 	RUN(test_garbage_then_valid);
 	RUN(test_b3_sampling);
 	RUN(test_traceparent);
