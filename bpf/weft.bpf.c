@@ -681,9 +681,11 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 		__u32 unread;
 
 		/* a reset comes at once, with the peer's last bytes (often
-		 * the response) still queued for the application to read */
+		 * the response) still queued for the application to read.
+		 * Only from ESTABLISHED: in the other states the application
+		 * has closed the socket, or the FIN would count as a byte. */
 		unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
-		if (unread > (1u << 30))
+		if (oldstate != TCP_ESTABLISHED || unread > (1u << 30))
 			unread = 0;
 		r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 		if (r) {

@@ -138,6 +138,7 @@ static unsigned bucket(const struct weft_conn_key *k)
 }
 
 static void conn_free(struct pairing *p, struct conn *c);
+static void close_now(struct pairing *p, struct conn *c, const struct conn_end *e);
 
 /*
  * A socket address seen with a new generation while an older one is open
@@ -170,8 +171,13 @@ static struct conn *conn_get(struct pairing *p, const struct weft_conn_key *k,
 	}
 	if (!create)
 		return NULL;
-	if (old)
+	if (old && old->closing) {
+		struct conn_end e = old->close;
+
+		close_now(p, old, &e);	/* its unread bytes never came */
+	} else if (old) {
 		conn_lost(p, old);
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		abort();
@@ -616,7 +622,6 @@ static bool seq_after(uint32_t a, uint32_t b)
 }
 
 static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck);
-static void close_now(struct pairing *p, struct conn *c, const struct conn_end *e);
 
 /* The held reads go through, in their order. */
 static void release(struct pairing *p, struct conn *c)
