@@ -38,7 +38,8 @@ struct conn_state {
 				 * socket's own bytes are ciphertext */
 	__u8 tx_base_ok;	/* tx_base is set: seen from its handshake */
 	__u8 closing;		/* TCP closed with bytes still to be read:
-				 * forgotten when they are */
+				 * forgotten when fewer than this many are
+				 * left (2 from CLOSE_WAIT: the FIN's) */
 	__u32 rx_end;		/* TLS, before the first message: sequence
 				 * number where the last read ended */
 	__u32 tx_base;		/* write_seq when the handshake ended: a read

@@ -293,8 +293,8 @@ static __noinline int emit_chunk(struct io_ctx *ic, struct conn_state *c)
 	/* closed while bytes were queued (on_set_state): forgotten once
 	 * the application has read them all */
 	if (c->closing && dir == WEFT_DIR_RECV &&
-	    BPF_CORE_READ((struct tcp_sock *)sk, copied_seq) ==
-	    BPF_CORE_READ((struct tcp_sock *)sk, rcv_nxt)) {
+	    BPF_CORE_READ((struct tcp_sock *)sk, rcv_nxt) -
+	    BPF_CORE_READ((struct tcp_sock *)sk, copied_seq) < c->closing) {
 		__u64 key = ic->sk;
 
 		bpf_map_delete_elem(&conns, &key);
@@ -682,10 +682,15 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 
 		/* a reset comes at once, with the peer's last bytes (often
 		 * the response) still queued for the application to read.
-		 * Only from ESTABLISHED: in the other states the application
-		 * has closed the socket, or the FIN would count as a byte. */
+		 * Only from ESTABLISHED and CLOSE_WAIT (a FIN came first,
+		 * counted in rcv_nxt until a read takes it): in the other
+		 * states the application has closed the socket. */
 		unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
-		if (oldstate != TCP_ESTABLISHED || unread > (1u << 30))
+		if (oldstate == TCP_CLOSE_WAIT && unread)
+			unread--;
+		else if (oldstate != TCP_ESTABLISHED)
+			unread = 0;
+		if (unread > (1u << 30))
 			unread = 0;
 		r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 		if (r) {
@@ -701,8 +706,9 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 			count(WEFT_CNT_RB_FULL);
 		}
 		if (unread) {
-			/* its reads still go out under this generation */
-			c->closing = 1;
+			/* its reads still go out under this generation; 2:
+			 * the FIN may stay unread after the data */
+			c->closing = oldstate == TCP_CLOSE_WAIT ? 2 : 1;
 			return 0;
 		}
 	}

@@ -187,11 +187,13 @@ def test_pod_churn_followed(cluster, weft, procs):
 
 
 def test_service_name_order(cluster, weft, procs):
-    """The process's own OTEL_SERVICE_NAME beats the pod; the pod's
+    """The process's own OTEL_SERVICE_NAME beats the pod, and so does a
+    service.name in its OTEL_RESOURCE_ATTRIBUTES (with service.namespace
+    over the pod's namespace); the pod's
     resource.opentelemetry.io/service.name annotation beats the label, which
     beats the workload's name."""
     api, token = cluster
-    c1, c2, c3 = cid(), cid(), cid()
+    c1, c2, c3, c4 = cid(), cid(), cid(), cid()
     p1 = api.make_deployment_pod(NS, "named-by-annotation", NODE, "app", c1,
                                  labels={"app.kubernetes.io/name": "by-label"},
                                  annotations={"resource.opentelemetry.io/service.name": "by-annotation"})
@@ -202,13 +204,23 @@ def test_service_name_order(cluster, weft, procs):
     x2 = Container(procs, p2.uid, c2, [goserver(), "-addr", "127.0.0.1:0"], "x2")
     env_args = ["env", "OTEL_SERVICE_NAME=from-env", goserver(), "-addr", "127.0.0.1:0"]
     x3 = Container(procs, p3.uid, c3, env_args, "x3")
+    p4 = api.make_deployment_pod(NS, "named-by-resource-attrs", NODE, "app", c4,
+                                 annotations={"resource.opentelemetry.io/service.name": "not-me"})
+    ra_args = ["env", "-u", "OTEL_SERVICE_NAME",
+               "OTEL_RESOURCE_ATTRIBUTES=deployment.environment=test,service.name=from-ra,"
+               "service.namespace=ra-ns", goserver(), "-addr", "127.0.0.1:0"]
+    x4 = Container(procs, p4.uid, c4, ra_args, "x4")
     w = weft(args=weft_args(api, token))
-    for x in (x1, x2, x3):
+    xs = (("x1", x1), ("x2", x2), ("x3", x3), ("x4", x4))
+    for _, x in xs:
         assert LL.curl(x.proc.url("/hello")).code == 200
-    got = {n: L.res(server_span(w, x.proc.pid)[0])["service.name"]
-           for n, x in (("x1", x1), ("x2", x2), ("x3", x3))}
-    assert got == {"x1": "by-annotation", "x2": "by-label-2", "x3": "from-env"}, got
-    for x in (x1, x2, x3):
+    res = {n: L.res(server_span(w, x.proc.pid)[0]) for n, x in xs}
+    got = {n: r["service.name"] for n, r in res.items()}
+    assert got == {"x1": "by-annotation", "x2": "by-label-2", "x3": "from-env",
+                   "x4": "from-ra"}, got
+    assert res["x4"]["service.namespace"] == "ra-ns", res["x4"]
+    assert res["x1"]["service.namespace"] == NS, res["x1"]
+    for _, x in xs:
         x.remove()
 
 
