@@ -4,7 +4,8 @@
 #                                      FUZZ_JOBS targets at a time
 #        tests/fuzz/run.sh --deps      make sure clang can link libFuzzer
 #                                      (installs libclang-rt-N-dev as root)
-# Env:   FUZZ_SECONDS (default 60), FUZZ_JOBS (default 2),
+# Env:   FUZZ_SECONDS (default 60: wall seconds), FUZZ_CPU_SECONDS (stop
+#        a target once it has had that much CPU time), FUZZ_JOBS (default 2),
 #        FUZZ_NICE (niceness, default 0), FUZZ_ARGS (more libFuzzer flags)
 # Each target starts from its checked-in seeds, tests/fuzz/corpus/NAME/
 # (crash reproducers stay there as regression inputs, run every time), plus
@@ -62,8 +63,28 @@ if [ "${1:-}" = "--one" ]; then
 	nice -n "${FUZZ_NICE:-0}" "$bin" -max_total_time="${FUZZ_SECONDS:-60}" \
 		-max_len="$max_len" -timeout=20 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$art/" \
-		${FUZZ_ARGS:-} "$work" "$seeds" >"$log" 2>&1
+		${FUZZ_ARGS:-} "$work" "$seeds" >"$log" 2>&1 &
+	pid=$!
+	# CPU time of the fuzzer (it is one single-threaded process), polled:
+	# a niced run on a busy machine gets less CPU than wall time, and the
+	# figures (and FUZZ_CPU_SECONDS, a budget of CPU rather than wall
+	# time) must say what it really got.
+	hz=$(getconf CLK_TCK)
+	cpu=0 stopped=
+	while kill -0 "$pid" 2>/dev/null; do
+		t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) &&
+			[ -n "$t" ] && cpu=$((t / hz))
+		if [ -n "${FUZZ_CPU_SECONDS:-}" ] && [ "$cpu" -ge "$FUZZ_CPU_SECONDS" ] &&
+			[ -z "$stopped" ]; then
+			# libFuzzer prints its final stats on SIGINT and exits 72.
+			kill -INT "$pid" 2>/dev/null
+			stopped=1
+		fi
+		sleep 2
+	done
+	wait "$pid"
 	rc=$?
+	[ -n "$stopped" ] && [ $rc -eq 72 ] && rc=0
 	dt=$(( $(date +%s) - t0 ))
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
@@ -72,8 +93,8 @@ if [ "${1:-}" = "--one" ]; then
 	ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 	corp=$(echo "$last" | sed -n 's/.* corp: \([0-9]*\/[0-9a-zA-Z]*\).*/\1/p')
 	if [ $rc -eq 0 ]; then res=ok; else res="FAILED (exit $rc)"; fi
-	printf '  %-14s %-16s %4ss  runs %-10s %6s exec/s  cov %-5s ft %-6s corp %s\n' \
-		"$name" "$res" "$dt" "${runs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}"
+	printf '  %-14s %-16s %5ss (cpu %5ss)  runs %-10s %6s exec/s  cov %-5s ft %-6s corp %s\n' \
+		"$name" "$res" "$dt" "$cpu" "${runs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}"
 	if [ $rc -ne 0 ]; then
 		echo "---- $log (last 40 lines); inputs in $art/"
 		tail -40 "$log"
