@@ -72,4 +72,26 @@ struct {
 	__type(value, __u64);
 } go_g_parent SEC(".maps");
 
+/*
+ * HTTP/2 and gRPC servers (weft.h, struct weft_go_stream_rec): a uprobe on
+ * the function each connection's goroutines run (net/http's and x/net's
+ * serverConn.serve and .readFrames, grpc-go's http2Server.HandleStreams)
+ * notes them under the connection's object (*serverConn, *http2Server,
+ * RAX); one on the function a stream's handler goroutine starts in
+ * (serverConn.runHandler, grpc.(*Server).handleStream) reads the stream id
+ * and sends the record. Where the stream id sits depends on the module's
+ * version: the attach cookie says (user/go_h2_offsets.h).
+ */
+struct go_h2_conn_gs {
+	__u64 reader;
+	__u64 serve;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_key);
+	__type(value, struct go_h2_conn_gs);
+} go_h2_conns SEC(".maps");
+
 #endif /* WEFT_GO_LINK_BPF_H */

@@ -781,6 +781,96 @@ int go_gostartcallfn(struct pt_regs *ctx)
 	return 0;
 }
 
+/* ---- Go: HTTP/2 and gRPC handler goroutines (go_link.bpf.h) ---- */
+
+static __always_inline __u64 h2_reg(struct pt_regs *ctx, __u64 which)
+{
+	__u64 ax = ctx->ax, bx = ctx->bx, cx = ctx->cx, di = ctx->di;
+
+	/* loaded here, each at its constant offset: the verifier refuses a
+	 * context read at an offset the compiler would compute */
+	asm volatile("" : "+r"(ax), "+r"(bx), "+r"(cx), "+r"(di));
+	switch (which & 3) {
+	case WEFT_H2_REG_RAX: return ax;
+	case WEFT_H2_REG_RBX: return bx;
+	case WEFT_H2_REG_RCX: return cx;
+	default: return di;
+	}
+}
+
+/* A connection's serve loop or frame reader starts: note its goroutine
+ * under the connection object (RAX). Once per goroutine. */
+SEC("uprobe")
+int go_h2_conn(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 which = bpf_get_attach_cookie(ctx);
+	struct go_key k = { .tgid = tgid, .ptr = ctx->ax };
+	struct go_h2_conn_gs zero = {}, *v;
+
+	if (!wanted_task(tgid))
+		return 0;
+	v = bpf_map_lookup_elem(&go_h2_conns, &k);
+	if (!v) {
+		bpf_map_update_elem(&go_h2_conns, &k, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&go_h2_conns, &k);
+		if (!v)
+			return 0;
+	}
+	if (which & WEFT_H2_CONN_READER)
+		v->reader = ctx->r14;
+	if (which & WEFT_H2_CONN_SERVE)
+		v->serve = ctx->r14;
+	return 0;
+}
+
+/* A stream's handler goroutine starts (runHandler, handleStream): send
+ * which stream of which connection it serves. */
+SEC("uprobe")
+int go_h2_stream(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	__u64 ck = bpf_get_attach_cookie(ctx);
+	__u32 n = (ck >> 4) & 3, id = 0;
+	__u64 p = h2_reg(ctx, ck);
+	struct go_key k = { .tgid = tgid, .ptr = h2_reg(ctx, ck >> 2) };
+	struct go_h2_conn_gs *v;
+	struct weft_go_stream_rec *r;
+
+	if (!wanted_task(tgid))
+		return 0;
+	/* the path: pointers at the offsets before the last, then the id */
+	if (n >= 2 && (bpf_probe_read_user(&p, sizeof(p), (void *)(p + ((ck >> 16) & 0xffff))) || !p))
+		goto unplaced;
+	if (n >= 3 && (bpf_probe_read_user(&p, sizeof(p), (void *)(p + ((ck >> 32) & 0xffff))) || !p))
+		goto unplaced;
+	if (n < 1 || bpf_probe_read_user(&id, sizeof(id),
+					 (void *)(p + ((ck >> (16 * n)) & 0xffff))) || !id)
+		goto unplaced;
+	v = bpf_map_lookup_elem(&go_h2_conns, &k);
+	if (!v)
+		goto unplaced;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(WEFT_CNT_RB_FULL);
+		return 0;
+	}
+	rec_head(&r->h, WEFT_REC_GO_STREAM, pid_tgid);
+	r->h.conn.sk = 0;
+	r->h.conn.gen = 0;
+	r->g = ctx->r14;
+	r->reader_g = v->reader;
+	r->serve_g = v->serve;
+	r->stream_id = id;
+	r->pad = 0;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+unplaced:
+	count(WEFT_CNT_GO_STREAM_UNPLACED);
+	return 0;
+}
+
 /* ---- Go: crypto/tls plaintext (go_tls.bpf.h) ---- */
 
 /*

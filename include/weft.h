@@ -33,6 +33,8 @@ enum weft_rec_type {
 	WEFT_REC_DATA = 1,	/* bytes sent or received on a tracked socket */
 	WEFT_REC_CLOSE = 2,	/* a tracked socket went to TCP_CLOSE */
 	WEFT_REC_EXEC = 3,	/* a process called exec: maybe a Go binary */
+	WEFT_REC_GO_STREAM = 4,	/* a Go HTTP/2 or gRPC server runs a stream's
+				 * handler on a goroutine of its own */
 };
 
 enum weft_dir {
@@ -159,6 +161,42 @@ struct weft_close_rec {
 };
 
 /* Per-CPU counters map: index -> count. */
+/*
+ * Go's HTTP/2 servers (net/http, golang.org/x/net/http2) and grpc-go read a
+ * connection's frames on one goroutine and run each request stream's
+ * handler on a new one. This record ties that handler goroutine to its
+ * stream: the agent finds the stream among the ones it decoded on the
+ * connection whose frames reader_g or serve_g read (the HEADERS of a
+ * connection's first stream may have been read by the serve loop, before
+ * the reader started), and the handler's outgoing calls become children
+ * of the stream's server span (rule 1). h.conn is zero.
+ */
+struct weft_go_stream_rec {
+	struct weft_rec_head h;
+	__u64 g;		/* the handler's goroutine */
+	__u64 reader_g;		/* the connection's frame reader */
+	__u64 serve_g;		/* its serve loop (grpc-go: the reader) */
+	__u32 stream_id;	/* HTTP/2 stream id */
+	__u32 pad;
+};
+
+/* Attach cookies of the go_h2_conn and go_h2_stream uprobes (built by
+ * user/goprobes.c from user/go_h2_offsets.h). go_h2_conn: which of the
+ * connection's goroutines the probed function runs on. */
+#define WEFT_H2_CONN_READER	1u
+#define WEFT_H2_CONN_SERVE	2u
+/* go_h2_stream: the register holding the stream argument (bits 0-1), the
+ * one holding the connection object (bits 2-3), and a path of 1 to 3
+ * offsets (count in bits 4-5, offsets in bits 16-31, 32-47, 48-63): a
+ * pointer is read at each offset but the last, where the u32 stream id is. */
+#define WEFT_H2_REG_RAX		0u
+#define WEFT_H2_REG_RBX		1u
+#define WEFT_H2_REG_RCX		2u
+#define WEFT_H2_REG_RDI		3u
+#define WEFT_H2_COOKIE(stream_reg, conn_reg, n, o0, o1, o2)		\
+	((__u64)(stream_reg) | (__u64)(conn_reg) << 2 | (__u64)(n) << 4 |	\
+	 (__u64)(o0) << 16 | (__u64)(o1) << 32 | (__u64)(o2) << 48)
+
 enum weft_counter {
 	WEFT_CNT_DATA_EVENTS,	/* data records submitted */
 	WEFT_CNT_CLOSE_EVENTS,	/* close records submitted */
@@ -170,6 +208,9 @@ enum weft_counter {
 	WEFT_CNT_OWN_CONN,	/* connections whose peer is weft's own export */
 	WEFT_CNT_OWN_ENDPOINT,	/* connections to weft's health/metrics endpoint */
 	WEFT_CNT_TLS_NO_SOCK,	/* TLS plaintext read whose socket was never seen */
+	WEFT_CNT_GO_STREAM_UNPLACED, /* Go HTTP/2 handlers of a connection whose
+				 * start weft did not see (or whose stream id
+				 * could not be read) */
 	WEFT_CNT_MAX,
 };
 
@@ -179,6 +220,7 @@ _Static_assert(sizeof(struct weft_addr) == 40, "addr layout");
 _Static_assert(sizeof(struct weft_rec_head) == 40, "head layout");
 _Static_assert(offsetof(struct weft_data_rec, data) == 152, "data rec layout");
 _Static_assert(sizeof(struct weft_close_rec) == 48, "close rec layout");
+_Static_assert(sizeof(struct weft_go_stream_rec) == 72, "go stream rec layout");
 _Static_assert(sizeof(struct weft_tuple) == 36, "tuple layout");
 _Static_assert(sizeof(struct weft_listener) == 20, "listener layout");
 #endif

@@ -52,6 +52,11 @@ struct exchange {
 					 * plaintext (https) */
 	/* HTTP/2 (h2.h): the stream's protocol and its gRPC outcome */
 	bool h2;
+	uint32_t h2_stream_id;
+	struct exchange *h2_next;	/* pairing's index of server streams
+					 * by (pid, goroutine, stream id) */
+	bool h2_indexed;
+	const struct conn_info *h2_ci;	/* its connection's, while indexed */
 	bool has_grpc_status;
 	int grpc_status;		/* grpc-status of the response/trailers */
 	char *grpc_message;		/* owned; NULL when none */

@@ -56,11 +56,81 @@ int go_find_stack_check_branch(const uint8_t *code, int n)
 	return -1;
 }
 
-/* Version from the build info blob ("\xff Go buildinf:" header). */
-static void read_version(Elf_Scn *scn, char *out, size_t size)
+/* A varint-prefixed string at p[*i..n): its bytes and length, *i past it. */
+static const uint8_t *inline_string(const uint8_t *p, size_t n, size_t *i, size_t *len)
+{
+	int shift = 0;
+
+	*len = 0;
+	while (*i < n && shift < 28) {
+		*len |= (size_t)(p[*i] & 0x7f) << shift;
+		shift += 7;
+		if (!(p[(*i)++] & 0x80))
+			break;
+	}
+	if (*i > n || *len > n - *i)
+		return NULL;
+	*i += *len;
+	return p + *i - *len;
+}
+
+/* field k (0-based) of a tab-separated line [l, le) into out */
+static void tab_field(const char *l, const char *le, int k, char *out, size_t size)
+{
+	for (; k > 0 && l < le; k--) {
+		const char *t = memchr(l, '\t', le - l);
+
+		if (!t)
+			return;
+		l = t + 1;
+	}
+	const char *e = memchr(l, '\t', le - l);
+
+	if (!e)
+		e = le;
+	if (k == 0 && (size_t)(e - l) < size) {
+		memcpy(out, l, e - l);
+		out[e - l] = '\0';
+	}
+}
+
+/*
+ * The version of module path in the module list: "dep\tPATH\tVERSION\tSUM"
+ * lines, each maybe followed by "=>\tPATH\tVERSION\tSUM" naming what
+ * replaced it (then that version is the code's).
+ */
+static void dep_version(const char *mi, size_t n, const char *path,
+			char *out, size_t size)
+{
+	size_t plen = strlen(path);
+	const char *end = mi + n, *line = mi;
+	bool found = false;
+
+	while (line < end) {
+		const char *nl = memchr(line, '\n', end - line);
+		const char *le = nl ? nl : end;
+
+		if (found) {
+			if (le - line > 3 && memcmp(line, "=>\t", 3) == 0)
+				tab_field(line, le, 2, out, size);
+			return;
+		}
+		if ((size_t)(le - line) > 5 + plen && memcmp(line, "dep\t", 4) == 0 &&
+		    memcmp(line + 4, path, plen) == 0 && line[4 + plen] == '\t') {
+			tab_field(line, le, 2, out, size);
+			found = true;
+		}
+		line = le + 1;
+	}
+}
+
+/* Version and module list from the build info blob ("\xff Go buildinf:"
+ * header). */
+static void read_version(Elf_Scn *scn, struct go_binary *info)
 {
 	Elf_Data *d = elf_getdata(scn, NULL);
-	const uint8_t *p;
+	const uint8_t *p, *s;
+	size_t i = 32, len;
 
 	if (!d || !d->d_buf || d->d_size < 32)
 		return;
@@ -68,21 +138,20 @@ static void read_version(Elf_Scn *scn, char *out, size_t size)
 	if (memcmp(p, "\xff Go buildinf:", 14) != 0)
 		return;
 	/* Go 1.18+: flags bit 2 = inline strings: varint length + bytes */
-	if (p[15] & 2) {
-		size_t len = 0, i = 32;
-		int shift = 0;
-
-		while (i < d->d_size && shift < 28) {
-			len |= (size_t)(p[i] & 0x7f) << shift;
-			shift += 7;
-			if (!(p[i++] & 0x80))
-				break;
-		}
-		if (len && i + len <= d->d_size && len < size) {
-			memcpy(out, p + i, len);
-			out[len] = '\0';
-		}
+	if (!(p[15] & 2))
+		return;
+	s = inline_string(p, d->d_size, &i, &len);
+	if (s && len && len < sizeof(info->version)) {
+		memcpy(info->version, s, len);
+		info->version[len] = '\0';
 	}
+	s = s ? inline_string(p, d->d_size, &i, &len) : NULL;
+	if (!s)
+		return;
+	dep_version((const char *)s, len, "golang.org/x/net", info->xnet_version,
+		    sizeof(info->xnet_version));
+	dep_version((const char *)s, len, "google.golang.org/grpc", info->grpc_version,
+		    sizeof(info->grpc_version));
 }
 
 static const char *scn_name(Elf *e, Elf_Scn *scn, GElf_Shdr *sh)
@@ -136,7 +205,7 @@ struct go_elf *go_elf_open(const char *path, int *err)
 			continue;
 		if (strcmp(name, ".go.buildinfo") == 0) {
 			g->info.is_go = true;
-			read_version(scn, g->info.version, sizeof(g->info.version));
+			read_version(scn, &g->info);
 		} else if (sh.sh_type == SHT_PROGBITS && ends_with(name, ".gopclntab")) {
 			/* ".data.rel.ro.gopclntab": Go 1.18-1.19 PIE */
 			g->info.is_go = true;

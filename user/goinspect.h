@@ -16,6 +16,11 @@
 struct go_binary {
 	bool is_go;
 	char version[32];		/* "go1.26.8", "" when unknown */
+	/* versions of the modules whose HTTP/2 servers weft follows, from
+	 * the build info's module list ("v0.17.0"; a replacement's when the
+	 * module is replaced), "" when not a dependency */
+	char xnet_version[48];		/* golang.org/x/net */
+	char grpc_version[48];		/* google.golang.org/grpc */
 	bool has_symbols;		/* .symtab present (not stripped) */
 	uint64_t roundtrip_off;		/* file offset of the probe, 0 = none */
 	uint64_t request_write_off;

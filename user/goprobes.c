@@ -8,12 +8,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "go_h2_offsets.h"
 #include "goinspect.h"
 #include "goprobes.h"
 #include "gotls_sites.h"
 #include "weft.skel.h"
 
 #define PID_SLOTS 8192
+#define H2_LINKS_MAX 9		/* 3 functions of each of the 3 servers */
+#define LINKS_MAX (4 + 3 + H2_LINKS_MAX)
 
 struct binary {
 	struct binary *next;
@@ -28,6 +31,9 @@ struct binary {
 	/* crypto/tls: Write, Read, and Read's copy of the plaintext */
 	struct bpf_link *tls_links[3];
 	int n_tls_links;
+	/* HTTP/2 and gRPC servers: connection goroutines and stream handlers */
+	struct bpf_link *h2_links[H2_LINKS_MAX];
+	int n_h2_links;
 	/* processes seen running it (start-up scan, exec, first traffic),
 	 * the dead ones dropped by goprobes_sweep */
 	uint32_t *pids;
@@ -47,6 +53,7 @@ static struct pid_slot pids[PID_SLOTS];
 static uint64_t n_binaries, n_attached, n_stripped;
 static uint64_t n_tls, n_tls_refused;
 static uint64_t n_detached;
+static uint64_t n_h2, n_h2_refused;
 
 int goprobes_init(struct loader *l, bool v)
 {
@@ -123,6 +130,119 @@ static void attach_tls(struct binary *b, const char *path)
 			ts.stripped ? ", stripped: from .gopclntab" : "");
 }
 
+static struct bpf_link *attach_cookie(struct bpf_program *prog, const char *path,
+				      uint64_t off, uint64_t cookie)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookie);
+	struct bpf_link *link = bpf_program__attach_uprobe_opts(prog, -1, path, off, &o);
+
+	if (!link && verbose)
+		fprintf(stderr, "weft: could not attach %s to %s+0x%llx: %s\n",
+			bpf_program__name(prog), path, (unsigned long long)off,
+			strerror(errno));
+	return link;
+}
+
+/*
+ * The Go HTTP/2 servers whose stream handlers weft ties to their streams
+ * (user/go_h2_offsets.h): the functions a connection's goroutines run
+ * (serve loop, frame reader) and the one a handler goroutine starts in,
+ * the registers of the handler's arguments, and where the version that
+ * decides the stream id's path comes from.
+ */
+static const struct h2_server {
+	enum go_h2_kind kind;
+	const char *what;
+	const char *serve, *reader;	/* NULL: one function does both */
+	const char *handler;
+	unsigned stream_reg, conn_reg;
+} h2_servers[] = {
+	{ GO_H2_NETHTTP, "net/http HTTP/2",
+	  "net/http.(*http2serverConn).serve", "net/http.(*http2serverConn).readFrames",
+	  "net/http.(*http2serverConn).runHandler", WEFT_H2_REG_RBX, WEFT_H2_REG_RAX },
+	{ GO_H2_XNET, "golang.org/x/net/http2",
+	  "golang.org/x/net/http2.(*serverConn).serve", "golang.org/x/net/http2.(*serverConn).readFrames",
+	  "golang.org/x/net/http2.(*serverConn).runHandler", WEFT_H2_REG_RBX, WEFT_H2_REG_RAX },
+	{ GO_H2_GRPC, "google.golang.org/grpc",
+	  NULL, "google.golang.org/grpc/internal/transport.(*http2Server).HandleStreams",
+	  "google.golang.org/grpc.(*Server).handleStream", WEFT_H2_REG_RDI, WEFT_H2_REG_RCX },
+};
+
+/*
+ * Handler probes of each HTTP/2 server linked into the binary. Per server
+ * all or nothing: a handler whose connection goroutines are not known is
+ * only counted. A server of a release the table does not cover is named
+ * once, with its release, and gets nothing.
+ */
+static void attach_h2(struct binary *b, const char *path, const struct go_binary *gb)
+{
+	struct go_elf *g;
+	int err = 0;
+
+	if (!ldr || !ldr->skel)
+		return;
+	g = go_elf_open(path, &err);
+	if (!g)
+		return;
+	for (size_t i = 0; i < sizeof(h2_servers) / sizeof(h2_servers[0]); i++) {
+		const struct h2_server *sv = &h2_servers[i];
+		const char *rel = sv->kind == GO_H2_NETHTTP ? gb->version :
+				  sv->kind == GO_H2_XNET ? gb->xnet_version : gb->grpc_version;
+		uint64_t handler = go_probe_offset(g, sv->handler);
+		uint64_t reader = go_probe_offset(g, sv->reader);
+		uint64_t serve = sv->serve ? go_probe_offset(g, sv->serve) : 0;
+		struct go_h2_path hp;
+		struct bpf_link *l[3] = { 0 };
+		int n = 0;
+
+		if (!handler)
+			continue;	/* not linked in (or no server side) */
+		if (!reader || (sv->serve && !serve)) {
+			n_h2_refused++;
+			fprintf(stderr, "weft: %s: %s: no in-process links on its HTTP/2 "
+				"server: %s not found\n", b->exe[0] ? b->exe : path, sv->what,
+				!reader ? sv->reader : sv->serve);
+			continue;
+		}
+		if (go_h2_path_for(sv->kind, rel, &hp)) {
+			n_h2_refused++;
+			fprintf(stderr, "weft: %s: %s %s: no in-process links on its HTTP/2 "
+				"server: where that release keeps a stream's id is not in "
+				"weft's table (user/go_h2_offsets_table.h)\n",
+				b->exe[0] ? b->exe : path, sv->what, rel[0] ? rel : "of unknown version");
+			continue;
+		}
+		if (b->n_h2_links + 3 > H2_LINKS_MAX)
+			break;
+		l[n++] = attach_cookie(ldr->skel->progs.go_h2_conn, path, reader,
+				       sv->serve ? WEFT_H2_CONN_READER :
+						   WEFT_H2_CONN_READER | WEFT_H2_CONN_SERVE);
+		if (sv->serve)
+			l[n++] = attach_cookie(ldr->skel->progs.go_h2_conn, path, serve,
+					       WEFT_H2_CONN_SERVE);
+		l[n++] = attach_cookie(ldr->skel->progs.go_h2_stream, path, handler,
+				       WEFT_H2_COOKIE(sv->stream_reg, sv->conn_reg, hp.n,
+						      hp.off[0], hp.off[1], hp.off[2]));
+		for (int j = 0; j < n; j++) {
+			if (l[j])
+				continue;
+			for (int k = 0; k < n; k++)
+				bpf_link__destroy(l[k]);
+			n = 0;
+			n_h2_refused++;
+			break;
+		}
+		for (int j = 0; j < n; j++)
+			b->h2_links[b->n_h2_links++] = l[j];
+		if (n)
+			n_h2++;
+		if (verbose)
+			fprintf(stderr, "weft: Go binary %s: %s %s: handler probes %s\n",
+				path, sv->what, rel, n ? "attached" : "not attached");
+	}
+	go_elf_close(g);
+}
+
 static struct binary *inspect(uint32_t pid)
 {
 	char path[64];
@@ -155,6 +275,7 @@ static struct binary *inspect(uint32_t pid)
 	if (!ldr || !ldr->skel)
 		return b;	/* inspection only (unit tests) */
 	attach_tls(b, path);
+	attach_h2(b, path, &gb);
 	if (!gb.roundtrip_off || !gb.request_write_off)
 		return b;	/* no net/http client (go_inspect said so) */
 	b->links[0] = attach(ldr->skel->progs.go_transport_roundtrip, path,
@@ -272,6 +393,12 @@ void goprobes_tls_stats(uint64_t *probed, uint64_t *refused)
 	*refused = n_tls_refused;
 }
 
+void goprobes_h2_stats(uint64_t *probed, uint64_t *refused)
+{
+	*probed = n_h2;
+	*refused = n_h2_refused;
+}
+
 static void *destroy_link(void *link)
 {
 	bpf_link__destroy(link);
@@ -384,13 +511,15 @@ void goprobes_sweep(void)
 				pids[i].is_go = -1;
 			}
 		if (b->is_go) {
-			struct bpf_link *all[4 + 3];
+			struct bpf_link *all[LINKS_MAX];
 			int k = 0;
 
 			for (int i = 0; i < 4; i++)
 				all[k++] = b->links[i];
 			for (int i = 0; i < b->n_tls_links; i++)
 				all[k++] = b->tls_links[i];
+			for (int i = 0; i < b->n_h2_links; i++)
+				all[k++] = b->h2_links[i];
 			int had = n;
 
 			for (int i = 0; i < k; i++) {
@@ -443,7 +572,7 @@ void goprobes_free(void)
 	}
 	while (binaries) {
 		struct binary *b = binaries;
-		struct bpf_link *all[4 + 3];
+		struct bpf_link *all[LINKS_MAX];
 		int k = 0;
 
 		binaries = b->next;
@@ -451,6 +580,8 @@ void goprobes_free(void)
 			all[k++] = b->links[i];
 		for (int i = 0; i < b->n_tls_links; i++)
 			all[k++] = b->tls_links[i];
+		for (int i = 0; i < b->n_h2_links; i++)
+			all[k++] = b->h2_links[i];
 		for (int i = 0; i < k; i++) {
 			if (!all[i])
 				continue;

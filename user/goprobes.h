@@ -26,6 +26,10 @@ void goprobes_stats(uint64_t *binaries, uint64_t *attached, uint64_t *stripped);
 /* Binaries whose crypto/tls is probed, and those with crypto/tls whose
  * probe sites could not be found (named on stderr). */
 void goprobes_tls_stats(uint64_t *probed, uint64_t *refused);
+/* HTTP/2 servers whose stream handlers are probed, and those refused (a
+ * release weft's table does not cover, a function missing; named on
+ * stderr). */
+void goprobes_h2_stats(uint64_t *probed, uint64_t *refused);
 /* Take the probes off binaries no process runs any more (one stat of
  * /proc/PID/exe per process; the detaching waits in a thread of its own).
  * A later exec of the same file attaches afresh. */

@@ -850,6 +850,7 @@ static struct current *cur_for_client(struct link *lk, const struct exchange *ex
 	 */
 	if (lk->pidcur[ex->pid % PIDCUR_SLOTS] == 0)
 		is_go = false;
+
 	for (int depth = 0; !cur && is_go && lk->o.g_parent && depth < 8; depth++) {
 		parent_key = lk->o.g_parent(ex->pid, parent_key);
 		if (!parent_key) {
@@ -1013,6 +1014,24 @@ static void cur_forget(struct link *lk, const struct exchange *ex)
 	pp = cur_slot(lk, ex->pid, ex->ctx_key);
 	if (*pp && (*pp)->ex == ex)
 		cur_remove(lk, pp);
+}
+
+void link_rekey(struct link *lk, struct exchange *ex, const struct conn_info *ci,
+		uint64_t key)
+{
+	struct current **pp;
+	struct trace_ctx ctx;
+
+	if (!ex->is_server || ex->ctx_key == key || !ex->req)
+		return;
+	/* the reading goroutine's entry is this stream's only until the
+	 * connection's next stream began: leave that one alone */
+	pp = cur_slot(lk, ex->pid, ex->ctx_key);
+	if (*pp && (*pp)->ex == ex)
+		cur_remove(lk, pp);
+	ex->ctx_key = key;
+	ctx_from_headers_in(&ex->req->ctx, lk->o.formats, &ctx);
+	cur_enter(lk, ex, ci, &ctx);
 }
 
 void link_forget(struct link *lk, struct exchange *ex)

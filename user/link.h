@@ -108,6 +108,11 @@ void link_hold(struct link *lk, const struct exchange *ex, struct span *s);
 void link_tick(struct link *lk, uint64_t now_mono_ns);
 /* At exit: every held span goes out now. */
 void link_release_all(struct link *lk);
+/* The server exchange ex (at work) is handled by goroutine or thread key
+ * from now on, not by the one that read it: a Go HTTP/2 server runs each
+ * stream's handler on a goroutine of its own (rule 1 follows it). */
+void link_rekey(struct link *lk, struct exchange *ex, const struct conn_info *ci,
+		uint64_t key);
 /* The exchange is about to be freed: drop what refers to it. */
 void link_forget(struct link *lk, struct exchange *ex);
 /* pid runs a new program (exec): what it was known for no longer holds. */

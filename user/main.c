@@ -140,6 +140,9 @@ static int on_record(void *ctx, void *data, size_t size)
 		goprobes_forget(rec.pid);
 		goprobes_consider(rec.pid);
 		break;
+	case REC_GO_STREAM:
+		pairing_go_stream(a->pairing, &rec.gs);
+		break;
 	case REC_NONE:
 		break;	/* malformed: never produced by our BPF */
 	}
@@ -206,6 +209,12 @@ static void print_stats(struct app *a, bool final)
 		fprintf(stderr, "weft: tls: Go binaries with crypto/tls probed %" PRIu64
 			", not traced %" PRIu64 "; plaintext reads whose socket was "
 			"never seen %" PRIu64 "\n", ga, gs, c[WEFT_CNT_TLS_NO_SOCK]);
+		goprobes_h2_stats(&ga, &gs);
+		fprintf(stderr, "weft: go http2 servers: handler probes on %" PRIu64
+			" (not probed %" PRIu64 "); handlers tied to their stream %" PRIu64
+			", stream not found %" PRIu64 ", connection not seen starting %" PRIu64 "\n",
+			ga, gs, ss.go_handlers, ss.go_handlers_unplaced,
+			c[WEFT_CNT_GO_STREAM_UNPLACED]);
 		fprintf(stderr, "weft: telemetry: exchanges %" PRIu64 " (%s), "
 			"far ends of weft's own export connections skipped %" PRIu64 "\n",
 			ls.telemetry, a->env.trace_telemetry ? "traced: --trace-telemetry" :

@@ -93,6 +93,8 @@ struct feed {
 	struct conn *c;
 };
 
+#define H2IDX_BUCKETS 4096
+
 struct pairing {
 	struct pairing_opts o;
 	span_cb cb;
@@ -102,6 +104,8 @@ struct pairing {
 	struct link *link;
 	struct conn *holding;	/* connections with held reads */
 	struct conn *closing;	/* connections closed with bytes unread */
+	/* HTTP/2 server streams at work, by (pid, reading goroutine, id) */
+	struct exchange *h2idx[H2IDX_BUCKETS];
 	size_t held_bytes;
 	uint64_t now;		/* the last pairing_tick's */
 };
@@ -190,10 +194,42 @@ static struct conn *conn_get(struct pairing *p, const struct weft_conn_key *k,
 	return c;
 }
 
+static unsigned h2idx_bucket(uint32_t pid, uint64_t g, uint32_t id)
+{
+	uint64_t h = (g ^ ((uint64_t)pid << 32 | id)) * 0x9e3779b97f4a7c15ULL;
+
+	return (unsigned)(h >> 40) % H2IDX_BUCKETS;
+}
+
+static void h2idx_del(struct pairing *p, struct exchange *ex)
+{
+	struct exchange **pp = &p->h2idx[h2idx_bucket(ex->pid, ex->g, ex->h2_stream_id)];
+
+	for (; *pp; pp = &(*pp)->h2_next)
+		if (*pp == ex) {
+			*pp = ex->h2_next;
+			break;
+		}
+	ex->h2_indexed = false;
+}
+
+static struct exchange *h2idx_find(struct pairing *p, uint32_t pid, uint64_t g,
+				   uint32_t id)
+{
+	struct exchange *ex = p->h2idx[h2idx_bucket(pid, g, id)];
+
+	for (; ex; ex = ex->h2_next)
+		if (ex->pid == pid && ex->g == g && ex->h2_stream_id == id)
+			return ex;
+	return NULL;
+}
+
 static void exchange_free(struct pairing *p, struct exchange *ex)
 {
 	if (!ex)
 		return;
+	if (ex->h2_indexed)
+		h2idx_del(p, ex);
 	/* linking may hold a pointer to a server exchange at work */
 	link_forget(p->link, ex);
 	resource_unref(ex->res);
@@ -463,6 +499,17 @@ static void *h2_on_request(void *ctx, struct h2_request *r)
 
 	r->m = NULL;
 	ex->h2 = true;
+	ex->h2_stream_id = r->stream_id;
+	/* a Go server's handler goroutine will say which stream it serves
+	 * (pairing_go_stream): findable by the goroutine that read it */
+	if (ex->is_server && ex->g && f->p->o.is_go && f->p->o.is_go(ex->pid)) {
+		unsigned b = h2idx_bucket(ex->pid, ex->g, ex->h2_stream_id);
+
+		ex->h2_next = f->p->h2idx[b];
+		f->p->h2idx[b] = ex;
+		ex->h2_indexed = true;
+		ex->h2_ci = &f->c->ci;	/* the conn outlives the index entry */
+	}
 	return ex;
 }
 
@@ -827,6 +874,26 @@ void pairing_close(struct pairing *p, const struct conn_end *e)
 		return;
 	}
 	close_now(p, c, e);
+}
+
+void pairing_go_stream(struct pairing *p, const struct go_stream *gs)
+{
+	struct exchange *ex = NULL;
+
+	/* the stream's HEADERS were read by the frame reader, or (a
+	 * connection's first request, read along with the preface) by the
+	 * serve loop */
+	if (gs->reader_g)
+		ex = h2idx_find(p, gs->pid, gs->reader_g, gs->stream_id);
+	if (!ex && gs->serve_g && gs->serve_g != gs->reader_g)
+		ex = h2idx_find(p, gs->pid, gs->serve_g, gs->stream_id);
+	if (!ex) {
+		p->stats.go_handlers_unplaced++;
+		return;
+	}
+	h2idx_del(p, ex);	/* one handler per stream */
+	link_rekey(p->link, ex, ex->h2_ci, gs->g);
+	p->stats.go_handlers++;
 }
 
 void pairing_sweep(struct pairing *p, uint64_t now)

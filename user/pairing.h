@@ -63,6 +63,10 @@ struct pairing_stats {
 	uint64_t incomplete_at_exit;	/* requests pending when weft stopped */
 	uint64_t pending_overflow;	/* requests dropped: too many pipelined */
 	struct h2_stats h2;		/* HTTP/2 connections and their drops */
+	uint64_t go_handlers;		/* Go HTTP/2 handler goroutines tied
+					 * to their stream's server span */
+	uint64_t go_handlers_unplaced;	/* ... whose stream was not found
+					 * (not decoded, already ended) */
 };
 
 struct pairing;
@@ -70,6 +74,9 @@ struct pairing;
 struct pairing *pairing_new(const struct pairing_opts *o, span_cb cb, void *ctx);
 void pairing_chunk(struct pairing *p, const struct chunk *ck);
 void pairing_close(struct pairing *p, const struct conn_end *e);
+/* A Go HTTP/2 server started a stream's handler goroutine: its outgoing
+ * calls are the stream's children (rule 1). */
+void pairing_go_stream(struct pairing *p, const struct go_stream *gs);
 /* Spans held for a late client end go out once it came or the wait is
  * over: call every few ms. */
 void pairing_tick(struct pairing *p, uint64_t now_mono_ns);

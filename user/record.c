@@ -62,6 +62,20 @@ enum record_kind record_decode(const void *data, size_t size, struct record *out
 	case WEFT_REC_EXEC:
 		out->kind = REC_EXEC;
 		break;
+	case WEFT_REC_GO_STREAM: {
+		const struct weft_go_stream_rec *r = data;
+
+		if (size < sizeof(*r))
+			break;
+		out->gs.pid = h->pid;
+		out->gs.ts_ns = h->ts_ns;
+		out->gs.g = r->g;
+		out->gs.reader_g = r->reader_g;
+		out->gs.serve_g = r->serve_g;
+		out->gs.stream_id = r->stream_id;
+		out->kind = REC_GO_STREAM;
+		break;
+	}
 	}
 	return out->kind;
 }

@@ -45,11 +45,22 @@ struct conn_end {
 					 * read: their records follow */
 };
 
+/* A Go HTTP/2 server's handler goroutine started (weft.h,
+ * struct weft_go_stream_rec). */
+struct go_stream {
+	uint32_t pid;
+	uint64_t ts_ns;
+	uint64_t g;			/* the handler's goroutine */
+	uint64_t reader_g, serve_g;	/* its connection's goroutines */
+	uint32_t stream_id;
+};
+
 enum record_kind {
 	REC_NONE,			/* malformed or unknown: ignore */
 	REC_CHUNK,
 	REC_CLOSE,
 	REC_EXEC,			/* pid ran exec: a new program */
+	REC_GO_STREAM,			/* a Go HTTP/2 handler goroutine */
 };
 
 struct record {
@@ -58,6 +69,7 @@ struct record {
 	union {
 		struct chunk chunk;	/* REC_CHUNK: points into the record */
 		struct conn_end end;	/* REC_CLOSE */
+		struct go_stream gs;	/* REC_GO_STREAM */
 	};
 };
 

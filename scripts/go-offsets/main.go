@@ -37,8 +37,12 @@ var wanted = []field{
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-h2" {
+		h2Main(os.Args[2])
+		return
+	}
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: go-offsets BINARY")
+		fmt.Fprintln(os.Stderr, "usage: go-offsets BINARY | go-offsets -h2 BINARY")
 		os.Exit(2)
 	}
 	path := os.Args[1]

@@ -207,9 +207,11 @@ def chain_tree():
                    N("c", "server", "weft")))))
 
 
-def run_chain(weft, jaeger, procs, certs, build, proto, fmts, propagate, title):
+def run_chain(weft, jaeger, procs, certs, build, proto, fmts, propagate, title, out=None):
     exe = start(T.app, *build, "gotls")
     extra = ["-propagate"] if propagate else []
+    if out:
+        extra += ["-out", out]
     c = serve(procs, exe, proto, certs, "c")
     b = serve(procs, exe, proto, certs, "b", extra=extra)
     a = serve(procs, exe, proto, certs, "a", extra=extra)
@@ -246,6 +248,18 @@ def test_chain(request, weft, jaeger, go_apps, procs, certs, build, proto):
     if proto != "h1":
         T.known_gap(request, T.H2_HANDLER_GAP, strict=True)
     run_chain(weft, jaeger, procs, certs, build, proto, T.CTX, False, "chain")
+
+
+@pytest.mark.parametrize("proto", ["h2", "h2c"])
+@pytest.mark.parametrize("build", T.FORWARD_BUILDS, ids=T.FORWARD_IDS)
+def test_chain_h2_servers_h1_calls(weft, jaeger, go_apps, procs, certs, build, proto):
+    """The chain of test_chain, a and b serving HTTP/2 (`proto`) and
+    calling out over HTTP/1.1 (-out h1), forwarding no header: each
+    handler's call is the child of its stream's server span in process,
+    the handler goroutine being tied to its stream (README, "In-process
+    links on Go HTTP/2 servers"). The same tree."""
+    run_chain(weft, jaeger, procs, certs, build, proto, T.CTX, False,
+              "h2 servers calling over HTTP/1.1", out="h1")
 
 
 @pytest.mark.parametrize("proto", PROTOS)

@@ -318,9 +318,12 @@ def check_chains(w, jaeger, procs, runs, tree, pids, title):
 
 # Known gaps of weft's HTTP/2 support, named where they make a case fail
 # (README, "HTTPS, HTTP/2 and gRPC"; issue 13 stays open for them):
-H2_HANDLER_GAP = ("in-process links on Go HTTP/2 and gRPC servers are not made: "
-                  "each stream's handler runs on a goroutine of its own, which weft "
-                  "cannot tie to its stream yet (README, HTTPS, HTTP/2 and gRPC)")
+H2_HANDLER_GAP = ("calls a Go handler makes over HTTP/2 or gRPC are not linked in process: "
+                  "weft ties each stream's handler goroutine to its stream, but Go's "
+                  "HTTP/2 client and grpc-go write a request's frames from goroutines "
+                  "of their own (a per-request writer, the connection's loopy "
+                  "writer), which weft cannot tie to the handler that asked yet "
+                  "(README, HTTPS, HTTP/2 and gRPC)")
 TLS_H2_FIRST_GAP = ("the first stream of an HTTP/2-over-TLS connection is linked over "
                     "the wire only when its record was the last one the handshake's "
                     "read brought (its TCP sequence number is estimated from the end "

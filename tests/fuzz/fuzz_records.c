@@ -24,7 +24,10 @@
  *        rule-2 links and DNAT-free keys are reached;
  *   4    a close record (FIN or RST) of that end, maybe with a new
  *        generation (the socket address reused);
- *   5    an exec record of one of the pids (pairing_forget_pid);
+ *   5    an exec record of one of the pids (pairing_forget_pid); with
+ *        bit 7 set, a Go HTTP/2 handler record instead: a byte of
+ *        goroutines (handler, reader, serve loop: the data records' g
+ *        values) and a byte of stream id (pairing_go_stream);
  *   6    the clock moves (u16 ms) and pairing_tick, or pairing_sweep;
  *   7    a raw record: u16 size, then that many bytes handed to
  *        record_decode as they are (exact-size heap copy).
@@ -190,6 +193,9 @@ static void consume(struct pairing *p, const void *rec, size_t size)
 	case REC_EXEC:
 		pairing_forget_pid(p, r.pid);
 		break;
+	case REC_GO_STREAM:
+		pairing_go_stream(p, &r.gs);
+		break;
 	case REC_NONE:
 		break;
 	}
@@ -299,6 +305,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(r);
 			if (b & 32)	/* the socket address is used again */
 				ends[e].gen += 100;
+		} else if (kind == 5 && (op & 0x80)) {
+			struct weft_go_stream_rec *r = calloc(1, sizeof(*r));
+			uint8_t gb = fz_u8(&in), sid = fz_u8(&in);
+
+			FUZZ_ASSERT(r);
+			r->h.type = WEFT_REC_GO_STREAM;
+			r->h.pid = pids[e & 3];
+			r->h.ts_ns = now;
+			r->g = 0xc000000000ULL + (gb & 7) * 0x100;
+			r->reader_g = (gb >> 3) & 3 ? 0xc000000000ULL + ((gb >> 3) & 3) * 0x100 : 0;
+			r->serve_g = (gb >> 5) & 3 ? 0xc000000000ULL + ((gb >> 5) & 3) * 0x100 : 0;
+			r->stream_id = sid;
+			consume(p, r, sizeof(*r));
+			free(r);
 		} else if (kind == 5) {
 			struct weft_rec_head *r = calloc(1, sizeof(*r));
 

@@ -97,6 +97,10 @@ class Stream:
         self.b += bytes([(pid << 3) | 5])
         return self
 
+    def go_stream(self, pid, g, reader, serve, sid):
+        self.b += bytes([(pid << 3) | 5 | 0x80, g | (reader << 3) | (serve << 5), sid])
+        return self
+
     def clock(self, ms, sweep=False):
         self.b += bytes([6 | (0x80 if sweep else 0)]) + struct.pack("<H", ms)
         return self
@@ -171,6 +175,22 @@ def records_seeds():
     s.data(4, RECV, resp, START | HDR_END, pid=1, g=2)
     s.data(5, SEND, RESPONSES[0], START | HDR_END, pid=1, g=1)
     s.exec_(1)
+    out.append(s.b)
+    # a Go HTTP/2 server: the reader (g 1) reads stream 1's HEADERS, its
+    # handler (g 3) is named by a handler record and calls out (rule 1)
+    def h2frame(ftype, flags, sid, payload):
+        return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+            struct.pack(">I", sid) + payload
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2frame(4, 0, 0, b"")
+    s = Stream(o1=0x0F, o2=0x00)
+    s.data(1, SEND, h2frame(4, 0, 0, b""), pid=1, g=1)
+    s.data(1, RECV, preface + h2frame(1, 5, 1, b"\x82\x86\x84"), pid=1, g=1)
+    s.go_stream(1, 3, 1, 2, 1)
+    s.data(4, SEND, REQUESTS[0], START | HDR_END, pid=1, g=3)
+    s.data(4, RECV, resp, START | HDR_END, pid=1, g=3)
+    s.go_stream(1, 2, 1, 2, 9)
+    s.data(1, SEND, h2frame(1, 5, 1, b"\x88"), pid=1, g=2)
+    s.close(1).close(4)
     out.append(s.b)
     # header block over a small window, truncated; upgrade; CONNECT
     s = Stream(o1=0x08)

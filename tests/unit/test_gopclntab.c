@@ -264,6 +264,36 @@ static bool test_stripped_twins(void)
 	return ok;
 }
 
+/* The module versions goprobes picks the HTTP/2 handler paths by, from
+ * the build info's module list: stripped binaries keep it. */
+static bool test_module_versions(void)
+{
+	static const struct {
+		const char *bin, *xnet, *grpc;
+	} cases[] = {
+		{ "build/apps/go1.19/gotls", "v0.17.0", "" },
+		{ "build/apps/go1.26/gotls-stripped", "v0.17.0", "" },
+		{ "build/apps/go1.19/gogrpc-stripped", "v0.12.0", "v1.58.3" },
+		{ "build/apps/go1.26/gogrpc", "v0.12.0", "v1.58.3" },
+		{ "build/apps/go1.26/goserver", "", "" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct go_binary gb;
+
+		if (access(cases[i].bin, R_OK) != 0) {
+			fprintf(stderr, "  %s missing: run tests/apps/build.sh first\n",
+				cases[i].bin);
+			return false;
+		}
+		CHECK_INT(go_inspect(cases[i].bin, &gb), 0);
+		CHECK(gb.is_go);
+		CHECK_STR(gb.xnet_version, cases[i].xnet);
+		CHECK_STR(gb.grpc_version, cases[i].grpc);
+	}
+	return true;
+}
+
 /* The raw bytes of a binary's table, for the parser-only tests. */
 static uint8_t *table_of(const char *path, size_t *size)
 {
@@ -482,5 +512,6 @@ int main(void)
 	RUN(test_seed_tables);
 	RUN(test_parser_bounds);
 	RUN(test_stripped_twins);
+	RUN(test_module_versions);
 	return TEST_SUMMARY();
 }

@@ -149,6 +149,7 @@ static void tc_client(struct tconn *t, uint64_t sk, uint16_t lport)
 }
 
 static uint32_t io_flags;	/* WEFT_F_* of the chunks io() makes */
+static uint64_t io_g;		/* Go: the goroutine making io()'s calls */
 
 /* One socket call of len bytes of which the first cap were copied. */
 static void io_cap(struct tconn *t, enum weft_dir dir, const uint8_t *p,
@@ -158,7 +159,7 @@ static void io_cap(struct tconn *t, enum weft_dir dir, const uint8_t *p,
 		.conn = t->key, .dir = dir, .role = t->role, .addr = t->addr,
 		.pid = (uint32_t)getpid(), .tid = t->tid, .comm = "test_h2",
 		.ts_ns = ts, .seq = t->seq[dir], .len = len, .cap = cap,
-		.flags = io_flags,
+		.flags = io_flags, .g = io_g,
 	};
 	uint8_t *copy = malloc(cap ? cap : 1);
 
@@ -1205,6 +1206,130 @@ static bool test_h2_cost_per_stream(void)
 	return true;
 }
 
+/* ---- Go servers: handler goroutines tied to their streams ---- */
+
+static bool all_go(uint32_t pid)
+{
+	(void)pid;
+	return true;
+}
+
+static struct span *span_of_kind(const char *path, enum span_kind kind)
+{
+	for (int i = 0; i < nspans; i++)
+		if (spans[i]->kind == kind && astr(spans[i], "url.path") &&
+		    strcmp(astr(spans[i], "url.path"), path) == 0)
+			return spans[i];
+	return NULL;
+}
+
+/* An HTTP/1.1 call from goroutine g, answered 200 on client connection c. */
+static void h1_call(struct tconn *c, uint64_t g, const char *path, uint64_t ts)
+{
+	char req[128];
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: down\r\n\r\n", path);
+	io_g = g;
+	io(c, WEFT_DIR_SEND, req, strlen(req), ts);
+	io(c, WEFT_DIR_RECV, resp, strlen(resp), ts + MS / 2);
+}
+
+/*
+ * A Go HTTP/2 server: the frame reader (goroutine R) reads two streams'
+ * HEADERS, the serve loop (S) read the first one along with the preface;
+ * each stream's handler runs on a goroutine of its own (H1, H3), which
+ * the kernel side names in a record (pairing_go_stream), and calls out
+ * from it. Each call is its stream's child (rule 1), whatever order the
+ * handlers start in; a handler record of a stream never decoded is
+ * counted, and so is nothing else.
+ */
+static bool test_h2_go_handlers(void)
+{
+	static struct buf o, b;
+	enum { S = 0x5000, R = 0x5100, H1 = 0x6100, H3 = 0x6300, H5 = 0x6500 };
+	struct pairing_opts po = { .resource_of = procinfo_resource, .is_go = all_go };
+	struct tconn c, d;
+	struct go_stream gs = { .pid = (uint32_t)getpid(), .reader_g = R, .serve_g = S };
+	struct pairing_stats st;
+	struct span *s1, *s3, *c1, *c3, *s5, *c5;
+
+	pairing_fresh();
+	pairing_free(cur);
+	cur = pairing_new(&po, on_span, NULL);
+	tc_server(&c, 40, 50040);
+	tc_client(&d, 41, 50041);
+	io_g = S;
+	o.n = 0;
+	frame(&o, SETTINGS, 0, 0, settings_srv, sizeof(settings_srv));
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0);
+	o.n = 0;
+	client_open(&o);
+	b.n = 0;
+	req_block(&b, "GET", "/one");
+	headers(&o, 1, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 1 * MS);	/* by the serve loop */
+	io_g = R;
+	o.n = 0;
+	b.n = 0;
+	req_block(&b, "GET", "/three");
+	headers(&o, 3, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 2 * MS);
+	o.n = 0;
+	b.n = 0;
+	req_block(&b, "GET", "/five");
+	headers(&o, 5, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 2 * MS);
+
+	/* handlers start in another order than their streams */
+	gs.g = H3;
+	gs.stream_id = 3;
+	pairing_go_stream(cur, &gs);
+	gs.g = H1;
+	gs.stream_id = 1;
+	pairing_go_stream(cur, &gs);
+	gs.g = 0x7777;
+	gs.stream_id = 7;		/* never decoded: counted */
+	pairing_go_stream(cur, &gs);
+	h1_call(&d, H1, "/down1", T0 + 3 * MS);
+	h1_call(&d, H3, "/down3", T0 + 4 * MS);
+	/* stream 5's handler record was lost: its call is nobody's child */
+	h1_call(&d, H5, "/down5", T0 + 5 * MS);
+
+	io_g = S;
+	o.n = 0;
+	for (uint32_t sid = 1; sid <= 5; sid += 2) {
+		b.n = 0;
+		status_block(&b, "200");
+		headers(&o, sid, END_STREAM, &b);
+	}
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 8 * MS);
+	/* a handler of a stream that ended: counted, links nothing */
+	gs.g = 0x8888;
+	gs.stream_id = 5;
+	pairing_go_stream(cur, &gs);
+
+	s1 = span_of_kind("/one", SPAN_KIND_SERVER);
+	s3 = span_of_kind("/three", SPAN_KIND_SERVER);
+	s5 = span_of_kind("/five", SPAN_KIND_SERVER);
+	c1 = span_of_kind("/down1", SPAN_KIND_CLIENT);
+	c3 = span_of_kind("/down3", SPAN_KIND_CLIENT);
+	c5 = span_of_kind("/down5", SPAN_KIND_CLIENT);
+	CHECK(s1 && s3 && s5 && c1 && c3 && c5);
+	CHECK_STR(hex(c1->trace_id, 16), hex(s1->trace_id, 16));
+	CHECK_STR(hex(c1->parent_span_id, 8), hex(s1->span_id, 8));
+	CHECK_STR(hex(c3->trace_id, 16), hex(s3->trace_id, 16));
+	CHECK_STR(hex(c3->parent_span_id, 8), hex(s3->span_id, 8));
+	CHECK(memcmp(c5->trace_id, s5->trace_id, 16) != 0);
+	CHECK(memcmp(c5->trace_id, s1->trace_id, 16) != 0);
+	CHECK(memcmp(c5->trace_id, s3->trace_id, 16) != 0);
+	pairing_get_stats(cur, &st);
+	CHECK_INT(st.go_handlers, 2);
+	CHECK_INT(st.go_handlers_unplaced, 2);
+	io_g = 0;
+	return true;
+}
+
 int main(void)
 {
 	RUN(test_h2_client_get);
@@ -1224,6 +1349,7 @@ int main(void)
 	RUN(test_h2_upgrade);
 	RUN(test_h2_not_h2);
 	RUN(test_h2_cost_per_stream);
+	RUN(test_h2_go_handlers);
 	pairing_free(cur);
 	for (int i = 0; i < nspans; i++)
 		span_free(spans[i]);
