@@ -718,7 +718,9 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 
 /* ---- Go: which goroutine asked for a request (go_link.bpf.h) ---- */
 
-/* func (t *Transport) roundTrip(req *Request): t in RAX, req in RBX. */
+/* func (t *Transport) roundTrip(req *Request): t in RAX, req in RBX. Also
+ * x/net's func (cc *ClientConn) roundTrip (or RoundTrip) (req *Request,
+ * ...), the way in for an http2.Transport used on its own. */
 SEC("uprobe")
 int go_transport_roundtrip(struct pt_regs *ctx)
 {
@@ -732,12 +734,21 @@ int go_transport_roundtrip(struct pt_regs *ctx)
 	return 0;
 }
 
-/* func (r *Request) write(w io.Writer, ...): r in RAX. */
+/*
+ * func (r *Request) write(w io.Writer, ...): r in RAX (attach cookie 0).
+ * Also HTTP/2's func (cs *clientStream) writeRequest(req *Request, ...),
+ * req in RBX (cookie 1), in net/http's bundled client and x/net's: it runs
+ * on the goroutine each request gets (doRequest) and writes the HEADERS.
+ */
 SEC("uprobe")
 int go_request_write(struct pt_regs *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct go_key k = { .tgid = tgid, .ptr = ctx->ax };
+	__u64 ax = ctx->ax, bx = ctx->bx;
+	struct go_key k = { .tgid = tgid };
+
+	asm volatile("" : "+r"(ax), "+r"(bx));
+	k.ptr = bpf_get_attach_cookie(ctx) == 1 ? bx : ax;
 	__u64 *asker = bpf_map_lookup_elem(&go_req_asker, &k);
 	__u64 a;
 

@@ -28,7 +28,9 @@ struct exchange {
 					 * http.Transport call it carries */
 	char comm[16];
 	struct resource *res;		/* the process, read while it was alive */
-	uint32_t req_seq;		/* TCP sequence number of the first byte */
+	uint32_t req_seq;		/* TCP sequence number of the first byte
+					 * (HTTP/2: its stream id, pairing.c
+					 * H2_WIRE_ID): rule 2's key */
 	uint64_t start_ns;		/* monotonic: first request byte seen */
 	uint64_t end_ns;		/* monotonic: last response byte seen */
 	int status;			/* final status code, 0 = no response */

@@ -15,7 +15,8 @@
 #include "weft.skel.h"
 
 #define PID_SLOTS 8192
-#define H2_LINKS_MAX 9		/* 3 functions of each of the 3 servers */
+#define H2_LINKS_MAX 12		/* 3 functions of each of the 3 servers,
+				 * 3 of the HTTP/2 clients */
 #define LINKS_MAX (4 + 3 + H2_LINKS_MAX)
 
 struct binary {
@@ -243,6 +244,48 @@ static void attach_h2(struct binary *b, const char *path, const struct go_binary
 	go_elf_close(g);
 }
 
+/*
+ * Go's HTTP/2 clients (net/http's bundled one, x/net's) write each
+ * request from a goroutine of its own (doRequest): their writeRequest gets
+ * the probe HTTP/1's Request.write has, so the HEADERS it writes name the
+ * goroutine that asked (go_request_write). The asker is noted by
+ * Transport.roundTrip, and for an x/net http2.Transport used on its own by
+ * ClientConn.roundTrip (RoundTrip in older releases). No struct offsets:
+ * the *Request is the key. Called with the HTTP/1 link probes attached.
+ */
+static void attach_h2_clients(struct binary *b, const char *path)
+{
+	static const char *const xnet_rt[] = {
+		"golang.org/x/net/http2.(*ClientConn).roundTrip",
+		"golang.org/x/net/http2.(*ClientConn).RoundTrip",
+	};
+	struct go_elf *g;
+	uint64_t off;
+	int err = 0;
+
+	g = go_elf_open(path, &err);
+	if (!g)
+		return;
+	off = go_probe_offset(g, "net/http.(*http2clientStream).writeRequest");
+	if (off && b->n_h2_links < H2_LINKS_MAX)
+		b->h2_links[b->n_h2_links++] =
+			attach_cookie(ldr->skel->progs.go_request_write, path, off, 1);
+	off = go_probe_offset(g, "golang.org/x/net/http2.(*clientStream).writeRequest");
+	if (off && b->n_h2_links + 2 <= H2_LINKS_MAX) {
+		uint64_t rt = 0;
+
+		for (size_t i = 0; !rt && i < sizeof(xnet_rt) / sizeof(xnet_rt[0]); i++)
+			rt = go_probe_offset(g, xnet_rt[i]);
+		if (rt) {
+			b->h2_links[b->n_h2_links++] =
+				attach_cookie(ldr->skel->progs.go_request_write, path, off, 1);
+			b->h2_links[b->n_h2_links++] =
+				attach(ldr->skel->progs.go_transport_roundtrip, path, rt);
+		}
+	}
+	go_elf_close(g);
+}
+
 static struct binary *inspect(uint32_t pid)
 {
 	char path[64];
@@ -290,6 +333,7 @@ static struct binary *inspect(uint32_t pid)
 	b->gostartcallfn_off = gb.gostartcallfn_off;
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	if (b->links[0] && b->links[1]) {
+		attach_h2_clients(b, path);
 		n_attached++;
 		if (!gb.has_symbols)
 			n_stripped++;	/* probed from .gopclntab */

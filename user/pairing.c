@@ -491,11 +491,25 @@ static void on_bad_start(void *ctx, enum weft_dir d)
 
 /* ---- HTTP/2 (h2.h): one stream, one exchange ---- */
 
+/*
+ * What rule 2 keys an HTTP/2 request by, in place of the TCP sequence
+ * number of its first byte: its stream id, which both ends of a
+ * connection agree on exactly, with the top bit set (stream ids have 31
+ * bits; a socket's sequence numbers are random, and an HTTP/1 request on
+ * the same client port at the same time would need a second connection
+ * from it). The sequence number of a stream's HEADERS is exact on a plain
+ * socket, but over TLS a server's first stream often arrives in records an
+ * earlier read (the handshake's) took off the socket, where only an
+ * estimate of it exists.
+ */
+#define H2_WIRE_ID(stream_id)	(0x80000000u | (stream_id))
+
 static void *h2_on_request(void *ctx, struct h2_request *r)
 {
 	struct feed *f = ctx;
 	struct exchange *ex = exchange_new(f->p, f->c, r->m, r->first_ns,
-					   r->first_seq, r->truncated, r->ck);
+					   H2_WIRE_ID(r->stream_id), r->truncated,
+					   r->ck);
 
 	r->m = NULL;
 	ex->h2 = true;

@@ -131,8 +131,6 @@ def test_exchange(request, weft, go_apps, procs, certs, build, proto):
     context format (b3, traceparent, none), one weft for the three: two
     server spans per client run (and two client spans when the client sends
     no context)."""
-    if proto == "h2":
-        T.known_gap(request, T.TLS_H2_FIRST_GAP, strict=False)
     exe = start(T.app, *build, "gotls")
     srv = serve(procs, exe, proto, certs, "tls-srv")
     w = weft(ports=[srv.port])
@@ -159,8 +157,6 @@ def test_status(request, weft, go_apps, procs, certs, proto):
     """/status/503 and /status/404 (Go 1.26, stripped): the status code,
     and error status where the HTTP conventions say (5xx on the server,
     4xx and 5xx on the client)."""
-    if proto == "h2":
-        T.known_gap(request, T.TLS_H2_FIRST_GAP, strict=False)
     exe = start(T.app, "go1.26", "stripped", "gotls")
     srv = serve(procs, exe, proto, certs, "tls-status")
     w = weft(ports=[srv.port])
@@ -230,8 +226,8 @@ def run_chain(weft, jaeger, procs, certs, build, proto, fmts, propagate, title, 
                    "%s %s %s" % (title, "-".join(build), proto))
 
 
-# HTTP/2 chains need in-process links on HTTP/2 servers (T.H2_HANDLER_GAP):
-# run on two builds as a sentinel, every build for HTTP/1.1.
+# HTTP/2 chains on two builds (the probes of HTTP/2 servers and clients
+# are the same code in every build), every build for HTTP/1.1.
 CHAIN_CASES = [pytest.param(b, p, id="%s-%s" % (i, p))
                for b, i in zip(T.BUILDS, T.BUILD_IDS) for p in PROTOS
                if p == "h1" or i in T.FORWARD_IDS]
@@ -245,8 +241,6 @@ def test_chain(request, weft, jaeger, go_apps, procs, certs, build, proto):
     Jaeger must be exactly sid -> a(server) -> a(client) -> b(server) ->
     b(client) -> c(server), or with no context client(client) -> a(server)
     -> ..."""
-    if proto != "h1":
-        T.known_gap(request, T.H2_HANDLER_GAP, strict=True)
     run_chain(weft, jaeger, procs, certs, build, proto, T.CTX, False, "chain")
 
 
@@ -269,7 +263,5 @@ def test_chain_forwarding(request, weft, jaeger, go_apps, procs, certs, build, p
     traceparent headers onto their call (gotls -propagate), as mesh apps
     do: a(client) is a forwarder's span (rule 4), b(server) its child by
     the wire (rule 2). The same tree, without in-process links."""
-    if proto == "h2":
-        T.known_gap(request, T.TLS_H2_FIRST_GAP, strict=False)
     run_chain(weft, jaeger, procs, certs, build, proto, ["b3", "traceparent"], True,
               "forwarding chain")

@@ -118,8 +118,6 @@ def test_calls(request, weft, go_apps, procs, certs, build, transport):
     """One weft, six clients, one after the other: unary Hello (2 calls on
     one connection) and server-streaming Count (n=4), each with B3,
     traceparent and no metadata. One server span per call (per stream)."""
-    if transport == "tls":
-        T.known_gap(request, T.TLS_H2_FIRST_GAP, strict=False)
     exe = start(T.app, *build, "gogrpc")
     srv = serve(procs, exe, transport, certs, "grpc-srv")
     w = weft(ports=[srv.port])
@@ -179,8 +177,6 @@ def test_status(request, weft, go_apps, procs, certs, transport):
     """Hello asking for NOT_FOUND (5: an error for the client, not the
     server) and INTERNAL (13: an error for both), Go 1.26 stripped: :status
     200, rpc.grpc.status_code from the trailers."""
-    if transport == "tls":
-        T.known_gap(request, T.TLS_H2_FIRST_GAP, strict=False)
     exe = start(T.app, "go1.26", "stripped", "gogrpc")
     srv = serve(procs, exe, transport, certs, "grpc-status")
     w = weft(ports=[srv.port])
@@ -253,8 +249,8 @@ def test_chain(request, weft, jaeger, go_apps, procs, certs, build, transport):
     Once per context format, one weft for the three; each trace in Jaeger
     must be exactly sid -> a(server) -> a(client) -> b(server) -> b(client)
     -> c(server), or with no metadata client(client) -> a(server) -> ...
-    Two builds only, as a sentinel: it needs in-process links on a gRPC
-    server (T.H2_HANDLER_GAP)."""
+    Two builds only, as a sentinel: it needs in-process links of calls
+    made over gRPC (T.H2_HANDLER_GAP)."""
     T.known_gap(request, T.H2_HANDLER_GAP, strict=True)
     run_chain(weft, jaeger, procs, certs, build, transport, T.CTX, False, "grpc chain")
 
@@ -266,7 +262,5 @@ def test_chain_forwarding(request, weft, jaeger, go_apps, procs, certs, build, t
     traceparent metadata onto their call (gogrpc -propagate), as mesh apps
     do: a(client) is a forwarder's span (rule 4), b(server) its child by
     the wire (rule 2). The same tree, without in-process links."""
-    if transport == "tls":
-        T.known_gap(request, T.TLS_H2_FIRST_GAP, strict=False)
     run_chain(weft, jaeger, procs, certs, build, transport, ["b3", "traceparent"], True,
               "grpc forwarding chain")

@@ -318,16 +318,11 @@ def check_chains(w, jaeger, procs, runs, tree, pids, title):
 
 # Known gaps of weft's HTTP/2 support, named where they make a case fail
 # (README, "HTTPS, HTTP/2 and gRPC"; issue 13 stays open for them):
-H2_HANDLER_GAP = ("calls a Go handler makes over HTTP/2 or gRPC are not linked in process: "
-                  "weft ties each stream's handler goroutine to its stream, but Go's "
-                  "HTTP/2 client and grpc-go write a request's frames from goroutines "
-                  "of their own (a per-request writer, the connection's loopy "
-                  "writer), which weft cannot tie to the handler that asked yet "
+H2_HANDLER_GAP = ("calls a Go handler makes over gRPC are not linked in process: weft "
+                  "ties each stream's handler goroutine to its stream, but grpc-go "
+                  "writes every call's frames from the connection's loopy writer "
+                  "goroutine, which weft cannot tie to the handler that asked yet "
                   "(README, HTTPS, HTTP/2 and gRPC)")
-TLS_H2_FIRST_GAP = ("the first stream of an HTTP/2-over-TLS connection is linked over "
-                    "the wire only when its record was the last one the handshake's "
-                    "read brought (its TCP sequence number is estimated from the end "
-                    "of that read); otherwise its server span starts a trace of its own")
 
 
 def known_gap(request, reason, strict):
