@@ -8,7 +8,8 @@
 # and the per-program table. Figures go into docs/overhead.md by hand.
 # Usage: scripts/bench-h2.sh            (as root, after make and tests/apps/build.sh)
 # Env:   PAIRS (3), REQS (60000), CONNS (16), STREAMS (8: h2load -m),
-#        GOAPP (build/apps/go1.26/gotls)
+#        GOAPP (build/apps/go1.26/gotls), WEFT_A (a weft binary: the A runs
+#        are traced by it instead of untraced, to compare two builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIRS=${PAIRS:-3} REQS=${REQS:-60000} CONNS=${CONNS:-16} STREAMS=${STREAMS:-8}
@@ -30,10 +31,11 @@ load() {
 		awk '/^finished in/ { gsub(",", "", $4); print $4 }'
 }
 run() {	# $1: A or B; prints req/s
-	local w=
+	local w= bin=build/weft
 	server
-	if [ "$1" = B ]; then
-		build/weft -P $PORT -o json >/dev/null 2>"$work/weft.err" &
+	[ "$1" = A ] && [ -n "${WEFT_A:-}" ] && bin=$WEFT_A
+	if [ "$1" = B ] || [ "$bin" != build/weft ]; then
+		"$bin" -P $PORT -o json >/dev/null 2>"$work/weft.err" &
 		w=$!
 		for _ in $(seq 100); do grep -q "^weft: tracing" "$work/weft.err" && break; sleep 0.1; done
 	fi
@@ -42,13 +44,14 @@ run() {	# $1: A or B; prints req/s
 	kill "$srv"; wait "$srv" 2>/dev/null || true
 }
 
-echo "bench-h2: $GOAPP h2c /hello, h2load -n $REQS -c $CONNS -m $STREAMS, $PAIRS pairs"
+echo "bench-h2: $GOAPP h2c /hello, h2load -n $REQS -c $CONNS -m $STREAMS, $PAIRS pairs;" \
+	"A: ${WEFT_A:-untraced}, B: build/weft"
 ratios=()
 for i in $(seq "$PAIRS"); do
 	a=$(run A); b=$(run B)
 	r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b / a }')
 	ratios+=("$r")
-	echo "  pair $i: untraced $a req/s, traced $b req/s, ratio $r"
+	echo "  pair $i: A $a req/s, B $b req/s, ratio $r"
 done
 echo "  median ratio: $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
 
