@@ -38,12 +38,28 @@ struct {
 	__type(value, __u64);
 } go_writer_asker SEC(".maps");
 
+/*
+ * An asker noted for one socket write only (grpc-go's loopyWriter writes
+ * every call of a connection; g pointers are below 2^47). Several calls'
+ * HEADERS noted before one write (loopy batches) leave ONCE | 0: the
+ * write names nobody rather than one of them for all.
+ */
+#define GO_ASKER_ONCE	(1ULL << 63)
+
 static __always_inline __u64 go_origin(__u32 tgid, __u64 g)
 {
 	struct go_key k = { .tgid = tgid, .ptr = g };
 	__u64 *v = bpf_map_lookup_elem(&go_writer_asker, &k);
+	__u64 a;
 
-	return v ? *v : 0;
+	if (!v)
+		return 0;
+	a = *v;
+	if (a & GO_ASKER_ONCE) {
+		bpf_map_delete_elem(&go_writer_asker, &k);
+		a &= ~GO_ASKER_ONCE;
+	}
+	return a;
 }
 
 /*

@@ -724,11 +724,14 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 SEC("uprobe")
 int go_transport_roundtrip(struct pt_regs *ctx)
 {
-	struct go_key k = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-		.ptr = ctx->bx,
-	};
+	__u64 bx = ctx->bx, di = ctx->di;
+	struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32 };
 	__u64 g = ctx->r14;
+
+	asm volatile("" : "+r"(bx), "+r"(di));
+	/* cookie 1: grpc-go's controlBuffer.executeAndPut(f, it cbItem), the
+	 * call's *headerFrame (*clientHeaders) the interface's data word */
+	k.ptr = bpf_get_attach_cookie(ctx) == 1 ? di : bx;
 
 	bpf_map_update_elem(&go_req_asker, &k, &g, BPF_ANY);
 	return 0;
@@ -745,13 +748,15 @@ int go_request_write(struct pt_regs *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 ax = ctx->ax, bx = ctx->bx;
+	__u64 ck = bpf_get_attach_cookie(ctx);
 	struct go_key k = { .tgid = tgid };
+	__u64 *asker, *prev, a;
 
 	asm volatile("" : "+r"(ax), "+r"(bx));
-	k.ptr = bpf_get_attach_cookie(ctx) == 1 ? bx : ax;
-	__u64 *asker = bpf_map_lookup_elem(&go_req_asker, &k);
-	__u64 a;
-
+	/* cookie 2: grpc-go's loopyWriter.(client)headerHandler(h), h in RBX:
+	 * an asker for one write only (GO_ASKER_ONCE) */
+	k.ptr = ck ? bx : ax;
+	asker = bpf_map_lookup_elem(&go_req_asker, &k);
 	k.ptr = ctx->r14;
 	if (!asker) {
 		/* not through Transport (a hand-rolled client): no asker */
@@ -759,10 +764,16 @@ int go_request_write(struct pt_regs *ctx)
 		return 0;
 	}
 	a = *asker;
+	if (ck == 2) {
+		prev = bpf_map_lookup_elem(&go_writer_asker, &k);
+		/* another call's HEADERS not written yet: nobody's write */
+		if (prev && (*prev & GO_ASKER_ONCE) && (*prev & ~GO_ASKER_ONCE) != a)
+			a = 0;
+		a |= GO_ASKER_ONCE;
+	}
 	bpf_map_update_elem(&go_writer_asker, &k, &a, BPF_ANY);
 	return 0;
 }
-
 
 SEC("uprobe")
 int go_newproc1(struct pt_regs *ctx)

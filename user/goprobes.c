@@ -15,8 +15,8 @@
 #include "weft.skel.h"
 
 #define PID_SLOTS 8192
-#define H2_LINKS_MAX 12		/* 3 functions of each of the 3 servers,
-				 * 3 of the HTTP/2 clients */
+#define H2_LINKS_MAX 14		/* 3 functions of each of the 3 servers,
+				 * 3 of the HTTP/2 clients, 2 of grpc-go's */
 #define LINKS_MAX (4 + 3 + H2_LINKS_MAX)
 
 struct binary {
@@ -250,8 +250,12 @@ static void attach_h2(struct binary *b, const char *path, const struct go_binary
  * the probe HTTP/1's Request.write has, so the HEADERS it writes name the
  * goroutine that asked (go_request_write). The asker is noted by
  * Transport.roundTrip, and for an x/net http2.Transport used on its own by
- * ClientConn.roundTrip (RoundTrip in older releases). No struct offsets:
- * the *Request is the key. Called with the HTTP/1 link probes attached.
+ * ClientConn.roundTrip (RoundTrip in older releases). grpc-go writes
+ * every call of a connection from its loopyWriter goroutine: the call's
+ * header item is noted by the asking goroutine (controlBuffer.
+ * executeAndPut) and found again by the loopy's handler of it, for the
+ * one write that follows (bpf/go_link.bpf.h, GO_ASKER_ONCE). No struct
+ * offsets: the *Request, or the header item, is the key.
  */
 static void attach_h2_clients(struct binary *b, const char *path)
 {
@@ -283,7 +287,22 @@ static void attach_h2_clients(struct binary *b, const char *path)
 				attach(ldr->skel->progs.go_transport_roundtrip, path, rt);
 		}
 	}
-	go_elf_close(g);
+		/* grpc-go: the call's header item, from the asking goroutine's
+	 * executeAndPut to the loopyWriter's handler of it */
+	off = go_probe_offset(g, "google.golang.org/grpc/internal/transport.(*controlBuffer).executeAndPut");
+	if (off && b->n_h2_links + 2 <= H2_LINKS_MAX) {
+		uint64_t hh = go_probe_offset(g, "google.golang.org/grpc/internal/transport.(*loopyWriter).clientHeaderHandler");
+
+		if (!hh)
+			hh = go_probe_offset(g, "google.golang.org/grpc/internal/transport.(*loopyWriter).headerHandler");
+		if (hh) {
+			b->h2_links[b->n_h2_links++] =
+				attach_cookie(ldr->skel->progs.go_transport_roundtrip, path, off, 1);
+			b->h2_links[b->n_h2_links++] =
+				attach_cookie(ldr->skel->progs.go_request_write, path, hh, 2);
+		}
+	}
+go_elf_close(g);
 }
 
 static struct binary *inspect(uint32_t pid)
@@ -319,6 +338,7 @@ static struct binary *inspect(uint32_t pid)
 		return b;	/* inspection only (unit tests) */
 	attach_tls(b, path);
 	attach_h2(b, path, &gb);
+	attach_h2_clients(b, path);
 	if (!gb.roundtrip_off || !gb.request_write_off)
 		return b;	/* no net/http client (go_inspect said so) */
 	b->links[0] = attach(ldr->skel->progs.go_transport_roundtrip, path,
@@ -333,7 +353,6 @@ static struct binary *inspect(uint32_t pid)
 	b->gostartcallfn_off = gb.gostartcallfn_off;
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	if (b->links[0] && b->links[1]) {
-		attach_h2_clients(b, path);
 		n_attached++;
 		if (!gb.has_symbols)
 			n_stripped++;	/* probed from .gopclntab */

@@ -507,9 +507,20 @@ static void on_bad_start(void *ctx, enum weft_dir d)
 static void *h2_on_request(void *ctx, struct h2_request *r)
 {
 	struct feed *f = ctx;
-	struct exchange *ex = exchange_new(f->p, f->c, r->m, r->first_ns,
-					   H2_WIRE_ID(r->stream_id), r->truncated,
-					   r->ck);
+	const struct chunk *ck = r->ck;
+	struct chunk own;
+	struct exchange *ex;
+
+	/* The asker a write names (origin_g) is for the HEADERS written
+	 * since the writer's previous write: a block begun in an earlier
+	 * write (a buffer flushed in the middle of it) is not surely its. */
+	if (ck->origin_g && r->first_ns != ck->ts_ns) {
+		own = *ck;
+		own.origin_g = 0;
+		ck = &own;
+	}
+	ex = exchange_new(f->p, f->c, r->m, r->first_ns, H2_WIRE_ID(r->stream_id),
+			  r->truncated, ck);
 
 	r->m = NULL;
 	ex->h2 = true;

@@ -315,18 +315,3 @@ def check_chains(w, jaeger, procs, runs, tree, pids, title):
                     "--- weft's spans of the test's processes ---\n%s"
                     % (title, "\n".join(errs), LL.weft_view([w], set(pids))), pytrace=False)
 
-
-# Known gaps of weft's HTTP/2 support, named where they make a case fail
-# (README, "HTTPS, HTTP/2 and gRPC"; issue 13 stays open for them):
-H2_HANDLER_GAP = ("calls a Go handler makes over gRPC are not linked in process: weft "
-                  "ties each stream's handler goroutine to its stream, but grpc-go "
-                  "writes every call's frames from the connection's loopy writer "
-                  "goroutine, which weft cannot tie to the handler that asked yet "
-                  "(README, HTTPS, HTTP/2 and gRPC)")
-
-
-def known_gap(request, reason, strict):
-    """Mark the running case as an expected failure for a documented gap:
-    strict when it always fails (an XPASS then says the gap is closed),
-    not strict when it fails only when a race goes one way."""
-    request.node.add_marker(pytest.mark.xfail(reason=reason, strict=strict))
