@@ -389,6 +389,11 @@ static void pipeline_metrics(FILE *f, const struct ops_snapshot *s)
 	single(f, "weft_responses_before_request_unheld_total", "counter",
 	       "such reads that could not wait (over the bounds): likely orphans",
 	       p->responses_early_unheld);
+	family(f, "weft_go_h2_handlers_total", "counter",
+	       "Go HTTP/2 and gRPC handler goroutines: tied to their stream, or their stream not found");
+	sample(f, "weft_go_h2_handlers_total", "result", "tied", p->go_handlers);
+	sample(f, "weft_go_h2_handlers_total", "result", "stream_not_found",
+	       p->go_handlers_unplaced);
 
 	family(f, "weft_links_total", "counter",
 	       "spans parented by weft: to a client span on this node, or in the process");

@@ -249,6 +249,8 @@ static void fill(struct ops_snapshot *s)
 	s->pairing.conns_open_peak = 40;
 	s->pairing.framing.not_http = 23;
 	s->pairing.timed_out = 24;
+	s->pairing.go_handlers = 41;
+	s->pairing.go_handlers_unplaced = 42;
 	s->links.wire_links = 31;
 	s->links.wire_miss_late_max_ns = 1500000;
 	s->exporting = true;
@@ -310,6 +312,8 @@ static bool test_metrics_text(void)
 		     has_line(text, "weft_connections_open_peak 40") &&
 		     has_line(text, "weft_agent_events_total{event=\"not_http\"} 23") &&
 		     has_line(text, "weft_agent_events_total{event=\"timed_out\"} 24") &&
+		     has_line(text, "weft_go_h2_handlers_total{result=\"tied\"} 41") &&
+		     has_line(text, "weft_go_h2_handlers_total{result=\"stream_not_found\"} 42") &&
 		     has_line(text, "weft_links_total{scope=\"node\"} 31") &&
 		     has_line(text, "weft_link_miss_late_max_seconds 0.0015") &&
 		     has_line(text, "weft_export_spans_dropped_total{reason=\"queue_full\"} 41") &&
