@@ -16,11 +16,12 @@
 #   BENCH_RATE_CONNS connections of the constant-rate client [16]
 #   BENCH_DROP_RATE  rate of the zero-drop check, req/s [20000]
 #   BENCH_SPANGEN_SECONDS  span_gen --bench duration [5]
-#   BENCH_CONFIGS    which configurations to run [a b c d e f g h i j]
+#   BENCH_CONFIGS    which configurations to run [a b c d e f g h i j k]
 #                    (i: HTTPS, Go 1.26 gotls HTTP/1.1 over TLS; wrk's OpenSSL
 #                    side is not traced, so one span per request; j: as h,
 #                    with nothing pinned: server, wrk and weft share every
-#                    CPU, as on a busy node)
+#                    CPU, as on a busy node; k: HTTP/2, Go 1.26 gotls h2c
+#                    under h2load (nghttp2-client), the Go HTTP/2 probes)
 #   BENCH_OUT        Markdown output [docs/bench.md]; "-" for stdout only
 #   BENCH_SERVER_CPU / BENCH_LOAD_CPU  cpu lists for taskset [0] / [1]
 #   BENCH_ANCHORS    1 = also run scripts/bench/anchors.sh (OpenTelemetry Go
@@ -40,7 +41,7 @@ CHAIN_RATE=${BENCH_CHAIN_RATE:-1000}
 RATE_CONNS=${BENCH_RATE_CONNS:-16}
 DROP_RATE=${BENCH_DROP_RATE:-20000}
 SPANGEN_SECONDS=${BENCH_SPANGEN_SECONDS:-5}
-CONFIGS=${BENCH_CONFIGS:-a b c d e f g h i j}
+CONFIGS=${BENCH_CONFIGS:-a b c d e f g h i j k}
 OUT=${BENCH_OUT:-docs/bench.md}
 SRV_CPU=${BENCH_SERVER_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
@@ -68,6 +69,11 @@ command -v wrk >/dev/null || die "wrk missing (Debian package wrk)"
 command -v taskset >/dev/null || die "taskset missing (util-linux)"
 command -v bpftool >/dev/null || die "bpftool missing"
 command -v "$PY" >/dev/null || die "python3 missing"
+case " $CONFIGS " in
+*" k "*) command -v h2load >/dev/null ||
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null ||
+		die "h2load missing (Debian package nghttp2-client)" ;;
+esac
 
 # --- build what we need -----------------------------------------------------
 [ -x "$WEFT" ] || make -s all
@@ -113,12 +119,15 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 
-# start_server VERSION PORT NAME [tls]: a goserver (tls: gotls serving
-# HTTP/1.1 over TLS) pinned to $srv_cpu; sets $srv_pid.
+# start_server VERSION PORT NAME [tls|h2c]: a goserver (tls: gotls serving
+# HTTP/1.1 over TLS; h2c: gotls serving cleartext HTTP/2) pinned to
+# $srv_cpu; sets $srv_pid.
 start_server() {
 	local bin=$APPS/$1/goserver out=$work/srv.$3.out i args=(-addr "127.0.0.1:$2" -name "$3")
 	if [ "${4:-}" = tls ]; then
 		bin=$APPS/$1/gotls args=(serve "${args[@]}" -proto h1 -cert "$work/srv.pem" -key "$work/srv.key")
+	elif [ "${4:-}" = h2c ]; then
+		bin=$APPS/$1/gotls args=(serve "${args[@]}" -proto h2c)
 	fi
 	taskset -c "$srv_cpu" "$bin" "${args[@]}" >"$out" 2>&1 &
 	srv_pid=$!
@@ -184,6 +193,7 @@ run_one() {
 	h) only_srv=1 sides=1 ;;
 	i) tls=tls scheme=https sides=1 ;;	# wrk's TLS is OpenSSL: not traced
 	j) only_srv=1 sides=1 srv_cpu=$ALL_CPUS load_cpu=$ALL_CPUS ;;
+	k) tls=h2c kind=h2load ;;	# HTTP/2: the handler probes (issue 13)
 	esac
 	start_server "$srv_ver" "$pa" a $tls
 	local pids_srv=("$srv_pid")
@@ -233,6 +243,13 @@ run_one() {
 	if [ "$kind" = wrk ]; then
 		taskset -c "$load_cpu" wrk -t1 -c"$CONNS" -d"${SECONDS_RUN}s" --latency "$url" >"$lout" 2>&1 ||
 			{ cat "$lout" >&2; die "wrk failed"; }
+	elif [ "$kind" = h2load ]; then
+		# nghttp2's h2load: h2c with prior knowledge, 8 streams at once per
+		# connection; --log-file has each request's time (percentiles)
+		rm -f "$work/h2load.log"
+		taskset -c "$load_cpu" h2load -t1 -c"$CONNS" -m8 -D"$SECONDS_RUN" \
+			--log-file="$work/h2load.log" "$url" >"$lout" 2>&1 ||
+			{ cat "$lout" >&2; die "h2load failed"; }
 	else
 		taskset -c "$load_cpu" "$RATEBENCH" -url "$url" -rate "$rate" \
 			-duration "${SECONDS_RUN}s" -conns "$RATE_CONNS" >"$lout" 2>&1 ||
@@ -252,7 +269,7 @@ run_one() {
 	fi
 	for i in "${pids_srv[@]}"; do stop_pid "$i"; done
 
-	CFG=$cfg MODE=$mode PAIR=$pair KIND=$kind SIDES=$sides RATE=$rate \
+	H2LOADLOG=$work/h2load.log CFG=$cfg MODE=$mode PAIR=$pair KIND=$kind SIDES=$sides RATE=$rate \
 	WCPU=$wcpu WCPU0=$wcpu0 WHWM=$whwm NPROGS=$nprogs FOREIGN=$foreign PROGS="$progs" LOADOUT=$lout \
 	WEFTERR=$( [ -n "$weft_pid" ] && echo "$work/weft.err" || echo "" ) \
 	"$PY" scripts/bench/parse_run.py >>"$results"
@@ -277,12 +294,12 @@ run_config() {
 start=$(date +%s)
 for cfg in $CONFIGS; do
 	case $cfg in
-	a|b|c|d|e|h|i|j) run_config "$cfg" "$PAIRS" ;;
+	a|b|c|d|e|h|i|j|k) run_config "$cfg" "$PAIRS" ;;
 	f|g) run_config "$cfg" "$PAIRS_EXTRA" ;;
 	*) die "unknown configuration $cfg" ;;
 	esac
 	case $cfg in
-	a|c|d|i) log "configuration $cfg: per-hook cost run (bpf_stats_enabled=1)"
+	a|c|d|i|k) log "configuration $cfg: per-hook cost run (bpf_stats_enabled=1)"
 	   run_one "$cfg" S 0 ;;
 	esac
 done

@@ -32,6 +32,21 @@ if r["kind"] == "wrk":
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if m:
         r["errors"] += sum(int(x) for x in m.groups())
+elif r["kind"] == "h2load":
+    # "finished in 6.00s, 21000.50 req/s, ..." / "requests: N total, N started,
+    # N done, N succeeded, N failed, N errored, N timeout" / "status codes: ..."
+    r["rps"] = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", text).group(1))
+    m = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", text)
+    r["requests"] = int(m.group(1))
+    r["errors"] = sum(int(x) for x in m.groups()[1:])
+    m = re.search(r"status codes: \d+ 2xx, \d+ 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    if m:
+        r["errors"] += int(m.group(1)) + int(m.group(2))
+    # --log-file: start time, status, duration in microseconds, per request
+    lat = sorted(float(x.split()[2]) for x in open(env["H2LOADLOG"]) if len(x.split()) >= 3)
+    r["p50_us"] = lat[len(lat) // 2] if lat else float("nan")
+    r["p99_us"] = lat[min(len(lat) - 1, len(lat) * 99 // 100)] if lat else float("nan")
 else:
     j = json.loads(text.strip().splitlines()[-1])
     r["requests"] = j["requests"]

@@ -31,8 +31,9 @@ DESC = {
     "h": ("Go 1.26 /hello, saturated, only the server traced (--pid)", 1),
     "i": ("Go 1.26 HTTPS /hello (gotls, HTTP/1.1 over TLS), saturated", 1),
     "j": ("Go 1.26 /hello, saturated, only the server traced (--pid), nothing pinned", 1),
+    "k": ("Go 1.26 HTTP/2 /hello (gotls h2c; h2load -c%d -m8), saturated" % env["conns"], 2),
 }
-SATURATED = "abcghij"
+SATURATED = "abcghijk"
 FIXED = "def"
 
 
@@ -111,7 +112,8 @@ for cfg in "abcdefghij":
         s["p99_a"], s["p99_b"], s["p99_ratio"], s["req_b"], s["spans"], s["spr"], sides,
         100 * s["compl"], s["cpu_us"], s["cpu_us"] * 1e4 / 1e6, s["hwm"], s["rb_full"]))
 p("")
-p("Latency: rows a–c, g are wrk's `--latency` percentiles at saturation (mostly queueing); "
+p("Latency: rows a–c, g are wrk's `--latency` percentiles at saturation (mostly queueing), "
+  "row k h2load's per-request times (`--log-file`); "
   "rows d–f come from `scripts/bench/ratebench`, an open-loop constant-rate client "
   "(%d keep-alive connections) timing each request from its write to the end of its response." % env["rate_conns"])
 p("Spans/req: weft sees both ends of every loopback connection, so one wrk→server request is "
