@@ -74,7 +74,7 @@ p("")
 p("| configuration | req/s untraced | req/s traced | ratio | p50 µs A → B | p99 µs A → B | p99 ratio | requests (traced) | spans | spans/req (expected) | completeness | weft CPU µs/span | weft CPU s / 10k spans | weft peak RSS MiB | ring-buffer drops |")
 p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 summary = {}
-for cfg in "abcdefghij":
+for cfg in "abcdefghijk":
     A = [r for r in runs if r["cfg"] == cfg and r["mode"] == "A"]
     B = [r for r in runs if r["cfg"] == cfg and r["mode"] == "B"]
     if not A or not B:
@@ -147,7 +147,7 @@ for cfg, want in (("a", 0.95), ("b", 0.95), ("h", 0.95), ("j", 0.92), ("c", 0.92
         s = summary[cfg]
         p("| %s) %s: traced/untraced throughput ≥ %.2f | %.3f | %s |" % (
             cfg, s["desc"], want, s["ratio"], verdict(s["ratio"] >= want)))
-for cfg in "abcghij":
+for cfg in "abcghijk":
     if cfg in summary:
         s = summary[cfg]
         ok = s["compl_min"] >= 0.999
