@@ -718,20 +718,35 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 
 /* ---- Go: which goroutine asked for a request (go_link.bpf.h) ---- */
 
+/* A Go register-ABI argument: the register WEFT_H2_REG_* names. */
+static __always_inline __u64 go_arg(struct pt_regs *ctx, __u64 which)
+{
+	__u64 ax = ctx->ax, bx = ctx->bx, cx = ctx->cx, di = ctx->di;
+
+	/* loaded here, each at its constant offset: the verifier refuses a
+	 * context read at an offset the compiler would compute */
+	asm volatile("" : "+r"(ax), "+r"(bx), "+r"(cx), "+r"(di));
+	switch (which & 3) {
+	case WEFT_H2_REG_RAX: return ax;
+	case WEFT_H2_REG_RBX: return bx;
+	case WEFT_H2_REG_RCX: return cx;
+	default: return di;
+	}
+}
+
 /* func (t *Transport) roundTrip(req *Request): t in RAX, req in RBX. Also
  * x/net's func (cc *ClientConn) roundTrip (or RoundTrip) (req *Request,
  * ...), the way in for an http2.Transport used on its own. */
 SEC("uprobe")
 int go_transport_roundtrip(struct pt_regs *ctx)
 {
-	__u64 bx = ctx->bx, di = ctx->di;
 	struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32 };
 	__u64 g = ctx->r14;
 
-	asm volatile("" : "+r"(bx), "+r"(di));
 	/* cookie 1: grpc-go's controlBuffer.executeAndPut(f, it cbItem), the
 	 * call's *headerFrame (*clientHeaders) the interface's data word */
-	k.ptr = bpf_get_attach_cookie(ctx) == 1 ? di : bx;
+	k.ptr = go_arg(ctx, bpf_get_attach_cookie(ctx) == 1 ? WEFT_H2_REG_RDI :
+							     WEFT_H2_REG_RBX);
 
 	bpf_map_update_elem(&go_req_asker, &k, &g, BPF_ANY);
 	return 0;
@@ -747,15 +762,13 @@ SEC("uprobe")
 int go_request_write(struct pt_regs *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 ax = ctx->ax, bx = ctx->bx;
 	__u64 ck = bpf_get_attach_cookie(ctx);
 	struct go_key k = { .tgid = tgid };
 	__u64 *asker, *prev, a;
 
-	asm volatile("" : "+r"(ax), "+r"(bx));
 	/* cookie 2: grpc-go's loopyWriter.(client)headerHandler(h), h in RBX:
 	 * an asker for one write only (GO_ASKER_ONCE) */
-	k.ptr = ck ? bx : ax;
+	k.ptr = go_arg(ctx, ck ? WEFT_H2_REG_RBX : WEFT_H2_REG_RAX);
 	asker = bpf_map_lookup_elem(&go_req_asker, &k);
 	k.ptr = ctx->r14;
 	if (!asker) {
@@ -804,22 +817,6 @@ int go_gostartcallfn(struct pt_regs *ctx)
 }
 
 /* ---- Go: HTTP/2 and gRPC handler goroutines (go_link.bpf.h) ---- */
-
-static __always_inline __u64 h2_reg(struct pt_regs *ctx, __u64 which)
-{
-	__u64 ax = ctx->ax, bx = ctx->bx, cx = ctx->cx, di = ctx->di;
-
-	/* loaded here, each at its constant offset: the verifier refuses a
-	 * context read at an offset the compiler would compute */
-	asm volatile("" : "+r"(ax), "+r"(bx), "+r"(cx), "+r"(di));
-	switch (which & 3) {
-	case WEFT_H2_REG_RAX: return ax;
-	case WEFT_H2_REG_RBX: return bx;
-	case WEFT_H2_REG_RCX: return cx;
-	default: return di;
-	}
-}
-
 /* A connection's serve loop or frame reader starts: note its goroutine
  * under the connection object (RAX). Once per goroutine. */
 SEC("uprobe")
@@ -855,8 +852,8 @@ int go_h2_stream(struct pt_regs *ctx)
 	__u32 tgid = pid_tgid >> 32;
 	__u64 ck = bpf_get_attach_cookie(ctx);
 	__u32 n = (ck >> 4) & 3, id = 0;
-	__u64 p = h2_reg(ctx, ck);
-	struct go_key k = { .tgid = tgid, .ptr = h2_reg(ctx, ck >> 2) };
+	__u64 p = go_arg(ctx, ck);
+	struct go_key k = { .tgid = tgid, .ptr = go_arg(ctx, ck >> 2) };
 	struct go_h2_conn_gs *v;
 	struct weft_go_stream_rec *r;
 

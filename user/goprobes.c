@@ -175,16 +175,9 @@ static const struct h2_server {
  * only counted. A server of a release the table does not cover is named
  * once, with its release, and gets nothing.
  */
-static void attach_h2(struct binary *b, const char *path, const struct go_binary *gb)
+static void attach_h2(struct binary *b, struct go_elf *g, const char *path,
+		      const struct go_binary *gb)
 {
-	struct go_elf *g;
-	int err = 0;
-
-	if (!ldr || !ldr->skel)
-		return;
-	g = go_elf_open(path, &err);
-	if (!g)
-		return;
 	for (size_t i = 0; i < sizeof(h2_servers) / sizeof(h2_servers[0]); i++) {
 		const struct h2_server *sv = &h2_servers[i];
 		const char *rel = sv->kind == GO_H2_NETHTTP ? gb->version :
@@ -241,7 +234,6 @@ static void attach_h2(struct binary *b, const char *path, const struct go_binary
 			fprintf(stderr, "weft: Go binary %s: %s %s: handler probes %s\n",
 				path, sv->what, rel, n ? "attached" : "not attached");
 	}
-	go_elf_close(g);
 }
 
 /*
@@ -257,19 +249,13 @@ static void attach_h2(struct binary *b, const char *path, const struct go_binary
  * one write that follows (bpf/go_link.bpf.h, GO_ASKER_ONCE). No struct
  * offsets: the *Request, or the header item, is the key.
  */
-static void attach_h2_clients(struct binary *b, const char *path)
+static void attach_h2_clients(struct binary *b, struct go_elf *g, const char *path)
 {
 	static const char *const xnet_rt[] = {
 		"golang.org/x/net/http2.(*ClientConn).roundTrip",
 		"golang.org/x/net/http2.(*ClientConn).RoundTrip",
 	};
-	struct go_elf *g;
 	uint64_t off;
-	int err = 0;
-
-	g = go_elf_open(path, &err);
-	if (!g)
-		return;
 	off = go_probe_offset(g, "net/http.(*http2clientStream).writeRequest");
 	if (off && b->n_h2_links < H2_LINKS_MAX)
 		b->h2_links[b->n_h2_links++] =
@@ -302,7 +288,6 @@ static void attach_h2_clients(struct binary *b, const char *path)
 				attach_cookie(ldr->skel->progs.go_request_write, path, hh, 2);
 		}
 	}
-go_elf_close(g);
 }
 
 static struct binary *inspect(uint32_t pid)
@@ -337,8 +322,18 @@ static struct binary *inspect(uint32_t pid)
 	if (!ldr || !ldr->skel)
 		return b;	/* inspection only (unit tests) */
 	attach_tls(b, path);
-	attach_h2(b, path, &gb);
-	attach_h2_clients(b, path);
+	{
+		/* the HTTP/2 servers' and clients' functions, from one read of
+		 * the binary's tables */
+		int err = 0;
+		struct go_elf *g = go_elf_open(path, &err);
+
+		if (g) {
+			attach_h2(b, g, path, &gb);
+			attach_h2_clients(b, g, path);
+			go_elf_close(g);
+		}
+	}
 	if (!gb.roundtrip_off || !gb.request_write_off)
 		return b;	/* no net/http client (go_inspect said so) */
 	b->links[0] = attach(ldr->skel->progs.go_transport_roundtrip, path,

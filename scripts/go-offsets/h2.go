@@ -16,13 +16,12 @@ package main
 // scripts/gen-go-h2-offsets.sh and tests/unit/test_go_offsets.c.
 
 import (
-	"debug/buildinfo"
 	"debug/dwarf"
-	"debug/elf"
 	"fmt"
 	"strings"
 )
 
+// fieldOf: the field of that name, nil when none.
 func fieldOf(st *dwarf.StructType, name string) *dwarf.StructField {
 	for _, f := range st.Field {
 		if f.Name == name {
@@ -32,6 +31,7 @@ func fieldOf(st *dwarf.StructType, name string) *dwarf.StructField {
 	return nil
 }
 
+// strip: the type under any typedefs.
 func strip(t dwarf.Type) dwarf.Type {
 	for {
 		td, ok := t.(*dwarf.TypedefType)
@@ -115,23 +115,7 @@ func grpcPath(types map[string]*dwarf.StructType) (string, error) {
 }
 
 func h2Main(path string) {
-	bi, err := buildinfo.ReadFile(path)
-	if err != nil {
-		fail("%s: no Go build info: %v", path, err)
-	}
-	f, err := elf.Open(path)
-	if err != nil {
-		fail("%s: %v", path, err)
-	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		fail("%s: no DWARF (stripped?): %v", path, err)
-	}
-	types, err := structs(d)
-	if err != nil {
-		fail("%s: reading DWARF: %v", path, err)
-	}
+	bi, types := load(path)
 	mods := map[string]string{}
 	for _, m := range bi.Deps {
 		if m.Replace != nil {

@@ -46,6 +46,21 @@ func main() {
 		os.Exit(2)
 	}
 	path := os.Args[1]
+	bi, types := load(path)
+	out := bi.GoVersion
+	for _, w := range wanted {
+		off, err := offset(types, w.typ, w.fields)
+		if err != nil {
+			fail("%s: %s: %v", path, w.key, err)
+		}
+		out += fmt.Sprintf(" %s=%d", w.key, off)
+	}
+	fmt.Println(out)
+}
+
+// load reads a binary's build info and indexes its DWARF struct types, or
+// exits saying what is missing.
+func load(path string) (*buildinfo.BuildInfo, map[string]*dwarf.StructType) {
 	bi, err := buildinfo.ReadFile(path)
 	if err != nil {
 		fail("%s: no Go build info: %v", path, err)
@@ -63,15 +78,7 @@ func main() {
 	if err != nil {
 		fail("%s: reading DWARF: %v", path, err)
 	}
-	out := bi.GoVersion
-	for _, w := range wanted {
-		off, err := offset(types, w.typ, w.fields)
-		if err != nil {
-			fail("%s: %s: %v", path, w.key, err)
-		}
-		out += fmt.Sprintf(" %s=%d", w.key, off)
-	}
-	fmt.Println(out)
+	return bi, types
 }
 
 // structs indexes the binary's struct types by name.
@@ -111,13 +118,7 @@ func offset(types map[string]*dwarf.StructType, typ string, path []string) (int6
 	}
 	var total int64
 	for i, name := range path {
-		var fld *dwarf.StructField
-		for _, f := range st.Field {
-			if f.Name == name {
-				fld = f
-				break
-			}
-		}
+		fld := fieldOf(st, name)
 		if fld == nil {
 			return 0, fmt.Errorf("struct %s has no field %s", st.StructName, name)
 		}
@@ -125,14 +126,7 @@ func offset(types map[string]*dwarf.StructType, typ string, path []string) (int6
 		if i == len(path)-1 {
 			break
 		}
-		ft := fld.Type
-		for {
-			td, isTypedef := ft.(*dwarf.TypedefType)
-			if !isTypedef {
-				break
-			}
-			ft = td.Type
-		}
+		ft := strip(fld.Type)
 		next, ok := ft.(*dwarf.StructType)
 		if !ok {
 			if p, isPtr := ft.(*dwarf.PtrType); isPtr {
