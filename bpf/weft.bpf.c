@@ -176,23 +176,43 @@ static __always_inline __u32 chunk_seq(struct sock *sk, __u8 dir, __u32 len)
  * When a send's bytes left: the time TCP transmitted them, not when the
  * tracepoint fired. sock_send_length fires after tcp_sendmsg returns; on
  * loopback the peer has the bytes (and may have run) by then, and a sender
- * preempted in between got a send time milliseconds late: a server span
- * ending after its client's (seen on 2 busy CPUs: 2.5 and 4.3 ms).
- * tcp_write_xmit refreshes tp->tcp_clock_cache (CLOCK_MONOTONIC ns, the
- * clock of bpf_ktime_get_ns) before it transmits. A send TCP only queued
- * (Nagle, a full window) leaves an older value behind: accepted only when
- * it is later than the socket's previous record, else the tracepoint's
- * time stands.
+ * delayed in between (preempted, or its vCPU stolen by the host) got a send
+ * time milliseconds late: a server span ending after its client's (CI, busy
+ * CPUs: 2.5 and 4.3 ms) or starting before it (1.6 ms).
+ *
+ * Two clocks on the socket, both CLOCK_MONOTONIC like bpf_ktime_get_ns:
+ *  - tp->first_tx_mstamp (us; tcp_rate.c): set from the transmitted skb's
+ *    timestamp when a data packet leaves with nothing in flight, and on
+ *    each ACK to the send time of the newest packet it acknowledged. For a
+ *    request or a response (the peer had acknowledged everything before
+ *    it) it is when this send's first bytes left, whatever arrived since.
+ *  - tp->tcp_clock_cache (ns): refreshed by tcp_write_xmit before it
+ *    transmits, but also by every segment the socket receives. A sender
+ *    delayed after its transmit finds the time the peer's answer (or ACK)
+ *    came in: used only when the first clock does not apply.
+ * Either is used only when it is later than the socket's previous record
+ * (a value from an earlier flight, or a send TCP only queued behind data
+ * in flight, leaves an older value behind) and not in the future (pacing
+ * stamps departures ahead); else the tracepoint's time stands.
  */
 static __always_inline __u64 send_ts(struct sock *sk, struct conn_state *c,
 				     __u64 now)
 {
-	__u64 tx = 0, floor = c->last_ts;
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u64 floor = c->last_ts, t;
 
-	if (bpf_core_field_exists(struct tcp_sock, tcp_clock_cache))
-		tx = BPF_CORE_READ((struct tcp_sock *)sk, tcp_clock_cache);
 	c->last_ts = now;
-	return tx > floor && tx < now ? tx : now;
+	if (bpf_core_field_exists(tp->first_tx_mstamp)) {
+		t = BPF_CORE_READ(tp, first_tx_mstamp) * 1000;
+		if (t > floor && t <= now)
+			return t;
+	}
+	if (bpf_core_field_exists(tp->tcp_clock_cache)) {
+		t = BPF_CORE_READ(tp, tcp_clock_cache);
+		if (t > floor && t < now)
+			return t;
+	}
+	return now;
 }
 
 static __always_inline bool wanted_task(__u32 tgid)
