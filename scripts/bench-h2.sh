@@ -35,6 +35,9 @@ run() {	# $1: A or B; prints req/s
 	server
 	[ "$1" = A ] && [ -n "${WEFT_A:-}" ] && bin=$WEFT_A
 	if [ "$1" = B ] || [ "$bin" != build/weft ]; then
+		# emptied here, not by the redirection: that happens in the child,
+		# maybe after the wait below read the last run's "tracing"
+		: >"$work/weft.err"
 		"$bin" -P $PORT -o json >/dev/null 2>"$work/weft.err" &
 		w=$!
 		for _ in $(seq 100); do grep -q "^weft: tracing" "$work/weft.err" && break; sleep 0.1; done
@@ -59,6 +62,9 @@ echo "  median ratio: $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = 
 orig=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -q -w kernel.bpf_stats_enabled=1
 server
+# emptied here, not by the redirection: that happens in the child,
+# maybe after the wait below read the last run's "tracing"
+: >"$work/weft.err"
 build/weft -P $PORT -o json >/dev/null 2>"$work/weft.err" &
 w=$!
 for _ in $(seq 100); do grep -q "^weft: tracing" "$work/weft.err" && break; sleep 0.1; done

@@ -225,6 +225,9 @@ run_one() {
 		if [ "$mode" = S ]; then
 			sysctl -q -w kernel.bpf_stats_enabled=1
 		fi
+		# emptied here, not by the redirection: that happens in the child,
+		# maybe after the wait below read the last run's "tracing"
+		: >"$work/weft.err"
 		"$WEFT" "${weft_args[@]}" >/dev/null 2>"$work/weft.err" &
 		weft_pid=$!
 		PIDS+=("$weft_pid")

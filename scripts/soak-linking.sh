@@ -35,6 +35,7 @@ for shape in $SHAPES; do
 	IFS=: read -r conns secs close <<<"$shape"
 	hdr=()
 	[ -n "${close:-}" ] && hdr=(-H "Connection: close")
+	: >"$tmp/weft"	# not by the redirection: the wait below could read the last shape's
 	build/weft -P "$port" -o none >/dev/null 2>"$tmp/weft" &
 	wpid=$!
 	for _ in $(seq 100); do grep -q 'weft: tracing' "$tmp/weft" && break; sleep 0.1; done
