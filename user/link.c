@@ -139,6 +139,9 @@ struct link {
 	 * (server_conn_key), and, when some processes are filtered out, the
 	 * connections (wire keys with seq 0) whose client end did come */
 	struct wire_tab absent, present;
+	/* when the server end of a client's request began reading it, by the
+	 * client's span id (rule 2): see client_start_clamp */
+	struct wire_tab starts;
 	struct link_pending *waiting, *waiting_tail;	/* not done yet, oldest first */
 	uint8_t local[LOCAL_SLOTS][16];	/* addresses of this node's sockets */
 	struct current *ctab[CUR_BUCKETS];
@@ -575,6 +578,9 @@ static void client_seen(struct link *lk, const struct wkey *key, uint64_t now)
 		wire_add(&lk->present, &ck, now);
 }
 
+static void note_server_start(struct link *lk, const uint8_t client_span[8],
+			      uint64_t server_start_ns);
+
 /* The client end of a request, for its server end (rule 2). A server span
  * that already went out without it was a miss: counted, and how late. */
 static void wire_put(struct link *lk, const struct conn_info *ci, uint32_t seq,
@@ -595,8 +601,10 @@ static void wire_put(struct link *lk, const struct conn_info *ci, uint32_t seq,
 		 * freed and walked forever by dep_blocking(), and the two
 		 * spans each other's parent; the server span goes out at its
 		 * deadline instead (found by tests/fuzz/fuzz_records.c) */
-		if (!dep_chain_has(dep, w->dep))
+		if (!dep_chain_has(dep, w->dep)) {
+			note_server_start(lk, span_id, w->dep->start_ns);
 			pending_resolve(lk, w->dep, trace_id, span_id, sampled, dep);
+		}
 		return;
 	}
 	w = wire_lookup(&lk->unlinked, &key);
@@ -704,6 +712,50 @@ void link_derive_span_id(const uint8_t trace_id[16], const uint8_t span_id[8],
 }
 
 /*
+ * A request cannot be read before it was sent: a client span starts no
+ * later than its server span on this node. The kernel side stamps a send
+ * with when TCP transmitted it (send_ts in bpf/weft.bpf.c), but for a
+ * request sent in several packets that is the newest acknowledged one's
+ * time by the time the tracepoint reads it, and the server (woken by the
+ * first packet) may have begun reading earlier. The server's first read
+ * is noted under the client's span id when rule 2 links them, and the
+ * client span starts there if it would start later.
+ */
+static void start_key(const uint8_t span_id[8], struct wkey *key)
+{
+	memset(key, 0, sizeof(*key));
+	memcpy(key->k, span_id, 8);
+}
+
+static void note_server_start(struct link *lk, const uint8_t client_span[8],
+			      uint64_t server_start_ns)
+{
+	struct wkey key;
+
+	start_key(client_span, &key);
+	if (!wire_lookup(&lk->starts, &key))
+		wire_add(&lk->starts, &key, server_start_ns);
+}
+
+static void client_start_clamp(struct link *lk, struct exchange *ex)
+{
+	struct wkey key;
+	struct wire *w;
+
+	if (!lk->starts.n)
+		return;
+	start_key(ex->span_id, &key);
+	w = wire_lookup(&lk->starts, &key);
+	if (!w)
+		return;
+	if (w->ts < ex->start_ns) {
+		ex->start_ns = w->ts;
+		lk->stats.client_starts_moved++;
+	}
+	wire_unlink(&lk->starts, w);
+}
+
+/*
  * Rule 2 found late: on two CPUs a server can read a request before the
  * client's send tracepoint has put the client's record in the ring. Retried
  * before the server span lends its identity to a child and when it ends.
@@ -720,6 +772,7 @@ static bool late_wire_link(struct link *lk, struct exchange *ex,
 		return false;
 	/* the client's sampling decision too (rule 7), as on time */
 	adopt_client(lk, ex, w->trace_id, w->span_id, w->sampled);
+	note_server_start(lk, w->span_id, ex->start_ns);
 	wire_unlink(&lk->wires, w);
 	return true;
 }
@@ -782,6 +835,7 @@ static void link_server(struct link *lk, struct exchange *ex,
 		/* rule 2: the client end is on this node */
 		adopt_client(lk, ex, w->trace_id, w->span_id, w->sampled);
 		ex->dep = dep_get(w->dep);
+		note_server_start(lk, w->span_id, ex->start_ns);
 		wire_unlink(&lk->wires, w);
 	} else if (ctx->valid) {
 		memcpy(ex->trace_id, ctx->trace_id, 16);
@@ -970,6 +1024,8 @@ enum link_verdict link_done(struct link *lk, struct exchange *ex,
 	if (ex->is_server) {
 		late_wire_link(lk, ex, ci);
 		cur_forget(lk, ex);	/* its thread/goroutine is done with it */
+	} else {
+		client_start_clamp(lk, ex);
 	}
 	if (ex->suppress)
 		return LINK_DROP;
@@ -1069,6 +1125,8 @@ void link_free(struct link *lk)
 		wire_unlink(&lk->present, lk->present.oldest);
 	while (lk->unlinked.oldest)
 		wire_unlink(&lk->unlinked, lk->unlinked.oldest);
+	while (lk->starts.oldest)
+		wire_unlink(&lk->starts, lk->starts.oldest);
 	for (int b = 0; b < CUR_BUCKETS; b++)
 		while (lk->ctab[b])
 			cur_remove(lk, &lk->ctab[b]);

@@ -86,6 +86,8 @@ struct link_stats {
 	uint64_t suppressed_server;	/* other spans of instrumented processes */
 	uint64_t telemetry;		/* telemetry exchanges (no span unless
 					 * trace_telemetry) */
+	uint64_t client_starts_moved;	/* client spans started at their server's
+					 * first read (client_start_clamp) */
 };
 
 struct link;

@@ -197,12 +197,13 @@ static void print_stats(struct app *a, bool final)
 		goprobes_stats(&gb, &ga, &gs);
 		fprintf(stderr, "weft: links: on this node %" PRIu64 " (linked after waiting %"
 			PRIu64 ", spans held %" PRIu64 ", missed %" PRIu64
-			", at most %" PRIu64 " us late), in process %" PRIu64
+			", at most %" PRIu64 " us late; client starts moved back to their "
+			"server's %" PRIu64 "), in process %" PRIu64
 			", suppressed as made by the process itself %" PRIu64
 			" (+%" PRIu64 " other spans of such processes); Go binaries %" PRIu64 " (probed %" PRIu64
 			", stripped %" PRIu64 ", taken off after their processes exited %" PRIu64 ")\n",
 			ls.wire_links, ls.wire_waited, ls.spans_held, ls.wire_misses,
-			ls.wire_miss_late_max_ns / 1000,
+			ls.wire_miss_late_max_ns / 1000, ls.client_starts_moved,
 			ls.process_links, ls.suppressed_client,
 			ls.suppressed_server, gb, ga, gs, goprobes_detached());
 		goprobes_tls_stats(&ga, &gs);

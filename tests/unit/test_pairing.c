@@ -1596,6 +1596,44 @@ static bool test_link_wire(void)
 }
 
 /*
+ * A client span starts no later than its server span (link.c,
+ * client_start_clamp): a request in several packets carries the send time
+ * of the newest acknowledged one, later than the server's first read.
+ * Both orders of the records: the client's first, and the server's first
+ * (the server span waits for its client end).
+ */
+static bool test_link_wire_client_start_clamped(void)
+{
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct kconn cli, srv;
+
+	for (int late = 0; late < 2; late++) {
+		pairing_fresh(0, 0);
+		kc_client(&cli, 62, 41011);
+		kc_server(&srv, 63, 41011);
+		srv.seq[WEFT_DIR_RECV] = cli.seq[WEFT_DIR_SEND];
+		cli.seq[WEFT_DIR_RECV] = srv.seq[WEFT_DIR_SEND];
+		if (!late)
+			SEND(&cli, "GET /c HTTP/1.1\r\n\r\n", T0 + 2 * MS);
+		RECV(&srv, "GET /c HTTP/1.1\r\n\r\n", T0 + 1 * MS);
+		if (late)
+			SEND(&cli, "GET /c HTTP/1.1\r\n\r\n", T0 + 2 * MS);
+		SEND(&srv, ok, T0 + 3 * MS);
+		RECV(&cli, ok, T0 + 4 * MS);
+		pairing_tick(cur, T0 + 1000 * MS);
+		CHECK_INT(nspans, 2);
+		CHECK_INT(spans[0]->kind, SPAN_KIND_SERVER);
+		CHECK_INT(spans[1]->kind, SPAN_KIND_CLIENT);
+		CHECK(memcmp(spans[0]->parent_span_id, spans[1]->span_id, 8) == 0);
+		CHECK_INT(spans[1]->start_unix_ns, spans[0]->start_unix_ns);
+		CHECK_INT(dur(spans[1]), 3 * MS);
+		CHECK_INT(dur(spans[0]), 2 * MS);
+		CHECK_INT(lstats().client_starts_moved, 1);
+	}
+	return true;
+}
+
+/*
  * Rule 2 when the records come out of order: on two CPUs the server can
  * read a request, and even answer it, before the client's send tracepoint
  * has put the client's record in the ring. A server span whose client is
@@ -2540,6 +2578,7 @@ int main(void)
 	RUN(test_first_byte_alone);
 	RUN(test_link_forwarder);
 	RUN(test_link_wire);
+	RUN(test_link_wire_client_start_clamped);
 	RUN(test_link_own_context);
 	RUN(test_link_wire_client_late);
 	RUN(test_link_wire_self_loop);
