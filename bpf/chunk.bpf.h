@@ -22,7 +22,31 @@ enum chunk_start {
 	START_NONE = 0,
 	START_HTTP1 = 1,	/* a request or status line */
 	START_H2 = 2,		/* the HTTP/2 connection preface */
+	START_H2_MID = 3,	/* an HTTP/2 HEADERS frame: a connection open
+				 * before weft started, seen from the middle */
 };
+
+/*
+ * Does the chunk begin with the header of an HTTP/2 HEADERS frame (RFC
+ * 9113 4.1, 6.2)? Read from its first 8 bytes: a length of 1 to 16384
+ * (the default SETTINGS_MAX_FRAME_SIZE) that fits in the chunk, type 1,
+ * flags among END_STREAM, END_HEADERS, PADDED and PRIORITY with
+ * END_HEADERS set (a whole block: what Go, grpc-go and nghttp2 write for
+ * any block under 16 KiB), and a stream id below 2^24 (the 9th byte, its
+ * low byte, is not read). Only asked of connections weft does not follow
+ * yet: requests and responses on them start so, and random bytes match
+ * about once in 2^37. The agent checks the frames further (user/h2.c,
+ * sync_here) before it decodes anything.
+ */
+static __always_inline bool h2_headers_word(__u64 w, __u32 len)
+{
+	__u32 flen = (__u32)(w & 0xff) << 16 | (__u32)(w >> 8 & 0xff) << 8 |
+		     (__u32)(w >> 16 & 0xff);
+	__u8 type = w >> 24, flags = w >> 32, id_hi = w >> 40;
+
+	return type == 1 && !(flags & ~0x2d) && (flags & 0x04) && !id_hi &&
+	       flen >= 1 && flen <= 16384 && flen + 9 <= len;
+}
 
 static __always_inline __u32 start_kind(__u64 w)
 {
@@ -38,10 +62,15 @@ static __noinline __u32 chunk_starts_message(const struct io_src *src,
 {
 	__u64 w = 0;
 
+	__u32 k;
+
 	if (len < 8 || src->len[0] < 8 ||
 	    bpf_probe_read_user(&w, sizeof(w), (void *)src->ptr[0]))
 		return START_NONE;
-	return start_kind(w);
+	k = start_kind(w);
+	if (k == START_NONE && h2_headers_word(w, len))
+		k = START_H2_MID;
+	return k;
 }
 
 /* Does pend + the start of this chunk make a message start? */
@@ -87,7 +116,9 @@ struct io_ctx {
 	__u8 dir;
 	__u8 small;		/* len <= COPY_STEP, copied whole up front */
 	__u8 raw;		/* HTTP/2: forward the bytes, no head tracking */
-	__u8 preface;		/* chunk_judge: it starts with the h2 preface */
+	__u8 preface;		/* chunk_judge: it starts with the h2 preface
+				 * (START_H2) or, on a connection not
+				 * followed yet, a HEADERS frame (START_H2_MID) */
 	__u8 tls;		/* src is TLS plaintext (a uprobe's buffer) */
 	__u8 has_seq;		/* seq is set: the socket's counters have moved
 				 * on by ciphertext, not by len */
@@ -125,7 +156,10 @@ static __always_inline bool chunk_judge(struct io_ctx *ic, bool http)
 		k = small_starts_message(ic);
 	else
 		k = chunk_starts_message(&ic->src, ic->len);
-	ic->preface = k == START_H2;
+	/* frames are looked for on connections not followed yet only */
+	if (k == START_H2_MID && http)
+		k = START_NONE;
+	ic->preface = k == START_H2 || k == START_H2_MID ? k : 0;
 	return k != START_NONE;
 }
 

@@ -33,7 +33,8 @@ struct conn_state {
 	__u8 http;		/* an HTTP message was seen on this socket */
 	__u8 addr_ok;		/* addr filled (once: it never changes) */
 	__u8 skip;		/* never traced: its peer is weft's own export */
-	__u8 h2;		/* began with the HTTP/2 preface: bytes go whole */
+	__u8 h2;		/* HTTP/2 (the preface, or a HEADERS frame on a
+				 * connection open before weft): bytes go whole */
 	__u8 tls;		/* TLS: its plaintext comes from uprobes, the
 				 * socket's own bytes are ciphertext */
 	__u8 tx_base_ok;	/* tx_base is set: seen from its handshake */

@@ -419,7 +419,9 @@ static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 			return 0;
 		}
 		c->http = 1;
-		c->h2 = ic->preface;
+		c->h2 = ic->preface != 0;
+		if (ic->preface == START_H2_MID)
+			ic->flags |= WEFT_F_H2_MID;
 	}
 	if (ic->tls)
 		c->tls = 1;

@@ -62,6 +62,11 @@ enum weft_role {
 					   * crypto/tls), not the socket's bytes */
 #define WEFT_F_TX_SEQ		(1u << 7) /* a read's tx_seq is set: the socket's
 					   * write_seq when the read returned */
+#define WEFT_F_H2_MID		(1u << 8) /* this chunk made the kernel follow a
+					   * connection it had not followed (it
+					   * was open before weft started): it
+					   * starts with an HTTP/2 HEADERS frame
+					   * header. WEFT_F_H2 from here on. */
 
 /* Connection identity and addresses; network byte order for addresses. */
 struct weft_conn_key {

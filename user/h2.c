@@ -26,6 +26,8 @@ enum {
 #define STREAM_BUCKETS	64
 
 enum dir_state {
+	D_SYNC,			/* mid-stream: looking for a chunk that
+				 * starts with a frame */
 	D_PREFACE,		/* the client preface (request direction) */
 	D_HEAD,			/* a 9-byte frame header */
 	D_PAYLOAD,		/* a frame's payload */
@@ -69,11 +71,19 @@ struct h2_dir {
 	uint32_t next_seq;		/* TCP sequence number the next chunk
 					 * should start at (socket bytes only) */
 	bool seq_known;
+	uint32_t sync_tries;		/* D_SYNC: chunks passed over */
 	struct hpack_dec hp;
 };
 
+/* Chunks one direction of a mid-stream connection may pass over looking
+ * for a frame boundary before the connection is given up. */
+#define MID_SYNC_TRIES	16
+#define REQ_DIR_UNKNOWN	2
+
 struct h2_conn {
-	enum weft_dir req_dir;
+	int req_dir;			/* enum weft_dir, or REQ_DIR_UNKNOWN */
+	bool mid;			/* h2_new_midstream */
+	bool mid_counted;		/* mid_synced counted */
 	struct h2_dir d[2];		/* by enum weft_dir */
 	struct h2_stream *tab[STREAM_BUCKETS];
 	uint32_t n_streams;
@@ -103,6 +113,27 @@ struct h2_conn *h2_new(enum weft_dir req_dir)
 		hpack_init(&c->d[i].hp, HPACK_TABLE_DEFAULT);
 	}
 	return c;
+}
+
+struct h2_conn *h2_new_midstream(void)
+{
+	struct h2_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		abort();
+	c->req_dir = REQ_DIR_UNKNOWN;
+	c->mid = true;
+	for (int i = 0; i < 2; i++) {
+		c->d[i].st = D_SYNC;
+		c->d[i].max_frame = FRAME_SIZE_MAX;
+		hpack_init_partial(&c->d[i].hp);
+	}
+	return c;
+}
+
+int h2_req_dir(const struct h2_conn *c)
+{
+	return c->req_dir == REQ_DIR_UNKNOWN ? -1 : c->req_dir;
 }
 
 uint32_t h2_open_streams(const struct h2_conn *c)
@@ -190,6 +221,10 @@ static void lose_sync(struct h2_conn *c, uint64_t ts, const struct h2_sink *k)
 /* What one block said, collected field by field from the decoder. */
 struct fields {
 	bool request;
+	bool either;			/* direction not known yet: :status too */
+	bool ctx_hidden;		/* a field of unknown name may have been
+					 * trace context (mid-stream) */
+	unsigned ctx_by_shape;		/* context taken by its value's shape */
 	char method[HTTP_METHOD_MAX];
 	bool method_bad;
 	char path[HTTP_TARGET_MAX + 4];	/* escaped; one past the max is cut */
@@ -210,6 +245,9 @@ struct fields {
 static void fields_init(struct fields *f, bool request)
 {
 	f->request = request;
+	f->either = false;
+	f->ctx_hidden = false;
+	f->ctx_by_shape = 0;
 	f->method[0] = '\0';
 	f->method_bad = false;
 	f->path[0] = '\0';
@@ -342,11 +380,79 @@ static int parse_small_int(const uint8_t *v, size_t n)
 	return x;
 }
 
+static bool all_hex(const uint8_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (hex_val(v[i]) < 0)
+			return false;
+	return n > 0;
+}
+
+/* traceparent's shape (W3C Trace Context 3.2): 2-32-16-2 hex digits. */
+static bool traceparent_shape(const uint8_t *v, size_t n)
+{
+	return n == 55 && v[2] == '-' && v[35] == '-' && v[52] == '-' &&
+	       all_hex(v, 2) && all_hex(v + 3, 32) && all_hex(v + 36, 16) &&
+	       all_hex(v + 53, 2);
+}
+
+/* B3 single's (b3-propagation): {trace 16|32}-{span 16}[-{1|0|d}[-{parent 16}]]. */
+static bool b3_single_shape(const uint8_t *v, size_t n)
+{
+	size_t t = n > 32 && v[32] == '-' ? 32 : 16;
+
+	if (n < t + 17 || v[t] != '-' || !all_hex(v, t) || !all_hex(v + t + 1, 16))
+		return false;
+	if (n == t + 17)
+		return true;
+	if (v[t + 17] != '-' || n < t + 19 || !strchr("01d", v[t + 18]))
+		return false;
+	return n == t + 19 ||
+	       (n == t + 36 && v[t + 19] == '-' && all_hex(v + t + 20, 16));
+}
+
+/*
+ * A request field whose name was a table entry from before weft saw the
+ * connection (mid-stream). Go's encoder, like most, names a field by the
+ * newest entry of that name, so once a connection carried traceparent,
+ * every later traceparent names the one before it: its name stays unknown
+ * for the connection's life. Its value is unmistakable, and so is B3's
+ * single header: those are taken as what they are (counted). A value that
+ * could be one of B3's multiple headers (16 or 32 hex digits) cannot be
+ * placed: the request makes no span rather than a span in the wrong trace.
+ */
+static void unknown_name_field(struct fields *f, const uint8_t *v, size_t vl)
+{
+	if (traceparent_shape(v, vl)) {
+		add_line(f, (const uint8_t *)"traceparent", 11, v, vl);
+		f->ctx_by_shape++;
+	} else if (b3_single_shape(v, vl)) {
+		add_line(f, (const uint8_t *)"b3", 2, v, vl);
+		f->ctx_by_shape++;
+	} else if ((vl == 16 || vl == 32) && all_hex(v, vl)) {
+		f->ctx_hidden = true;
+	}
+}
+
 static void on_field(void *ctx, const uint8_t *n, size_t nl,
 		     const uint8_t *v, size_t vl)
 {
 	struct fields *f = ctx;
 
+	if (!n) {
+		if (f->request)
+			unknown_name_field(f, v, vl);
+		return;
+	}
+
+	/* a mid-stream block before the direction is known: both kinds */
+	if (f->request && f->either && name_is(n, nl, ":status")) {
+		int st = parse_small_int(v, vl);
+
+		if (st >= 100 && st <= 999)
+			f->status = st;
+		return;
+	}
 	if (f->request) {
 		if (name_is(n, nl, ":method")) {
 			if (vl == 0 || vl >= sizeof(f->method)) {
@@ -440,9 +546,17 @@ static void request_block(struct h2_conn *c, struct h2_dir *d,
 	if (id <= c->last_req_id || !(id & 1))
 		return;
 	c->last_req_id = id;
+	if (f->ctx_hidden) {
+		k->stats->mid_ctx_hidden++;
+		return;
+	}
+	k->stats->mid_ctx_by_shape += f->ctx_by_shape;
 	r.m = request_msg(f);
 	if (!r.m) {
-		k->stats->bad_requests++;
+		if (d->hp.unknown)
+			k->stats->mid_requests_unknown++;
+		else
+			k->stats->bad_requests++;
 		return;
 	}
 	if (c->n_streams >= H2_MAX_STREAMS) {
@@ -463,6 +577,8 @@ static void request_block(struct h2_conn *c, struct h2_dir *d,
 	c->tab[(id >> 1) % STREAM_BUCKETS] = s;
 	c->n_streams++;
 	k->stats->streams++;
+	if (c->mid)
+		k->stats->mid_streams++;
 }
 
 static void response_block(struct h2_stream *s, const struct fields *f)
@@ -491,7 +607,8 @@ static void block_done(struct h2_conn *c, struct h2_dir *d, bool req,
 
 	if (!f)
 		abort();
-	fields_init(f, req);
+	fields_init(f, req || c->req_dir == REQ_DIR_UNKNOWN);
+	f->either = c->req_dir == REQ_DIR_UNKNOWN;
 	if (d->blk_broken && !d->hp.poisoned) {
 		/* a piece of it was never seen: the table is lost from here */
 		d->hp.poisoned = true;
@@ -503,6 +620,29 @@ static void block_done(struct h2_conn *c, struct h2_dir *d, bool req,
 	}
 	if (r != HPACK_OK)
 		k->stats->blocks_undecoded++;
+	k->stats->mid_fields_unknown += d->hp.unknown;
+	if (f->either && r == HPACK_OK && (f->method[0] || f->status)) {
+		/* the first block that says which way requests go */
+		int me = d == &c->d[0] ? 0 : 1;
+
+		c->req_dir = f->method[0] ? me : !me;
+		req = c->req_dir == me;
+		f->request = req;
+		if (!req) {
+			/* decoded as a request: keep what a response has */
+			int st = f->status;
+
+			fields_init(f, false);
+			f->status = st;
+		}
+	} else if (f->either) {
+		/* says nothing of its direction (its pseudo-headers were
+		 * entries from before weft, counted as unknown fields):
+		 * its stream is not followed */
+		r = HPACK_POISONED;
+		req = false;
+		d->blk_push = true;	/* (nothing below) */
+	}
 	if (!d->blk_push) {
 		if (req && r == HPACK_OK) {
 			request_block(c, d, f, ck, k);
@@ -760,24 +900,115 @@ static bool seq_gap(struct h2_dir *d, const struct chunk *ck)
 	return gap;
 }
 
+/* Could a frame of this header come first in a chunk of a connection
+ * seen from the middle? The checks frame_start makes, and none that
+ * needs the block or settings state weft does not have. */
+static bool sync_header_ok(const uint8_t *h, bool first, bool *in_block,
+			   uint32_t *blk_stream)
+{
+	uint32_t len = (uint32_t)h[0] << 16 | (uint32_t)h[1] << 8 | h[2];
+	uint8_t type = h[3];
+	uint32_t id = be31(h + 5);
+
+	if (h[5] & 0x80 || len > FRAME_SIZE_MAX)
+		return false;
+	if (*in_block != (type == F_CONTINUATION))
+		return false;	/* also: no chunk starts with CONTINUATION */
+	if (*in_block && id != *blk_stream)
+		return false;
+	switch (type) {
+	case F_DATA:
+		if (first && len > FRAME_SIZE_DEFAULT)
+			return false;
+		return id != 0;
+	case F_HEADERS:
+	case F_CONTINUATION:
+		*in_block = !(h[4] & FL_END_HEADERS);
+		*blk_stream = id;
+		return id != 0;
+	case F_PRIORITY:
+		return id != 0 && len == 5;
+	case F_RST_STREAM:
+	case F_WINDOW_UPDATE:
+		return len == 4 && (type == F_WINDOW_UPDATE || id != 0);
+	case F_SETTINGS:
+		return id == 0 && len % 6 == 0 && len <= 6 * 64;
+	case F_PING:
+		return id == 0 && len == 8;
+	case F_GOAWAY:
+		return id == 0 && len >= 8;
+	default:
+		return false;	/* PUSH_PROMISE, extensions: not to start on */
+	}
+}
+
+/*
+ * Mid-stream: does this chunk start with a frame? Its frame headers,
+ * walked by their lengths, must all make sense and end exactly where the
+ * chunk does (a write of whole frames, or a read of one), or be at least
+ * two before the walk leaves the copied bytes. A chunk that begins inside
+ * a frame almost never passes both.
+ */
+static bool sync_here(const struct chunk *ck)
+{
+	size_t cap = ck->cap < ck->len ? ck->cap : ck->len, pos = 0;
+	unsigned frames = 0;
+	bool in_block = false;
+	uint32_t blk_stream = 0;
+
+	while (pos + 9 <= cap) {
+		const uint8_t *h = ck->data + pos;
+		uint32_t len = (uint32_t)h[0] << 16 | (uint32_t)h[1] << 8 | h[2];
+
+		if (!sync_header_ok(h, frames == 0, &in_block, &blk_stream))
+			return false;
+		frames++;
+		pos += 9 + (size_t)len;
+	}
+	if (pos == ck->len)
+		return frames > 0;
+	return frames >= 2 && pos > cap;
+}
+
 void h2_feed(struct h2_conn *c, const struct chunk *ck, const struct h2_sink *k)
 {
 	struct h2_dir *d = &c->d[ck->dir];
-	bool req = ck->dir == c->req_dir;
+	bool req = (int)ck->dir == c->req_dir;
 	size_t pos = 0, len = ck->len, cap = ck->cap < ck->len ? ck->cap : ck->len;
 
 	if (c->lost)
 		return;
-	if (seq_gap(d, ck)) {
+	if (seq_gap(d, ck) && d->st != D_SYNC) {
 		k->stats->seq_gaps++;
 		lose_sync(c, ck->ts_ns, k);
 		return;
+	}
+	if (d->st == D_SYNC) {
+		if (!sync_here(ck)) {
+			k->stats->mid_chunks_skipped++;
+			if (++d->sync_tries > MID_SYNC_TRIES) {
+				k->stats->mid_unsynced++;
+				h2_end_all(c, ck->ts_ns, H2_END_DROP, k);
+				c->lost = true;
+			}
+			return;
+		}
+		d->st = D_HEAD;
+		d->fh_got = 0;
+		if (!c->mid_counted && c->d[!ck->dir].st != D_SYNC) {
+			c->mid_counted = true;
+			k->stats->mid_synced++;
+		}
 	}
 
 	while (pos < len && !c->lost) {
 		size_t n;
 
+		/* (a mid-stream connection learns it from a block) */
+		req = (int)ck->dir == c->req_dir;
 		switch (d->st) {
+		case D_SYNC:
+			goto lost;	/* (left above) */
 		case D_PREFACE:
 			if (pos >= cap)
 				goto lost;	/* not even the preface was seen */

@@ -53,6 +53,23 @@ struct h2_stats {
 	uint64_t streams_reset;		/* streams ended by RST_STREAM */
 	uint64_t goaway_dropped;	/* streams the server said it never
 					 * processed (GOAWAY): retried elsewhere */
+	/* connections followed from the middle (weft started after they
+	 * opened: h2_new_midstream) */
+	uint64_t mid_conns;		/* begun so */
+	uint64_t mid_synced;		/* of them: frames found in both
+					 * directions */
+	uint64_t mid_chunks_skipped;	/* chunks not starting at a frame,
+					 * passed over while finding one */
+	uint64_t mid_unsynced;		/* given up: no frame boundary found */
+	uint64_t mid_streams;		/* request streams followed on them */
+	uint64_t mid_fields_unknown;	/* header fields that named a table
+					 * entry from before weft */
+	uint64_t mid_requests_unknown;	/* requests without :method or :path
+					 * for that reason: no span */
+	uint64_t mid_ctx_by_shape;	/* traceparent or b3 values of such
+					 * fields, taken by their shape */
+	uint64_t mid_ctx_hidden;	/* requests with such a field that may
+					 * have been B3 context: no span */
 };
 
 /* A request stream's header block was decoded. */
@@ -98,6 +115,18 @@ struct h2_conn;
 bool h2_preface_start(const uint8_t *p, size_t n);
 /* A connection whose client preface travels in direction req_dir. */
 struct h2_conn *h2_new(enum weft_dir req_dir);
+/*
+ * A connection that was open before weft started, seen from a chunk that
+ * begins with a frame header (the kernel side's judgement). Each
+ * direction is followed from the first chunk whose frames add up
+ * (chunks before it are passed over, counted); the HPACK decoders are
+ * partial (hpack_init_partial); which direction carries requests is
+ * learnt from the first block with :method or :status.
+ */
+struct h2_conn *h2_new_midstream(void);
+/* The direction requests travel in: WEFT_DIR_SEND or WEFT_DIR_RECV, or -1
+ * while a mid-stream connection has not said. */
+int h2_req_dir(const struct h2_conn *c);
 /* One chunk of either direction, in order within its direction. */
 void h2_feed(struct h2_conn *c, const struct chunk *ck, const struct h2_sink *k);
 /* The connection is gone (or forgotten): every open stream ends as how. */

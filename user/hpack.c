@@ -135,6 +135,12 @@ void hpack_init(struct hpack_dec *d, uint32_t table_size)
 	d->limit = table_size;
 }
 
+void hpack_init_partial(struct hpack_dec *d)
+{
+	hpack_init(d, HPACK_TABLE_HARD_MAX);
+	d->partial = true;
+}
+
 static void evict_oldest(struct hpack_dec *d)
 {
 	struct hpack_entry *e = &d->ring[d->head];
@@ -192,7 +198,7 @@ static void ring_grow(struct hpack_dec *d)
  * empties it and is not added. name/value must not point into the table
  * (they are copied from the decoder's scratch or made a copy first). */
 static void table_add(struct hpack_dec *d, const uint8_t *name, size_t nlen,
-		      const uint8_t *value, size_t vlen)
+		      const uint8_t *value, size_t vlen, bool name_unknown)
 {
 	size_t esize = nlen + vlen + ENTRY_OVERHEAD;
 	struct hpack_entry *e;
@@ -212,26 +218,35 @@ static void table_add(struct hpack_dec *d, const uint8_t *name, size_t nlen,
 	memcpy(e->buf + nlen, value, vlen);
 	e->nlen = (uint32_t)nlen;
 	e->vlen = (uint32_t)vlen;
+	e->name_unknown = name_unknown;
 	d->n++;
 	d->size += (uint32_t)esize;
 }
 
+enum lookup_res {
+	L_BAD = 0,	/* no such index: the block is malformed */
+	L_OK = 1,
+	L_UNKNOWN = 2,	/* partial decoder: an entry weft never saw, or one
+			 * whose name it never saw */
+};
+
 /* Index 1..61 static, 62.. dynamic (62 = newest). */
-static bool lookup(const struct hpack_dec *d, uint64_t idx, const uint8_t **name,
-		   size_t *nlen, const uint8_t **value, size_t *vlen)
+static enum lookup_res lookup(const struct hpack_dec *d, uint64_t idx,
+			      const uint8_t **name, size_t *nlen,
+			      const uint8_t **value, size_t *vlen)
 {
 	if (idx == 0)
-		return false;
+		return L_BAD;
 	if (idx <= STATIC_N) {
 		*name = (const uint8_t *)static_table[idx - 1].name;
 		*nlen = strlen(static_table[idx - 1].name);
 		*value = (const uint8_t *)static_table[idx - 1].value;
 		*vlen = strlen(static_table[idx - 1].value);
-		return true;
+		return L_OK;
 	}
 	idx -= STATIC_N + 1;
 	if (idx >= d->n)
-		return false;
+		return d->partial ? L_UNKNOWN : L_BAD;
 	{
 		const struct hpack_entry *e =
 			&d->ring[(d->head + d->n - 1 - idx) % d->ring_cap];
@@ -240,8 +255,8 @@ static bool lookup(const struct hpack_dec *d, uint64_t idx, const uint8_t **name
 		*nlen = e->nlen;
 		*value = e->buf + e->nlen;
 		*vlen = e->vlen;
+		return e->name_unknown ? L_UNKNOWN : L_OK;
 	}
-	return true;
 }
 
 /* ---- primitives (RFC 7541 5.1, 5.2) ---- */
@@ -345,15 +360,25 @@ static bool literal(struct hpack_dec *d, struct rd *r, int prefix, bool add,
 {
 	uint64_t idx;
 	size_t noff = 0, nlen, vlen;
+	bool unknown = false;
 
 	if (!read_int(r, prefix, &idx))
 		return false;
 	if (idx) {
 		const uint8_t *name, *value;
 		size_t vl;
+		enum lookup_res lr = lookup(d, idx, &name, &nlen, &value, &vl);
 
+		if (lr == L_BAD)
+			return false;
+		if (lr == L_UNKNOWN) {
+			/* the value still follows, and may be added */
+			unknown = true;
+			name = (const uint8_t *)"";
+			nlen = 0;
+		}
 		/* the name is copied: adding may evict the entry it names */
-		if (!lookup(d, idx, &name, &nlen, &value, &vl) || nlen > *budget)
+		if (nlen > *budget)
 			return false;
 		scratch_reserve(d, nlen);
 		memcpy(d->scratch, name, nlen);
@@ -367,9 +392,12 @@ static bool literal(struct hpack_dec *d, struct rd *r, int prefix, bool add,
 	if (*budget < ENTRY_OVERHEAD)
 		return false;
 	*budget -= ENTRY_OVERHEAD;
-	cb(ctx, d->scratch, nlen, d->scratch + nlen, vlen);
+	if (unknown)
+		d->unknown++;
+	/* (a partial decoder's field of unknown name: NULL, its value) */
+	cb(ctx, unknown ? NULL : d->scratch, nlen, d->scratch + nlen, vlen);
 	if (add)
-		table_add(d, d->scratch, nlen, d->scratch + nlen, vlen);
+		table_add(d, d->scratch, nlen, d->scratch + nlen, vlen, unknown);
 	return true;
 }
 
@@ -386,10 +414,19 @@ static bool decode(struct hpack_dec *d, struct rd *r, hpack_field_cb cb,
 		if (b & 0x80) {		/* indexed field */
 			const uint8_t *name, *value;
 			size_t nlen, vlen;
+			enum lookup_res lr;
 
-			if (!read_int(r, 7, &v) ||
-			    !lookup(d, v, &name, &nlen, &value, &vlen) ||
-			    nlen + vlen + ENTRY_OVERHEAD > budget)
+			if (!read_int(r, 7, &v))
+				return false;
+			lr = lookup(d, v, &name, &nlen, &value, &vlen);
+			if (lr == L_BAD)
+				return false;
+			if (lr == L_UNKNOWN) {
+				d->unknown++;
+				fields_seen = true;
+				continue;
+			}
+			if (nlen + vlen + ENTRY_OVERHEAD > budget)
 				return false;
 			budget -= nlen + vlen + ENTRY_OVERHEAD;
 			cb(ctx, name, nlen, value, vlen);
@@ -417,6 +454,7 @@ enum hpack_result hpack_decode(struct hpack_dec *d, const uint8_t *block,
 {
 	struct rd r = { .p = block, .n = len };
 
+	d->unknown = 0;
 	if (d->poisoned)
 		return HPACK_POISONED;
 	if (decode(d, &r, cb, ctx))

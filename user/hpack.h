@@ -35,13 +35,18 @@ enum hpack_result {
 	HPACK_POISONED = -2,	/* an earlier block failed: nothing decoded */
 };
 
-/* One decoded field; the bytes live until the callback returns. */
+/* One decoded field; the bytes live until the callback returns. A
+ * partial decoder (hpack_init_partial) also passes the fields whose value
+ * it read but whose name was an entry from before: name NULL, nlen 0. */
 typedef void (*hpack_field_cb)(void *ctx, const uint8_t *name, size_t nlen,
 			       const uint8_t *value, size_t vlen);
 
 struct hpack_entry {
 	uint8_t *buf;		/* name then value, one allocation */
 	uint32_t nlen, vlen;
+	bool name_unknown;	/* partial decoder: added by a literal whose
+				 * name was an entry from before weft saw
+				 * the connection (nlen is 0) */
 };
 
 /* Zeroed and then hpack_init: the decoder of one direction. */
@@ -52,6 +57,11 @@ struct hpack_dec {
 	uint32_t max_size;	/* as the encoder last set it */
 	uint32_t limit;		/* most the encoder may set (SETTINGS) */
 	bool poisoned;
+	/* Begun mid-connection (hpack_init_partial): the encoder's table
+	 * held entries before weft saw its first block. */
+	bool partial;
+	uint32_t unknown;	/* fields of the last block that named such an
+				 * entry, so were not decoded */
 	uint8_t *scratch;	/* decoded strings of the current field */
 	size_t scratch_cap;
 };
@@ -59,6 +69,19 @@ struct hpack_dec {
 /* table_size: the table both ends start with (HPACK_TABLE_DEFAULT on an
  * HTTP/2 connection; RFC 7541's examples assume 256 without an update). */
 void hpack_init(struct hpack_dec *d, uint32_t table_size);
+/*
+ * A decoder for a connection seen from the middle (weft started after it
+ * opened): the encoder's dynamic table already holds entries weft never
+ * saw. Indices count from the newest entry, and weft sees every entry
+ * added from here on, so an index that reaches one of those decodes
+ * exactly; one past them names an entry from before, and that field is
+ * skipped and counted (hpack_dec.unknown), never guessed, and the block
+ * still decodes. Once the encoder has added enough, every index is one
+ * weft saw. The table kept is bounded by HPACK_TABLE_HARD_MAX: keeping
+ * entries the encoder already evicted costs memory, never correctness
+ * (it never names them).
+ */
+void hpack_init_partial(struct hpack_dec *d);
 void hpack_free(struct hpack_dec *d);
 /*
  * The decoding side announced SETTINGS_HEADER_TABLE_SIZE. The encoder may
@@ -68,7 +91,8 @@ void hpack_free(struct hpack_dec *d);
  * updates in the blocks.
  */
 void hpack_set_limit(struct hpack_dec *d, uint32_t settings_size);
-/* Decode one complete header block, calling cb for each field in order. */
+/* Decode one complete header block, calling cb for each field in order
+ * (a partial decoder skips the fields it cannot know: d->unknown). */
 enum hpack_result hpack_decode(struct hpack_dec *d, const uint8_t *block,
 			       size_t len, hpack_field_cb cb, void *ctx);
 

@@ -186,6 +186,17 @@ static void print_stats(struct app *a, bool final)
 		ss.h2.hpack_errors, ss.h2.blocks_undecoded, ss.h2.bad_requests,
 		H2_MAX_STREAMS, ss.h2.streams_refused, ss.h2.goaway_dropped,
 		ss.h2.streams_reset);
+	fprintf(stderr, "weft: http2 from the middle (open before weft): connections %" PRIu64
+		", in step both ways %" PRIu64 ", given up %" PRIu64
+		" (chunks passed over finding frames %" PRIu64 "); streams %" PRIu64
+		"; header fields naming table entries from before weft %" PRIu64
+		" (requests without :method or :path for it, no span %" PRIu64
+		"; context taken by its value's shape %" PRIu64
+		"; requests with a value that may have been B3 context, no span %" PRIu64 ")\n",
+		ss.h2.mid_conns, ss.h2.mid_synced, ss.h2.mid_unsynced,
+		ss.h2.mid_chunks_skipped, ss.h2.mid_streams,
+		ss.h2.mid_fields_unknown, ss.h2.mid_requests_unknown,
+		ss.h2.mid_ctx_by_shape, ss.h2.mid_ctx_hidden);
 	fprintf(stderr, "weft: trace context: invalid %" PRIu64
 		" (requests whose context headers held no valid context: ignored, new traces)\n",
 		ctx_invalid_count());

@@ -519,6 +519,11 @@ static void *h2_on_request(void *ctx, struct h2_request *r)
 		own.origin_g = 0;
 		ck = &own;
 	}
+	/* a connection followed from the middle says who asks by its
+	 * first block */
+	if (f->c->ci.role == WEFT_ROLE_UNKNOWN && h2_req_dir(f->c->h2) >= 0)
+		f->c->ci.role = h2_req_dir(f->c->h2) == WEFT_DIR_SEND ?
+				WEFT_ROLE_CLIENT : WEFT_ROLE_SERVER;
 	ex = exchange_new(f->p, f->c, r->m, r->first_ns, H2_WIRE_ID(r->stream_id),
 			  r->truncated, ck);
 
@@ -828,6 +833,18 @@ static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck
 	}
 	if (!c->http1 && h2_begin(p, c, ck))
 		return;
+	if ((ck->flags & WEFT_F_H2_MID) && !c->http1) {
+		/* open before weft started: frames from the middle */
+		struct feed hf;
+		struct h2_sink k;
+
+		c->h2 = h2_new_midstream();
+		p->stats.h2.conns++;
+		p->stats.h2.mid_conns++;
+		h2_sink_of(p, c, &hf, &k);
+		h2_feed(c->h2, ck, &k);
+		return;
+	}
 	framing_feed(&c->s[ck->dir], ck, &sink);
 }
 

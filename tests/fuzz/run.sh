@@ -28,6 +28,13 @@ if [ "${1:-}" = "--deps" ]; then
 	link() { "$CLANG" -fsanitize=fuzzer,address,undefined "$probe/p.c" \
 		-o "$probe/p" 2>"$probe/err"; }
 	link && exit 0
+	# A fresh machine has no clang at all: weft's own dependencies bring it
+	# (and, with --test, libclang-rt for the suite's clang).
+	if ! command -v "$CLANG" >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+		echo "fuzz: $CLANG not found; installing weft's build and test dependencies"
+		scripts/install-deps.sh --test || exit 1
+		link && exit 0
+	fi
 	# Debian ships libFuzzer and the sanitizer runtimes apart from clang.
 	major=$("$CLANG" -dumpversion | cut -d. -f1)
 	pkg="libclang-rt-$major-dev"

@@ -1330,6 +1330,175 @@ static bool test_h2_go_handlers(void)
 	return true;
 }
 
+/*
+ * Connections open before weft started (h2_new_midstream): the kernel
+ * side follows one from a chunk that starts with a HEADERS frame
+ * (WEFT_F_H2_MID), the role unknown. A chunk that starts inside a frame
+ * is passed over; a block that names table entries from before weft
+ * decodes all it can, and a request whose :path was such an entry makes
+ * no span (counted); entries added from then on decode exactly, as do
+ * the direction (from :method) and the role.
+ */
+static bool test_h2_midstream(void)
+{
+	static struct buf o, b;
+	static const uint8_t junk[40] = { 0x7a, 0x33, 0x10, 0xfe, 1, 2, 3 };
+	struct tconn c, d;
+	struct span *s, *s2 = NULL;
+	struct h2_stats st;
+
+	pairing_fresh();
+	tc_init(&c, 61, WEFT_ROLE_UNKNOWN, "10.0.0.1", 8080, "10.0.0.2", 51000);
+	/* stream 41: GET of a :path the encoder indexed before weft */
+	o.n = 0;
+	b.n = 0;
+	ix(&b, 2);
+	ix(&b, 6);
+	ix(&b, 75);
+	ix(&b, 64);
+	headers(&o, 41, END_STREAM, &b);
+	io_flags = WEFT_F_H2 | WEFT_F_H2_MID;
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0);
+	io_flags = WEFT_F_H2;
+	/* the end of a DATA frame begun before: passed over */
+	io(&c, WEFT_DIR_SEND, junk, sizeof(junk), T0 + 1 * MS);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 41, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 2 * MS);
+	/* stream 43: everything new */
+	o.n = 0;
+	b.n = 0;
+	ix(&b, 3);
+	ix(&b, 6);
+	lit_add(&b, ":path", "/mid");
+	lit_add(&b, "traceparent",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	headers(&o, 43, 0, &b);
+	frame(&o, DATA, END_STREAM, 43, "x", 1);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 3 * MS);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 43, 0, &b);
+	frame(&o, DATA, END_STREAM, 43, "ok", 2);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 5 * MS);
+	/* stream 45: /mid from the table weft saw filled, and a literal
+	 * whose name is an entry from before (skipped, the rest decoded) */
+	o.n = 0;
+	b.n = 0;
+	ix(&b, 2);
+	ix(&b, 6);
+	ix(&b, 63);
+	hp_int(&b, 0x00, 4, 90);
+	hp_str(&b, "whatever");
+	headers(&o, 45, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 6 * MS);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "503");
+	headers(&o, 45, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 9 * MS);
+
+	/* stream 47: a traceparent whose name is an entry from before (Go
+	 * names it by the previous traceparent): taken by its shape; stream
+	 * 49: 32 hex digits of unknown name, maybe x-b3-traceid: no span */
+	o.n = 0;
+	b.n = 0;
+	ix(&b, 2);
+	lit(&b, ":path", "/shape");
+	hp_int(&b, 0x40, 6, 95);
+	hp_str(&b, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+	headers(&o, 47, END_STREAM, &b);
+	b.n = 0;
+	ix(&b, 2);
+	lit(&b, ":path", "/hidden");
+	hp_int(&b, 0x40, 6, 97);
+	hp_str(&b, "463ac35c9f6413ad48485a3953bb6124");
+	headers(&o, 49, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 7 * MS);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 47, END_STREAM, &b);
+	headers(&o, 49, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 8 * MS);
+	s = span_by_path("/shape");
+	CHECK(s);
+	CHECK_STR(hex(s->trace_id, 16), "0af7651916cd43dd8448eb211c80319c");
+	CHECK_STR(hex(s->parent_span_id, 8), "b7ad6b7169203331");
+	CHECK(!span_by_path("/hidden"));
+
+	CHECK_INT(nspans, 3);
+	s = span_by_path("/mid");
+	for (int i = 0; i < nspans; i++) {
+		const char *p = astr(spans[i], "url.path");
+
+		if (spans[i] != s && p && strcmp(p, "/mid") == 0)
+			s2 = spans[i];
+	}
+	CHECK(s && s2);
+	CHECK_INT(s->kind, SPAN_KIND_SERVER);
+	CHECK_STR(astr(s, "http.request.method"), "POST");
+	CHECK_INT(aint(s, "http.response.status_code"), 200);
+	CHECK_STR(hex(s->trace_id, 16), "4bf92f3577b34da6a3ce929d0e0e4736");
+	CHECK_STR(hex(s->parent_span_id, 8), "00f067aa0ba902b7");
+	CHECK_INT(dur(s), 2 * MS);
+	CHECK_STR(astr(s2, "url.path"), "/mid");
+	CHECK_STR(astr(s2, "http.request.method"), "GET");
+	CHECK_INT(aint(s2, "http.response.status_code"), 503);
+	CHECK_INT(dur(s2), 3 * MS);
+	st = h2stats();
+	CHECK_INT(st.mid_conns, 1);
+	CHECK_INT(st.mid_synced, 1);
+	CHECK_INT(st.mid_chunks_skipped, 1);
+	CHECK_INT(st.mid_streams, 3);
+	CHECK_INT(st.mid_requests_unknown, 1);
+	CHECK_INT(st.mid_fields_unknown, 5);
+	CHECK_INT(st.mid_ctx_by_shape, 1);
+	CHECK_INT(st.mid_ctx_hidden, 1);
+	CHECK_INT(st.hpack_errors, 0);
+	CHECK_INT(st.bad_requests, 0);
+
+	/* the client's side: its request says it is the client */
+	tc_init(&d, 62, WEFT_ROLE_UNKNOWN, "10.0.0.2", 51001, "10.0.0.1", 8080);
+	o.n = 0;
+	b.n = 0;
+	ix(&b, 2);
+	ix(&b, 6);
+	lit(&b, ":path", "/from-client");
+	headers(&o, 101, END_STREAM, &b);
+	io_flags = WEFT_F_H2 | WEFT_F_H2_MID;
+	io(&d, WEFT_DIR_SEND, o.b, o.n, T0 + 10 * MS);
+	io_flags = WEFT_F_H2;
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 101, END_STREAM, &b);
+	io(&d, WEFT_DIR_RECV, o.b, o.n, T0 + 11 * MS);
+	s = span_by_path("/from-client");
+	CHECK(s);
+	CHECK_INT(s->kind, SPAN_KIND_CLIENT);
+	CHECK_INT(aint(s, "http.response.status_code"), 200);
+
+	/* not HTTP/2 after all: given up after the chunks it may pass over */
+	tc_init(&d, 63, WEFT_ROLE_UNKNOWN, "10.0.0.2", 51002, "10.0.0.1", 9000);
+	o.n = 0;
+	frame(&o, HEADERS, END_HEADERS, 7, "\x82\x86", 2);
+	put(&o, junk, sizeof(junk));	/* no frame where the walk lands */
+	io_flags = WEFT_F_H2 | WEFT_F_H2_MID;
+	io(&d, WEFT_DIR_SEND, o.b, o.n, T0 + 20 * MS);
+	io_flags = WEFT_F_H2;
+	for (int i = 0; i < 20; i++)
+		io(&d, WEFT_DIR_RECV, junk, sizeof(junk), T0 + (21 + i) * MS);
+	st = h2stats();
+	CHECK_INT(st.mid_unsynced, 1);
+	CHECK_INT(nspans, 4);
+	io_flags = 0;
+	return true;
+}
+
 int main(void)
 {
 	RUN(test_h2_client_get);
@@ -1350,6 +1519,7 @@ int main(void)
 	RUN(test_h2_not_h2);
 	RUN(test_h2_cost_per_stream);
 	RUN(test_h2_go_handlers);
+	RUN(test_h2_midstream);
 	pairing_free(cur);
 	for (int i = 0; i < nspans; i++)
 		span_free(spans[i]);

@@ -2377,6 +2377,40 @@ static bool test_chunked_malformed(void)
 	return true;
 }
 
+/*
+ * chunk_judge on a connection weft does not follow yet (open before it
+ * started): a chunk that starts with an HTTP/2 HEADERS frame header is
+ * taken (the agent follows it from the middle, h2_new_midstream); the
+ * same bytes on a followed connection, and near misses, are not.
+ */
+static bool test_kernel_h2_mid_start(void)
+{
+	struct kc_call call;
+	/* HEADERS, 4 bytes, END_STREAM|END_HEADERS, stream 41; its block */
+	static const uint8_t hdrs[13] = { 0, 0, 4, 1, 0x05, 0, 0, 0, 41,
+					  0x82, 0x86, 0xcb, 0xc0 };
+	uint8_t b[13];
+
+	CHECK(kc_judge(&call, hdrs, sizeof(hdrs), false));
+	CHECK(!kc_judge(&call, hdrs, sizeof(hdrs), true));
+	CHECK(!kc_judge(&call, hdrs, 12, false));	/* frame past the chunk */
+	memcpy(b, hdrs, sizeof(b));
+	b[4] = 0x01;					/* no END_HEADERS */
+	CHECK(!kc_judge(&call, b, sizeof(b), false));
+	b[4] = 0x45;					/* an unknown flag */
+	CHECK(!kc_judge(&call, b, sizeof(b), false));
+	memcpy(b, hdrs, sizeof(b));
+	b[3] = 0;					/* DATA */
+	CHECK(!kc_judge(&call, b, sizeof(b), false));
+	memcpy(b, hdrs, sizeof(b));
+	b[5] = 1;					/* stream id >= 2^24 */
+	CHECK(!kc_judge(&call, b, sizeof(b), false));
+	memcpy(b, hdrs, sizeof(b));
+	b[2] = 0;					/* empty block */
+	CHECK(!kc_judge(&call, b, sizeof(b), false));
+	return true;
+}
+
 static bool test_pending_overflow(void)
 {
 	struct kconn k;
@@ -2575,6 +2609,7 @@ int main(void)
 	RUN(test_sweep);
 	RUN(test_chunked_malformed);
 	RUN(test_pending_overflow);
+	RUN(test_kernel_h2_mid_start);
 	RUN(test_first_byte_alone);
 	RUN(test_link_forwarder);
 	RUN(test_link_wire);
