@@ -29,7 +29,9 @@ enum chunk_start {
 /*
  * Does the chunk begin with the header of an HTTP/2 HEADERS frame (RFC
  * 9113 4.1, 6.2)? Read from its first 8 bytes: a length of 1 to 16384
- * (the default SETTINGS_MAX_FRAME_SIZE) that fits in the chunk, type 1,
+ * (the default SETTINGS_MAX_FRAME_SIZE) that fits in the chunk (or a
+ * chunk of the 9 header bytes alone: Go's HTTP/2 servers read a frame's
+ * header and its payload in two calls), type 1,
  * flags among END_STREAM, END_HEADERS, PADDED and PRIORITY with
  * END_HEADERS set (a whole block: what Go, grpc-go and nghttp2 write for
  * any block under 16 KiB), and a stream id below 2^24 (the 9th byte, its
@@ -45,7 +47,7 @@ static __always_inline bool h2_headers_word(__u64 w, __u32 len)
 	__u8 type = w >> 24, flags = w >> 32, id_hi = w >> 40;
 
 	return type == 1 && !(flags & ~0x2d) && (flags & 0x04) && !id_hi &&
-	       flen >= 1 && flen <= 16384 && flen + 9 <= len;
+	       flen >= 1 && flen <= 16384 && (flen + 9 <= len || len == 9);
 }
 
 static __always_inline __u32 start_kind(__u64 w)

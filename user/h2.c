@@ -946,7 +946,8 @@ static bool sync_header_ok(const uint8_t *h, bool first, bool *in_block,
  * Mid-stream: does this chunk start with a frame? Its frame headers,
  * walked by their lengths, must all make sense and end exactly where the
  * chunk does (a write of whole frames, or a read of one), or be at least
- * two before the walk leaves the copied bytes. A chunk that begins inside
+ * two before the walk leaves the copied bytes, or be a chunk of one frame
+ * header alone (a read of it, its payload read next). A chunk that begins inside
  * a frame almost never passes both.
  */
 static bool sync_here(const struct chunk *ck)
@@ -967,6 +968,9 @@ static bool sync_here(const struct chunk *ck)
 	}
 	if (pos == ck->len)
 		return frames > 0;
+	/* Go's HTTP/2 servers read a frame's header alone, then its payload */
+	if (ck->len == 9 && cap == 9)
+		return frames == 1;
 	return frames >= 2 && pos > cap;
 }
 

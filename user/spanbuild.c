@@ -269,7 +269,22 @@ struct span *exchange_to_span(const struct exchange *ex,
 
 	if (client) {
 		char full[HTTP_TARGET_MAX + HTTP_HOST_MAX + 16];
-		const char *authority = m->host[0] ? m->host : peer;
+		char peer_auth[INET6_ADDRSTRLEN + 16];
+		const char *authority = m->host[0] ? m->host : peer_auth;
+
+		/* no Host (HTTP/1.0, or an HTTP/2 :authority weft could not
+		 * decode): the address it was sent to, with its port unless
+		 * the scheme's own, an IPv6 address in brackets (RFC 3986) */
+		if (!m->host[0]) {
+			unsigned dport = ci->addr.dport;
+			bool v6 = strchr(peer, ':') != NULL;
+
+			if (dport == (ex->tls ? 443u : 80u))
+				snprintf(peer_auth, sizeof(peer_auth), v6 ? "[%s]" : "%s", peer);
+			else
+				snprintf(peer_auth, sizeof(peer_auth), v6 ? "[%s]:%u" : "%s:%u",
+					 peer, dport);
+		}
 
 		add_wire_str(s, "server.address", has_host ? host : peer);
 		span_add_int(s, "server.port", has_host && host_port > 0 ?

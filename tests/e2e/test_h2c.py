@@ -350,3 +350,108 @@ def test_grpc_h2c(weft, go_apps, procs, ver):
             errors.append("%s code %d: status %r" % (method, code, s.get("status")))
     L.assert_ok(errors, spans, what="gRPC server spans")
     expect_h2_counters(w, 3)
+
+
+def mid_counters(w):
+    """The numbers of weft's exit line 'weft: http2 from the middle ...'."""
+    line = next((ln for ln in w.err if ln.startswith("weft: http2 from the middle")), None)
+    assert line, "no 'weft: http2 from the middle' line in weft's stderr:\n" + w.stderr()
+    num = lambda pat: int(re.search(pat + r" (\d+)", line).group(1))
+    return {"connections": num(r"\): connections"), "synced": num(r"in step both ways"),
+            "given up": num(r"given up"), "streams": num(r"; streams"),
+            "by shape": num(r"taken by its value's shape"),
+            "hidden": num(r"may have been B3 context, no span"), "line": line}
+
+
+MID_CASES = [("traceparent", PAIRS[0]), ("traceparent", PAIRS[1]), ("none", PAIRS[0]),
+             ("b3", PAIRS[1])]
+
+
+@pytest.mark.parametrize("ctx,pair", MID_CASES,
+                         ids=["%s-%s" % (c, PAIR_IDS[PAIRS.index(p)]) for c, p in MID_CASES])
+def test_connection_older_than_weft(weft, go_apps, procs, ctx, pair):
+    """A connection open before weft started (goh2 load -warm: 3 requests,
+    then it waits while weft starts): its HPACK tables hold entries weft
+    never saw. The kernel side takes it up at the first HEADERS frame, the
+    agent finds the frame boundaries and decodes what it can (user/h2.c,
+    h2_new_midstream). Go names every traceparent by the one before it, so
+    its name stays unknown: taken by the value's shape, each server span
+    carries the client's context; with no context, a client and a server
+    span per stream, linked (rule 2, by stream id); with B3's multiple
+    headers the ids' names are unknown and values of 16 or 32 hex digits
+    could be them: no spans, every request counted."""
+    srv = serve(procs, pair[0])
+    env = {k: v for k, v in L.NO_PROXY_ENV.items() if not k.startswith("OTEL_")}
+    cmd = [goh2(pair[1]), "load", "-warm", "3", "-c", "4", "-n", str(N // 2), "-ms", str(MS),
+           "-ctx", ctx, "-trace", TRACE16, srv.url("/echo")]
+    cli = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env)
+    try:
+        warm_err = []
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            ln = cli.stderr.readline().decode()
+            if not ln or ln.strip() == "goh2: warm":
+                break
+            warm_err.append(ln)
+        assert ln.strip() == "goh2: warm", "client never warmed up: %s" % "".join(warm_err)
+        w = weft(ports=[srv.port])
+        out, err = cli.communicate(b"\n", timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    assert cli.returncode == 0, "client failed: %s" % err.decode()[-2000:]
+    n = N // 2
+    ports = {}
+    for line in out.decode().splitlines():
+        i, status, port = line.split()
+        ports[int(i)] = (int(status), int(port))
+    assert len(ports) == n, out.decode()
+    if ctx == "b3":
+        time.sleep(2)
+    else:
+        w.wait_for(lambda sp: len(L.of_pid(sp, srv.pid, "server")) >= n and
+                   (ctx != "none" or len(L.of_pid(sp, cli.pid, "client")) >= n), SPAN_WAIT)
+    w.stop(timeout=STOP_WAIT)
+    spans = w.spans()
+    srv_s, cli_s = by_i(L.of_pid(spans, srv.pid, "server")), by_i(L.of_pid(spans, cli.pid, "client"))
+    mc = mid_counters(w)
+    errors = []
+    if mc["connections"] < 2 or mc["synced"] < 2 or mc["given up"]:
+        errors.append("both ends' connection followed from the middle, in step: %s" % mc["line"])
+    if any(i >= 1000 for i in list(srv_s) + list(cli_s)):
+        errors.append("spans of the warm-up requests, sent before weft started")
+    for i in range(n):
+        ss, cs = srv_s.get(i, []), cli_s.get(i, [])
+        if ctx == "b3":
+            if ss or cs:
+                errors.append("request %d: %d server and %d client spans, want none (its B3 "
+                              "headers' names are entries from before weft)" % (i, len(ss), len(cs)))
+            continue
+        want_cs = 1 if ctx == "none" else 0
+        if len(ss) != 1 or len(cs) != want_cs:
+            errors.append("request %d: %d server and %d client spans, want 1 and %d"
+                          % (i, len(ss), len(cs), want_cs))
+            continue
+        e = expect_stream_span(ss[0], kind="server", i=i, srv=srv, ports=ports, method="GET",
+                               status=200, pid=srv.pid)
+        if ctx == "traceparent":
+            tid, sid = "%s%016x" % (TRACE16, i + 1), "a%015x" % (i + 1)
+            if (ss[0].get("trace_id"), ss[0].get("parent_span_id")) != (tid, sid):
+                e.append("context %s/%s, want %s/%s" % (ss[0].get("trace_id"),
+                                                        ss[0].get("parent_span_id"), tid, sid))
+        else:
+            e += expect_stream_span(cs[0], kind="client", i=i, srv=srv, ports=ports,
+                                    method="GET", status=200, pid=cli.pid)
+            if (ss[0].get("trace_id"), ss[0].get("parent_span_id")) != \
+                    (cs[0].get("trace_id"), cs[0].get("span_id")):
+                e.append("server span is not the child of its client span")
+        errors += ["request %d: %s" % (i, x) for x in e]
+    if ctx == "traceparent" and mc["by shape"] < 2 * n:
+        errors.append("traceparent of unknown name taken by shape %d times, want >= %d (both "
+                      "ends): %s" % (mc["by shape"], 2 * n, mc["line"]))
+    if ctx == "b3" and mc["hidden"] < 2 * n:
+        errors.append("requests without a span for possible B3 context %d, want >= %d: %s"
+                      % (mc["hidden"], 2 * n, mc["line"]))
+    L.assert_ok(errors, spans, what="spans of a connection older than weft")

@@ -2394,6 +2394,7 @@ static bool test_kernel_h2_mid_start(void)
 	CHECK(kc_judge(&call, hdrs, sizeof(hdrs), false));
 	CHECK(!kc_judge(&call, hdrs, sizeof(hdrs), true));
 	CHECK(!kc_judge(&call, hdrs, 12, false));	/* frame past the chunk */
+	CHECK(kc_judge(&call, hdrs, 9, false));		/* ...but its header alone */
 	memcpy(b, hdrs, sizeof(b));
 	b[4] = 0x01;					/* no END_HEADERS */
 	CHECK(!kc_judge(&call, b, sizeof(b), false));

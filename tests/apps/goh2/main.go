@@ -6,7 +6,7 @@
 // Builds with Go 1.19 and newer; its one module is golang.org/x/net.
 //
 //	goh2 serve -addr 127.0.0.1:0
-//	goh2 load [-c 8] [-n 40] [-body BYTES] [-ms MS] [-ctx none|b3|traceparent|alt] [-trace HEX16] URL
+//	goh2 load [-c 8] [-n 40] [-body BYTES] [-ms MS] [-ctx none|b3|traceparent|alt] [-trace HEX16] [-warm N] URL
 //
 // Server: /echo?i=N&ms=M reads the request body, sleeps M ms, answers 200
 // with a body of the same length and X-Len; /status/{code} answers code.
@@ -19,9 +19,16 @@
 // sends b3 on even I and traceparent on odd. It prints "I STATUS
 // LOCAL-PORT" per request and exits 1 on any error or when the requests
 // did not all share one connection.
+//
+// -warm N first sends N requests one at a time (I = 1000 and up, the same
+// context kind, their lines on stderr), prints "goh2: warm" on stderr and
+// waits for a line on stdin before the -n requests: the connection and its
+// HPACK tables exist before whatever the test starts meanwhile (weft,
+// following a connection from the middle).
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"flag"
@@ -56,7 +63,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: goh2 serve [-addr A]\n"+
-		"       goh2 load [-c N] [-n N] [-body BYTES] [-ms MS] [-ctx none|b3|traceparent|alt] [-trace HEX16] URL")
+		"       goh2 load [-c N] [-n N] [-body BYTES] [-ms MS] [-ctx none|b3|traceparent|alt] [-trace HEX16] [-warm N] URL")
 	os.Exit(2)
 }
 
@@ -118,6 +125,7 @@ func load(args []string) int {
 	ms := fs.Int("ms", 0, "server delay per request, ms")
 	ctxFmt := fs.String("ctx", "none", "none, b3, traceparent or alt")
 	trace := fs.String("trace", "4bf92f3577b34da6", "first 16 hex digits of every trace id")
+	warm := fs.Int("warm", 0, "requests sent first, one at a time, then wait for a line on stdin")
 	fs.Parse(args)
 	if fs.NArg() != 1 || len(*trace) != 16 {
 		usage()
@@ -141,12 +149,9 @@ func load(args []string) int {
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, *conc)
 	)
-	for i := 0; i < *n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
+	var out io.Writer = os.Stdout
+	one := func(i int) {
+		{
 			url := fmt.Sprintf("%s?i=%d&ms=%d", base, i, *ms)
 			method := "GET"
 			var rd io.Reader
@@ -192,7 +197,27 @@ func load(args []string) int {
 			}
 			ports[local] = true
 			_, port, _ := net.SplitHostPort(local)
-			fmt.Printf("%d %d %s\n", i, resp.StatusCode, port)
+			fmt.Fprintf(out, "%d %d %s\n", i, resp.StatusCode, port)
+		}
+	}
+	if *warm > 0 {
+		out = os.Stderr
+		for i := 0; i < *warm; i++ {
+			one(1000 + i)
+		}
+		fmt.Fprintln(os.Stderr, "goh2: warm")
+		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+			log.Fatal(err)
+		}
+		out = os.Stdout
+	}
+	for i := 0; i < *n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			one(i)
 		}(i)
 	}
 	wg.Wait()
