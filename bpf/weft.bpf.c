@@ -912,6 +912,82 @@ unplaced:
 	return 0;
 }
 
+/*
+ * A Go HTTP/2 server acts on a request's decoded header fields:
+ * net/http's and x/net's (*serverConn).processHeaders(f), grpc-go's
+ * (*http2Server).operateHeaders(..., frame, ...): the receiver in RAX, the
+ * *MetaHeadersFrame in the register the attach cookie names. Attached only
+ * to a process with an HTTP/2 connection weft took up from the middle
+ * (user/goprobes.c, goprobes_want_h2_fields). The layout read is the
+ * same in every release: MetaHeadersFrame{*HeadersFrame; Fields
+ * []hpack.HeaderField; ...}, HeadersFrame starting with FrameHeader{valid
+ * bool; Type, Flags uint8; Length, StreamID uint32}, HeaderField{Name,
+ * Value string; Sensitive bool}.
+ */
+#define GO_HF_SIZE	40
+SEC("uprobe")
+int go_h2_fields(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 frame = go_arg(ctx, bpf_get_attach_cookie(ctx));
+	struct weft_go_h2_fields_rec *r;
+	__u64 hf = 0, fields[2] = {};
+	__u32 id = 0, off = 0, n = 0;
+
+	if (!wanted_task(pid_tgid >> 32))
+		return 0;
+	if (bpf_probe_read_user(&hf, sizeof(hf), (void *)frame) || !hf ||
+	    bpf_probe_read_user(&id, sizeof(id), (void *)(hf + 8)) ||
+	    bpf_probe_read_user(fields, sizeof(fields), (void *)(frame + 8)))
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(WEFT_CNT_RB_FULL);
+		return 0;
+	}
+	rec_head(&r->h, WEFT_REC_GO_H2_FIELDS, pid_tgid);
+	r->h.conn.sk = 0;
+	r->h.conn.gen = 0;
+	r->g = ctx->r14;
+	r->conn_obj = ctx->ax;
+	r->stream_id = id & 0x7fffffff;
+	r->total_fields = fields[1] > 0xffff ? 0xffff : fields[1];
+	for (int i = 0; i < WEFT_GO_FIELDS_N; i++) {
+		__u64 str[4] = {};	/* Name.ptr, Name.len, Value.ptr, Value.len */
+		__u32 nl, vl, vcut;
+
+		if (i >= fields[1] ||
+		    bpf_probe_read_user(str, sizeof(str), (void *)(fields[0] + i * GO_HF_SIZE)))
+			break;
+		nl = str[1] > WEFT_GO_FIELD_NAME_MAX ? WEFT_GO_FIELD_NAME_MAX : str[1];
+		vl = str[3] > WEFT_GO_FIELD_VALUE_MAX ? WEFT_GO_FIELD_VALUE_MAX : str[3];
+		vcut = str[3] > WEFT_GO_FIELD_VALUE_MAX ? WEFT_GO_FIELD_CUT : 0;
+		if (off + 3 + nl + vl > WEFT_GO_FIELDS_MAX)
+			break;
+		/* (bounds the verifier can follow) */
+		off &= WEFT_GO_FIELDS_MAX - 1;
+		if (off > WEFT_GO_FIELDS_MAX - 3 - 64 - 512)
+			break;
+		/* (the compiler drops masks it thinks idle: keep them) */
+		asm volatile("" : "+r"(nl), "+r"(vl));
+		nl &= 63;
+		vl &= 511;
+		r->data[off] = nl | (str[1] > WEFT_GO_FIELD_NAME_MAX ? 0x80 : 0);
+		r->data[off + 1] = vl & 0xff;
+		r->data[off + 2] = (vl | vcut) >> 8;
+		if (nl && bpf_probe_read_user(&r->data[off + 3], nl, (void *)str[0]))
+			break;
+		if (vl && bpf_probe_read_user(&r->data[off + 3 + nl], vl, (void *)str[2]))
+			break;
+		off += 3 + nl + vl;
+		n++;
+	}
+	r->n_fields = n;
+	r->len = off;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
 /* ---- Go: crypto/tls plaintext (go_tls.bpf.h) ---- */
 
 /*

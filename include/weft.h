@@ -35,6 +35,8 @@ enum weft_rec_type {
 	WEFT_REC_EXEC = 3,	/* a process called exec: maybe a Go binary */
 	WEFT_REC_GO_STREAM = 4,	/* a Go HTTP/2 or gRPC server runs a stream's
 				 * handler on a goroutine of its own */
+	WEFT_REC_GO_H2_FIELDS = 5, /* the header fields a Go HTTP/2 or gRPC
+				 * server decoded for a stream */
 };
 
 enum weft_dir {
@@ -185,6 +187,37 @@ struct weft_go_stream_rec {
 	__u32 pad;
 };
 
+/*
+ * The header fields a Go HTTP/2 server (net/http, x/net) or grpc-go
+ * decoded from a request's HEADERS, read from its MetaHeadersFrame where
+ * it starts to act on them (processHeaders, operateHeaders). Only for a
+ * process with an HTTP/2 connection weft took up from the middle (open
+ * before it started), whose own HPACK decoding named table entries weft
+ * never saw: the agent attaches these probes then, and fills in what it
+ * could not decode. data[] holds n_fields fields, each a byte of name
+ * length, two of value length (little-endian), the name, the value; a
+ * name over WEFT_GO_FIELD_NAME_MAX or a value over WEFT_GO_FIELD_VALUE_MAX
+ * bytes is cut and flagged in its length's top bit. h.conn is zero.
+ */
+#define WEFT_GO_FIELDS_MAX	2048
+#define WEFT_GO_FIELD_NAME_MAX	63
+#define WEFT_GO_FIELD_VALUE_MAX	511
+#define WEFT_GO_FIELDS_N	32	/* fields read at most */
+#define WEFT_GO_FIELD_CUT	0x8000	/* in a value length: cut */
+struct weft_go_h2_fields_rec {
+	struct weft_rec_head h;
+	__u64 g;		/* the goroutine acting on the frame */
+	__u64 conn_obj;		/* the server's connection object */
+	__u32 stream_id;
+	__u16 n_fields;		/* fields in data[] */
+	__u16 len;		/* bytes of data[] */
+	__u16 total_fields;	/* fields the frame had */
+	__u8 pad[6];
+	__u8 data[WEFT_GO_FIELDS_MAX];
+};
+
+/* (go_h2_fields's attach cookie is the WEFT_H2_REG_* holding the frame) */
+
 /* Attach cookies of the go_h2_conn and go_h2_stream uprobes (built by
  * user/goprobes.c from user/go_h2_offsets.h). go_h2_conn: which of the
  * connection's goroutines the probed function runs on. */
@@ -226,6 +259,7 @@ _Static_assert(sizeof(struct weft_rec_head) == 40, "head layout");
 _Static_assert(offsetof(struct weft_data_rec, data) == 152, "data rec layout");
 _Static_assert(sizeof(struct weft_close_rec) == 48, "close rec layout");
 _Static_assert(sizeof(struct weft_go_stream_rec) == 72, "go stream rec layout");
+_Static_assert(offsetof(struct weft_go_h2_fields_rec, data) == 72, "go fields rec layout");
 _Static_assert(sizeof(struct weft_tuple) == 36, "tuple layout");
 _Static_assert(sizeof(struct weft_listener) == 20, "listener layout");
 #endif

@@ -15,8 +15,9 @@
 #include "weft.skel.h"
 
 #define PID_SLOTS 8192
-#define H2_LINKS_MAX 14		/* 3 functions of each of the 3 servers,
-				 * 3 of the HTTP/2 clients, 2 of grpc-go's */
+#define H2_LINKS_MAX 17		/* 3 functions of each of the 3 servers,
+				 * 3 of the HTTP/2 clients, 2 of grpc-go's,
+				 * the 3 servers' decoded fields */
 #define LINKS_MAX (4 + 3 + H2_LINKS_MAX)
 
 struct binary {
@@ -35,6 +36,11 @@ struct binary {
 	/* HTTP/2 and gRPC servers: connection goroutines and stream handlers */
 	struct bpf_link *h2_links[H2_LINKS_MAX];
 	int n_h2_links;
+	/* where its HTTP/2 servers act on a request's decoded fields
+	 * (go_h2_fields), attached on demand: goprobes_want_h2_fields */
+	uint64_t fields_off[3];
+	unsigned fields_reg[3];
+	bool fields_tried;
 	/* processes seen running it (start-up scan, exec, first traffic),
 	 * the dead ones dropped by goprobes_sweep */
 	uint32_t *pids;
@@ -54,7 +60,7 @@ static struct pid_slot pids[PID_SLOTS];
 static uint64_t n_binaries, n_attached, n_stripped;
 static uint64_t n_tls, n_tls_refused;
 static uint64_t n_detached;
-static uint64_t n_h2, n_h2_refused;
+static uint64_t n_h2, n_h2_refused, n_h2_fields;
 
 int goprobes_init(struct loader *l, bool v)
 {
@@ -290,6 +296,31 @@ static void attach_h2_clients(struct binary *b, struct go_elf *g, const char *pa
 	}
 }
 
+/*
+ * Where the binary's HTTP/2 servers act on a request's decoded header
+ * fields, for go_h2_fields: the frame is the first argument after the
+ * receiver (RBX), except in grpc-go 1.60 and later, where a
+ * context.Context (two registers) comes first (RDI).
+ */
+static void note_h2_fields(struct binary *b, struct go_elf *g,
+			   const struct go_binary *gb)
+{
+	int major = 0, minor = 0;
+
+	b->fields_off[0] = go_probe_offset(g, "net/http.(*http2serverConn).processHeaders");
+	b->fields_reg[0] = WEFT_H2_REG_RBX;
+	b->fields_off[1] = go_probe_offset(g, "golang.org/x/net/http2.(*serverConn).processHeaders");
+	b->fields_reg[1] = WEFT_H2_REG_RBX;
+	b->fields_off[2] = go_probe_offset(g, "google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders");
+	if (b->fields_off[2] && go_release_minor(gb->grpc_version, &major, &minor)) {
+		b->fields_off[2] = 0;	/* which argument is the frame: unknown */
+		if (verbose)
+			fprintf(stderr, "weft: %s: grpc-go of unknown release: its decoded "
+				"header fields are not read\n", b->exe[0] ? b->exe : "?");
+	}
+	b->fields_reg[2] = major == 1 && minor < 60 ? WEFT_H2_REG_RBX : WEFT_H2_REG_RDI;
+}
+
 static struct binary *inspect(uint32_t pid)
 {
 	char path[64];
@@ -331,6 +362,7 @@ static struct binary *inspect(uint32_t pid)
 		if (g) {
 			attach_h2(b, g, path, &gb);
 			attach_h2_clients(b, g, path);
+			note_h2_fields(b, g, &gb);
 			go_elf_close(g);
 		}
 	}
@@ -401,6 +433,40 @@ void goprobes_forget(uint32_t pid)
 
 	if (s->pid == pid)
 		s->is_go = -1;
+}
+
+void goprobes_want_h2_fields(uint32_t pid)
+{
+	struct pid_slot *s = &pids[pid % PID_SLOTS];
+	struct binary *b = s->pid == pid ? s->bin : NULL;
+	char path[64];
+	int n = 0;
+
+	if (!b || b->fields_tried || !ldr || !ldr->skel)
+		return;
+	b->fields_tried = true;
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	for (int i = 0; i < 3; i++) {
+		struct bpf_link *l;
+
+		if (!b->fields_off[i] || b->n_h2_links >= H2_LINKS_MAX)
+			continue;
+		l = attach_cookie(ldr->skel->progs.go_h2_fields, path, b->fields_off[i],
+				  b->fields_reg[i]);
+		if (l) {
+			b->h2_links[b->n_h2_links++] = l;
+			n++;
+		}
+	}
+	n_h2_fields += n > 0;
+	if (verbose)
+		fprintf(stderr, "weft: pid %u has an HTTP/2 connection older than weft: "
+			"%d probes on its servers' decoded header fields\n", pid, n);
+}
+
+uint64_t goprobes_h2_fields_probed(void)
+{
+	return n_h2_fields;
 }
 
 void goprobes_want_fanout(uint32_t pid)

@@ -20,6 +20,11 @@ void goprobes_forget(uint32_t pid);
 /* pid's Go binary calls out from goroutines we cannot place: follow
  * goroutine creation from now on (attached once per binary). */
 void goprobes_want_fanout(uint32_t pid);
+/* pid has an HTTP/2 connection weft took up from the middle whose header
+ * blocks name table entries from before: read its Go servers' decoded
+ * fields from now on (go_h2_fields). Once per binary. */
+void goprobes_want_h2_fields(uint32_t pid);
+uint64_t goprobes_h2_fields_probed(void);
 /* The goroutine that started goroutine g of pid, 0 when unknown. */
 uint64_t goprobes_g_parent(uint32_t pid, uint64_t g);
 void goprobes_stats(uint64_t *binaries, uint64_t *attached, uint64_t *stripped);

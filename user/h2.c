@@ -37,6 +37,7 @@ struct h2_stream {
 	struct h2_stream *next;
 	uint32_t id;
 	void *ud;			/* the sink's */
+	bool pending;			/* ud from h2_sink.pending */
 	int status;
 	bool final_seen;		/* a final (non-1xx) :status came */
 	bool has_grpc_status;
@@ -195,7 +196,10 @@ static void stream_end(struct h2_conn *c, uint32_t id, uint64_t ts,
 	};
 	if (how == H2_END_RESET)
 		k->stats->streams_reset++;
-	k->end(k->ctx, s->ud, &r);
+	if (s->pending)
+		k->pending_end(k->ctx, s->ud, &r);
+	else
+		k->end(k->ctx, s->ud, &r);
 	free(s);
 }
 
@@ -224,6 +228,9 @@ struct fields {
 	bool either;			/* direction not known yet: :status too */
 	bool ctx_hidden;		/* a field of unknown name may have been
 					 * trace context (mid-stream) */
+	uint32_t named;			/* fields decoded with their name */
+	char known[H2_KNOWN_MAX];	/* struct h2_known */
+	size_t known_len;
 	unsigned ctx_by_shape;		/* context taken by its value's shape */
 	char method[HTTP_METHOD_MAX];
 	bool method_bad;
@@ -248,6 +255,8 @@ static void fields_init(struct fields *f, bool request)
 	f->either = false;
 	f->ctx_hidden = false;
 	f->ctx_by_shape = 0;
+	f->named = 0;
+	f->known_len = 0;
 	f->method[0] = '\0';
 	f->method_bad = false;
 	f->path[0] = '\0';
@@ -444,6 +453,14 @@ static void on_field(void *ctx, const uint8_t *n, size_t nl,
 			unknown_name_field(f, v, vl);
 		return;
 	}
+	f->named++;
+	if (nl <= 63 && vl <= 200 && f->known_len + nl + vl + 2 <= sizeof(f->known)) {
+		memcpy(f->known + f->known_len, n, nl);
+		f->known[f->known_len + nl] = '\0';
+		memcpy(f->known + f->known_len + nl + 1, v, vl);
+		f->known[f->known_len + nl + 1 + vl] = '\0';
+		f->known_len += nl + vl + 2;
+	}
 
 	/* a mid-stream block before the direction is known: both kinds */
 	if (f->request && f->either && name_is(n, nl, ":status")) {
@@ -539,6 +556,7 @@ static void request_block(struct h2_conn *c, struct h2_dir *d,
 				.first_seq = d->blk_seq, .ck = ck,
 				.truncated = f->head_cut };
 	struct h2_stream *s;
+	bool pending = false;
 	void *ud;
 
 	/* trailers of a request (stream ids only grow), or a stream id a
@@ -546,33 +564,46 @@ static void request_block(struct h2_conn *c, struct h2_dir *d,
 	if (id <= c->last_req_id || !(id & 1))
 		return;
 	c->last_req_id = id;
-	if (f->ctx_hidden) {
-		k->stats->mid_ctx_hidden++;
+	r.m = f->ctx_hidden ? NULL : request_msg(f);
+	if (!r.m && (f->ctx_hidden || d->hp.unknown)) {
+		/* mid-stream, fields from before weft: the server's own
+		 * decoding may tell (pairing.c), else no span */
+		struct h2_known kn = { .known = f->known, .known_len = f->known_len,
+				       .n_fields = f->named + d->hp.unknown,
+				       .ctx_hidden = f->ctx_hidden };
+
+		ud = k->pending && c->n_streams < H2_MAX_STREAMS ?
+		     k->pending(k->ctx, &r, &kn) : NULL;
+		if (!ud) {
+			if (f->ctx_hidden)
+				k->stats->mid_ctx_hidden++;
+			else
+				k->stats->mid_requests_unknown++;
+			return;
+		}
+		k->stats->mid_pending++;
+		pending = true;
+	} else if (!r.m) {
+		k->stats->bad_requests++;
 		return;
-	}
-	k->stats->mid_ctx_by_shape += f->ctx_by_shape;
-	r.m = request_msg(f);
-	if (!r.m) {
-		if (d->hp.unknown)
-			k->stats->mid_requests_unknown++;
-		else
-			k->stats->bad_requests++;
-		return;
-	}
-	if (c->n_streams >= H2_MAX_STREAMS) {
-		k->stats->streams_refused++;
+	} else {
+		k->stats->mid_ctx_by_shape += f->ctx_by_shape;
+		if (c->n_streams >= H2_MAX_STREAMS) {
+			k->stats->streams_refused++;
+			free(r.m);
+			return;
+		}
+		ud = k->request(k->ctx, &r);
 		free(r.m);
-		return;
+		if (!ud)
+			return;
 	}
-	ud = k->request(k->ctx, &r);
-	free(r.m);
-	if (!ud)
-		return;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		abort();
 	s->id = id;
 	s->ud = ud;
+	s->pending = pending;
 	s->next = c->tab[(id >> 1) % STREAM_BUCKETS];
 	c->tab[(id >> 1) % STREAM_BUCKETS] = s;
 	c->n_streams++;
@@ -1074,4 +1105,46 @@ void h2_feed(struct h2_conn *c, const struct chunk *ck, const struct h2_sink *k)
 	return;
 lost:
 	lose_sync(c, ck->ts_ns, k);
+}
+
+/* ---- requests a Go server decoded for a mid-stream connection ---- */
+
+bool h2_stream_resolve(struct h2_conn *c, uint32_t id, void *ud)
+{
+	struct h2_stream *s = stream_find(c, id);
+
+	if (!s || !s->pending)
+		return false;
+	s->ud = ud;
+	s->pending = false;
+	return true;
+}
+
+struct http_msg *h2_request_from_fields(const uint8_t *data, size_t len,
+					unsigned n, bool *truncated)
+{
+	struct fields *f = malloc(sizeof(*f));
+	struct http_msg *m;
+	size_t o = 0;
+
+	if (!f)
+		abort();
+	fields_init(f, true);
+	for (unsigned i = 0; i < n && o + 3 <= len; i++) {
+		size_t nl = data[o] & 0x3f, vl = (data[o + 1] | data[o + 2] << 8) & 0x1ff;
+		bool cut = (data[o] & 0x80) || (data[o + 2] << 8 & WEFT_GO_FIELD_CUT);
+
+		if (o + 3 + nl + vl > len)
+			break;
+		/* a field cut short is left out: its value is not what was sent */
+		if (!cut)
+			on_field(f, data + o + 3, nl, data + o + 3 + nl, vl);
+		else
+			f->head_cut = true;
+		o += 3 + nl + vl;
+	}
+	m = request_msg(f);
+	*truncated = f->head_cut;
+	free(f);
+	return m;
 }

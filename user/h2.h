@@ -70,6 +70,15 @@ struct h2_stats {
 					 * fields, taken by their shape */
 	uint64_t mid_ctx_hidden;	/* requests with such a field that may
 					 * have been B3 context: no span */
+	uint64_t mid_pending;		/* such requests kept to be filled in
+					 * from the Go server's own decoding */
+	uint64_t go_fields_records;	/* decoded-fields records of Go servers */
+	uint64_t go_fields_filled;	/* of them: filled in a kept request */
+	uint64_t go_fields_ambiguous;	/* fit several kept requests: none */
+	uint64_t go_fields_unusable;	/* filled in, but no :method/:path */
+	uint64_t mid_pending_expired;	/* kept requests no record filled in */
+	uint64_t mid_pending_lost;	/* kept requests whose connection ended
+					 * first */
 };
 
 /* A request stream's header block was decoded. */
@@ -99,6 +108,23 @@ struct h2_response {
 	enum h2_end_how how;
 };
 
+/*
+ * What weft decoded of a request block on a connection taken up from the
+ * middle that it could not make a request of (:method or :path, or a value
+ * that may be B3 context, named table entries from before): enough to
+ * recognise the same request in the fields the server itself decoded
+ * (pairing.c, from go_h2_fields). known: the fields weft decoded, each
+ * "name\0value\0" (values over 200 bytes left out); n_fields: all the
+ * block's fields, decoded or not.
+ */
+#define H2_KNOWN_MAX	1024
+struct h2_known {
+	const char *known;
+	size_t known_len;
+	uint32_t n_fields;
+	bool ctx_hidden;		/* why: a possible B3 value, not :path */
+};
+
 struct h2_sink {
 	void *ctx;
 	/* A request stream opened: what its end is reported with, or NULL
@@ -106,6 +132,12 @@ struct h2_sink {
 	void *(*request)(void *ctx, struct h2_request *r);
 	/* A followed stream ended (the sink frees what it returned). */
 	void (*end)(void *ctx, void *stream, const struct h2_response *r);
+	/* Optional: a request block of a mid-stream connection that could
+	 * not be decoded enough (struct h2_known). What it returns is the
+	 * stream's until h2_stream_resolve; the stream's end goes to
+	 * pending_end meanwhile. NULL: not followed. */
+	void *(*pending)(void *ctx, struct h2_request *r, const struct h2_known *kn);
+	void (*pending_end)(void *ctx, void *stream, const struct h2_response *r);
 	struct h2_stats *stats;
 };
 
@@ -133,6 +165,14 @@ void h2_feed(struct h2_conn *c, const struct chunk *ck, const struct h2_sink *k)
 void h2_end_all(struct h2_conn *c, uint64_t ts, enum h2_end_how how,
 		const struct h2_sink *k);
 uint32_t h2_open_streams(const struct h2_conn *c);
+/* A pending stream (h2_sink.pending) is now a request: ud is what its end
+ * is reported with (h2_sink.end) from here. False when no such stream. */
+bool h2_stream_resolve(struct h2_conn *c, uint32_t id, void *ud);
+/* The request a Go server decoded (the fields of a weft_go_h2_fields_rec:
+ * n fields in len bytes), as h2.c makes one from a header block; NULL
+ * when unusable. */
+struct http_msg *h2_request_from_fields(const uint8_t *data, size_t len,
+					unsigned n, bool *truncated);
 /* Frees the connection; its streams must have ended (h2_end_all). */
 void h2_free(struct h2_conn *c);
 

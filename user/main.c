@@ -143,6 +143,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	case REC_GO_STREAM:
 		pairing_go_stream(a->pairing, &rec.gs);
 		break;
+	case REC_GO_H2_FIELDS:
+		pairing_go_h2_fields(a->pairing, &rec.gf);
+		break;
 	case REC_NONE:
 		break;	/* malformed: never produced by our BPF */
 	}
@@ -197,6 +200,14 @@ static void print_stats(struct app *a, bool final)
 		ss.h2.mid_chunks_skipped, ss.h2.mid_streams,
 		ss.h2.mid_fields_unknown, ss.h2.mid_requests_unknown,
 		ss.h2.mid_ctx_by_shape, ss.h2.mid_ctx_hidden);
+	fprintf(stderr, "weft: http2 from the middle, Go servers: requests kept for the server's "
+		"own decoding %" PRIu64 ", filled in %" PRIu64 " (ambiguous %" PRIu64
+		", still no :method/:path %" PRIu64 "), never filled in %" PRIu64
+		", connection ended first %" PRIu64 "; decoded-fields records %" PRIu64
+		" (binaries probed for them %" PRIu64 ")\n",
+		ss.h2.mid_pending, ss.h2.go_fields_filled, ss.h2.go_fields_ambiguous,
+		ss.h2.go_fields_unusable, ss.h2.mid_pending_expired, ss.h2.mid_pending_lost,
+		ss.h2.go_fields_records, goprobes_h2_fields_probed());
 	fprintf(stderr, "weft: trace context: invalid %" PRIu64
 		" (requests whose context headers held no valid context: ignored, new traces)\n",
 		ctx_invalid_count());
@@ -368,6 +379,7 @@ static struct pairing *pipeline_start(struct app *a)
 	struct pairing_opts so = {
 		.hdr_window = a->env.lo.hdr_window,
 		.is_go = goprobes_is_go,
+		.want_h2_fields = goprobes_want_h2_fields,
 		.resource_of = procinfo_resource,
 		.link = {
 			.mode = a->env.link_mode,

@@ -106,9 +106,52 @@ struct pairing {
 	struct conn *closing;	/* connections closed with bytes unread */
 	/* HTTP/2 server streams at work, by (pid, reading goroutine, id) */
 	struct exchange *h2idx[H2IDX_BUCKETS];
+	/* requests of connections older than weft, waiting for the fields
+	 * their Go server decoded (h2_on_pending) */
+	struct h2_pend *pends;
+	uint32_t n_pends;
 	size_t held_bytes;
 	uint64_t now;		/* the last pairing_tick's */
 };
+
+/*
+ * A request of a connection older than weft that h2.c could not decode
+ * (HPACK entries from before), in a Go process: kept, with what h2.c did
+ * decode, until the fields the server decoded itself come
+ * (pairing_go_h2_fields: go_h2_fields, attached now if it was not).
+ * Never longer than PEND_NS; at most PEND_MAX at once.
+ */
+#define PEND_NS		(2ULL * 1000000000ULL)
+#define PEND_MAX	4096
+
+struct h2_pend {
+	struct h2_pend *next;
+	struct conn *c;
+	uint32_t pid, stream_id;
+	uint64_t first_ns;
+	uint32_t first_seq;
+	struct chunk ck;		/* the block's last chunk, no bytes */
+	uint64_t born;
+	bool ended, dead;
+	struct h2_response resp;
+	char grpc_message[H2_GRPC_MSG_MAX];
+	uint32_t n_fields;
+	size_t known_len;
+	char known[H2_KNOWN_MAX];
+};
+
+static void pend_unlink(struct pairing *p, struct h2_pend *pd)
+{
+	struct h2_pend **pp = &p->pends;
+
+	while (*pp && *pp != pd)
+		pp = &(*pp)->next;
+	if (*pp) {
+		*pp = pd->next;
+		p->n_pends--;
+	}
+	free(pd);
+}
 
 struct pairing *pairing_new(const struct pairing_opts *o, span_cb cb, void *ctx)
 {
@@ -270,6 +313,15 @@ static void held_free(struct pairing *p, struct held *h)
 static void conn_free(struct pairing *p, struct conn *c)
 {
 	struct conn **pp = &p->tab[bucket(&c->key)];
+
+	/* requests kept past their stream's end still name c */
+	for (struct h2_pend *pd = p->pends, *n; pd; pd = n) {
+		n = pd->next;
+		if (pd->c == c && pd->ended) {
+			p->stats.h2.mid_pending_lost++;
+			pend_unlink(p, pd);
+		}
+	}
 
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
@@ -577,6 +629,62 @@ static void h2_on_end(void *ctx, void *stream, const struct h2_response *r)
 	exchange_free(f->p, ex);
 }
 
+static void *h2_on_pending(void *ctx, struct h2_request *r, const struct h2_known *kn)
+{
+	struct feed *f = ctx;
+	struct pairing *p = f->p;
+	struct h2_pend *pd;
+
+	if (f->c->ci.role == WEFT_ROLE_UNKNOWN && h2_req_dir(f->c->h2) >= 0)
+		f->c->ci.role = h2_req_dir(f->c->h2) == WEFT_DIR_SEND ?
+				WEFT_ROLE_CLIENT : WEFT_ROLE_SERVER;
+	/* only servers' decoding is read (a client's request is its own) */
+	if (f->c->ci.role != WEFT_ROLE_SERVER || !p->o.is_go(r->ck->pid) ||
+	    p->n_pends >= PEND_MAX)
+		return NULL;
+	p->o.want_h2_fields(r->ck->pid);
+	pd = calloc(1, sizeof(*pd));
+	if (!pd)
+		abort();
+	pd->c = f->c;
+	pd->pid = r->ck->pid;
+	pd->stream_id = r->stream_id;
+	pd->first_ns = r->first_ns;
+	pd->first_seq = r->first_seq;
+	pd->ck = *r->ck;
+	pd->ck.data = NULL;
+	pd->ck.cap = 0;
+	pd->ck.tail = NULL;
+	pd->ck.tail_len = 0;
+	pd->born = p->now > r->ck->ts_ns ? p->now : r->ck->ts_ns;
+	pd->n_fields = kn->n_fields;
+	pd->known_len = kn->known_len < sizeof(pd->known) ? kn->known_len : sizeof(pd->known);
+	memcpy(pd->known, kn->known, pd->known_len);
+	pd->next = p->pends;
+	p->pends = pd;
+	p->n_pends++;
+	return pd;
+}
+
+static void h2_on_pending_end(void *ctx, void *stream, const struct h2_response *r)
+{
+	struct feed *f = ctx;
+	struct h2_pend *pd = stream;
+
+	if (pd->dead || r->how == H2_END_DROP || r->how == H2_END_CONN_CLOSED ||
+	    r->how == H2_END_CONN_RESET) {
+		/* its connection goes: no span without the request */
+		if (!pd->dead && r->how != H2_END_DROP)
+			f->p->stats.h2.mid_pending_lost++;
+		pend_unlink(f->p, pd);
+		return;
+	}
+	pd->ended = true;
+	pd->resp = *r;
+	snprintf(pd->grpc_message, sizeof(pd->grpc_message), "%s", r->grpc_message);
+	pd->resp.grpc_message = pd->grpc_message;
+}
+
 static void h2_sink_of(struct pairing *p, struct conn *c, struct feed *f,
 		       struct h2_sink *k)
 {
@@ -584,6 +692,10 @@ static void h2_sink_of(struct pairing *p, struct conn *c, struct feed *f,
 	f->c = c;
 	*k = (struct h2_sink){ .ctx = f, .request = h2_on_request,
 			       .end = h2_on_end, .stats = &p->stats.h2 };
+	if (p->o.is_go && p->o.want_h2_fields) {
+		k->pending = h2_on_pending;
+		k->pending_end = h2_on_pending_end;
+	}
 }
 
 /* A first frame the way a server starts: SETTINGS on stream 0. */
@@ -938,6 +1050,87 @@ void pairing_go_stream(struct pairing *p, const struct go_stream *gs)
 	p->stats.go_handlers++;
 }
 
+/* Does the Go server's field list hold every field h2.c decoded, and as
+ * many fields as the block had? */
+static bool pend_fits(const struct h2_pend *pd, const struct go_h2_fields *gf)
+{
+	if (gf->total_fields != pd->n_fields)
+		return false;
+	for (size_t o = 0; o < pd->known_len;) {
+		const char *n = pd->known + o, *v = n + strlen(n) + 1;
+		size_t nl = strlen(n), vl = strlen(v), q = 0;
+		bool found = false;
+
+		for (unsigned i = 0; i < gf->n_fields && q + 3 <= gf->len && !found; i++) {
+			const uint8_t *d = gf->data + q;
+			size_t fnl = d[0] & 0x3f, fvl = (d[1] | d[2] << 8) & 0x1ff;
+
+			if (q + 3 + fnl + fvl > gf->len)
+				break;
+			found = fnl == nl && fvl == vl && memcmp(d + 3, n, nl) == 0 &&
+				memcmp(d + 3 + fnl, v, vl) == 0;
+			q += 3 + fnl + fvl;
+		}
+		/* (a field past what the record holds is not held against it) */
+		if (!found && gf->n_fields == gf->total_fields)
+			return false;
+		o += nl + vl + 2;
+	}
+	return true;
+}
+
+void pairing_go_h2_fields(struct pairing *p, const struct go_h2_fields *gf)
+{
+	struct h2_pend *match = NULL;
+	unsigned fits = 0;
+	struct h2_request r;
+	struct exchange *ex;
+	struct feed f;
+	bool cut = false;
+
+	p->stats.h2.go_fields_records++;
+	for (struct h2_pend *pd = p->pends; pd; pd = pd->next)
+		if (!pd->dead && pd->pid == gf->pid && pd->stream_id == gf->stream_id &&
+		    pend_fits(pd, gf)) {
+			match = pd;
+			fits++;
+		}
+	if (fits > 1) {
+		/* two connections' requests alike: neither is surely this */
+		p->stats.h2.go_fields_ambiguous++;
+		return;
+	}
+	if (!match)
+		return;		/* a request h2.c decoded itself */
+	r = (struct h2_request){ .stream_id = match->stream_id, .first_ns = match->first_ns,
+				 .first_seq = match->first_seq, .ck = &match->ck };
+	r.m = h2_request_from_fields(gf->data, gf->len, gf->n_fields, &cut);
+	r.truncated = cut;
+	if (!r.m) {
+		p->stats.h2.go_fields_unusable++;
+		if (match->ended)
+			pend_unlink(p, match);
+		else
+			match->dead = true;
+		return;
+	}
+	f = (struct feed){ .p = p, .c = match->c };
+	ex = h2_on_request(&f, &r);
+	free(r.m);
+	p->stats.h2.go_fields_filled++;
+	if (match->ended) {
+		h2_on_end(&f, ex, &match->resp);
+		pend_unlink(p, match);
+		return;
+	}
+	if (!match->c->h2 || !h2_stream_resolve(match->c->h2, match->stream_id, ex)) {
+		exchange_free(p, ex);	/* (cannot be: its stream holds it) */
+		match->dead = true;
+		return;
+	}
+	pend_unlink(p, match);
+}
+
 void pairing_sweep(struct pairing *p, uint64_t now)
 {
 	for (int b = 0; b < CONN_BUCKETS; b++) {
@@ -970,6 +1163,16 @@ void pairing_tick(struct pairing *p, uint64_t now)
 
 			close_now(p, c, &e);	/* the bytes were never read */
 		}
+	}
+	for (struct h2_pend *pd = p->pends, *n; pd; pd = n) {
+		n = pd->next;
+		if (pd->dead || now < pd->born || now - pd->born < PEND_NS)
+			continue;
+		p->stats.h2.mid_pending_expired++;
+		if (pd->ended)
+			pend_unlink(p, pd);
+		else
+			pd->dead = true;	/* freed when its stream ends */
 	}
 	link_tick(p->link, now);
 }
@@ -1005,6 +1208,8 @@ void pairing_free(struct pairing *p)
 	if (!p)
 		return;
 	pairing_flush(p);
+	while (p->pends)
+		pend_unlink(p, p->pends);
 	link_free(p->link);
 	free(p);
 }

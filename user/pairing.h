@@ -35,6 +35,10 @@ typedef void (*span_cb)(struct span *s, void *ctx);
 struct pairing_opts {
 	uint32_t hdr_window;		/* longest header block parsed */
 	bool (*is_go)(uint32_t pid);	/* Go process? NULL = never */
+	/* a Go process has an HTTP/2 request weft could not decode (a
+	 * connection older than weft): read its servers' own decoding from
+	 * now on (goprobes_want_h2_fields). NULL = never */
+	void (*want_h2_fields)(uint32_t pid);
 	/* the resource of a process, looked up while it is alive (the span
 	 * may outlive it); a new reference. NULL = spans have none */
 	struct resource *(*resource_of)(uint32_t pid, const char *comm);
@@ -77,6 +81,9 @@ void pairing_close(struct pairing *p, const struct conn_end *e);
 /* A Go HTTP/2 server started a stream's handler goroutine: its outgoing
  * calls are the stream's children (rule 1). */
 void pairing_go_stream(struct pairing *p, const struct go_stream *gs);
+/* The header fields a Go HTTP/2 server decoded for a stream: fills in a
+ * request of a connection older than weft that h2.c could not decode. */
+void pairing_go_h2_fields(struct pairing *p, const struct go_h2_fields *gf);
 /* Spans held for a late client end go out once it came or the wait is
  * over: call every few ms. */
 void pairing_tick(struct pairing *p, uint64_t now_mono_ns);

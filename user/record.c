@@ -76,6 +76,24 @@ enum record_kind record_decode(const void *data, size_t size, struct record *out
 		out->kind = REC_GO_STREAM;
 		break;
 	}
+	case WEFT_REC_GO_H2_FIELDS: {
+		const struct weft_go_h2_fields_rec *r = data;
+
+		if (size < offsetof(struct weft_go_h2_fields_rec, data) ||
+		    r->len > WEFT_GO_FIELDS_MAX ||
+		    size < offsetof(struct weft_go_h2_fields_rec, data) + r->len)
+			break;
+		out->gf.pid = h->pid;
+		out->gf.ts_ns = h->ts_ns;
+		out->gf.g = r->g;
+		out->gf.stream_id = r->stream_id;
+		out->gf.n_fields = r->n_fields;
+		out->gf.total_fields = r->total_fields;
+		out->gf.data = r->data;
+		out->gf.len = r->len;
+		out->kind = REC_GO_H2_FIELDS;
+		break;
+	}
 	}
 	return out->kind;
 }

@@ -55,12 +55,25 @@ struct go_stream {
 	uint32_t stream_id;
 };
 
+/* The header fields a Go HTTP/2 server decoded (weft.h,
+ * struct weft_go_h2_fields_rec). */
+struct go_h2_fields {
+	uint32_t pid;
+	uint64_t ts_ns;
+	uint64_t g;
+	uint32_t stream_id;
+	unsigned n_fields, total_fields;
+	const uint8_t *data;		/* points into the record */
+	size_t len;
+};
+
 enum record_kind {
 	REC_NONE,			/* malformed or unknown: ignore */
 	REC_CHUNK,
 	REC_CLOSE,
 	REC_EXEC,			/* pid ran exec: a new program */
 	REC_GO_STREAM,			/* a Go HTTP/2 handler goroutine */
+	REC_GO_H2_FIELDS,		/* a Go HTTP/2 server's decoded fields */
 };
 
 struct record {
@@ -70,6 +83,7 @@ struct record {
 		struct chunk chunk;	/* REC_CHUNK: points into the record */
 		struct conn_end end;	/* REC_CLOSE */
 		struct go_stream gs;	/* REC_GO_STREAM */
+		struct go_h2_fields gf;	/* REC_GO_H2_FIELDS */
 	};
 };
 

@@ -1501,6 +1501,166 @@ static bool test_h2_midstream(void)
 	return true;
 }
 
+static unsigned fields_wanted;
+
+static void want_fields(uint32_t pid)
+{
+	(void)pid;
+	fields_wanted++;
+}
+
+/* A go_h2_fields record's data: "name", "value", ... */
+static size_t go_fields(uint8_t *out, const char *const *f, unsigned n)
+{
+	size_t o = 0;
+
+	for (unsigned i = 0; i < 2 * n; i += 2) {
+		size_t nl = strlen(f[i]), vl = strlen(f[i + 1]);
+
+		out[o] = (uint8_t)nl;
+		out[o + 1] = (uint8_t)vl;
+		out[o + 2] = (uint8_t)(vl >> 8);
+		memcpy(out + o + 3, f[i], nl);
+		memcpy(out + o + 3 + nl, f[i + 1], vl);
+		o += 3 + nl + vl;
+	}
+	return o;
+}
+
+/*
+ * A Go server's connection older than weft: a request whose :path (and
+ * B3 ids) were table entries from before is kept, and filled in from the
+ * fields the server decoded itself (pairing_go_h2_fields), when they fit
+ * what weft did decode and the block's field count: before or after the
+ * response ended. A record that does not fit fills nothing; a kept
+ * request no record fills is given up after 2 s, counted.
+ */
+static bool test_h2_midstream_go_fields(void)
+{
+	static struct buf o, b;
+	struct pairing_opts po = { .resource_of = procinfo_resource, .is_go = all_go,
+				   .want_h2_fields = want_fields };
+	static const char *const f41[] = {
+		":method", "GET", ":scheme", "http", ":path", "/filled?x=1",
+		"x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124",
+		"x-b3-spanid", "a2fb4a1d1a96d312",
+	};
+	static const char *const f43_wrong[] = {
+		":method", "POST", ":scheme", "http", ":path", "/other",
+		"x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124",
+		"x-b3-spanid", "a2fb4a1d1a96d312",
+	};
+	static const char *const f43[] = {
+		":method", "GET", ":scheme", "http", ":path", "/late",
+		"x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124",
+		"x-b3-spanid", "00000000000000aa",
+	};
+	static uint8_t data[1024];
+	struct go_h2_fields gf = { .pid = (uint32_t)getpid(), .data = data };
+	struct tconn c;
+	struct span *s;
+	struct h2_stats st;
+
+	pairing_fresh();
+	pairing_free(cur);
+	cur = pairing_new(&po, on_span, NULL);
+	fields_wanted = 0;
+	tc_init(&c, 70, WEFT_ROLE_UNKNOWN, "10.0.0.1", 8080, "10.0.0.2", 51070);
+	/* stream 41: GET, http, :path from before, an unknown-named value
+	 * of 32 hex digits (maybe x-b3-traceid), one of 16 */
+	o.n = 0;
+	b.n = 0;
+	ix(&b, 2);
+	ix(&b, 6);
+	ix(&b, 80);
+	hp_int(&b, 0x40, 6, 81);
+	hp_str(&b, "463ac35c9f6413ad48485a3953bb6124");
+	hp_int(&b, 0x00, 4, 83);
+	hp_str(&b, "a2fb4a1d1a96d312");
+	headers(&o, 41, END_STREAM, &b);
+	io_flags = WEFT_F_H2 | WEFT_F_H2_MID;
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0);
+	io_flags = WEFT_F_H2;
+	CHECK_INT(fields_wanted, 1);
+	CHECK_INT(h2stats().mid_pending, 1);
+	/* the server's decoding comes before the response */
+	gf.stream_id = 41;
+	gf.n_fields = gf.total_fields = 5;
+	gf.len = go_fields(data, f41, 5);
+	pairing_go_h2_fields(cur, &gf);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 41, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 3 * MS);
+	s = span_by_path("/filled");
+	CHECK(s);
+	CHECK_INT(s->kind, SPAN_KIND_SERVER);
+	CHECK_STR(astr(s, "url.query"), "x=1");
+	CHECK_INT(aint(s, "http.response.status_code"), 200);
+	CHECK_STR(hex(s->trace_id, 16), "463ac35c9f6413ad48485a3953bb6124");
+	CHECK_STR(hex(s->parent_span_id, 8), "a2fb4a1d1a96d312");
+	CHECK_INT(dur(s), 3 * MS);
+
+	/* stream 43: its response ends first; a record that does not fit
+	 * (another :method, as another connection's stream 43 may be) fills
+	 * nothing, the one that fits does */
+	o.n = 0;
+	b.n = 0;
+	ix(&b, 2);
+	ix(&b, 6);
+	ix(&b, 84);
+	hp_int(&b, 0x40, 6, 85);
+	hp_str(&b, "463ac35c9f6413ad48485a3953bb6124");
+	hp_int(&b, 0x00, 4, 87);
+	hp_str(&b, "00000000000000aa");
+	headers(&o, 43, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 4 * MS);
+	o.n = 0;
+	b.n = 0;
+	lit(&b, ":status", "503");
+	headers(&o, 43, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 6 * MS);
+	CHECK_INT(nspans, 1);
+	gf.stream_id = 43;
+	gf.len = go_fields(data, f43_wrong, 5);
+	pairing_go_h2_fields(cur, &gf);
+	CHECK_INT(nspans, 1);
+	gf.len = go_fields(data, f43, 5);
+	pairing_go_h2_fields(cur, &gf);
+	s = span_by_path("/late");
+	CHECK(s);
+	CHECK_INT(aint(s, "http.response.status_code"), 503);
+	CHECK_STR(hex(s->parent_span_id, 8), "00000000000000aa");
+	CHECK_INT(dur(s), 2 * MS);
+
+	/* stream 45: no record ever: given up after 2 s */
+	o.n = 0;
+	b.n = 0;
+	ix(&b, 2);
+	ix(&b, 6);
+	ix(&b, 90);
+	headers(&o, 45, END_STREAM, &b);
+	io(&c, WEFT_DIR_RECV, o.b, o.n, T0 + 7 * MS);
+	pairing_tick(cur, T0 + 8 * MS);
+	pairing_tick(cur, T0 + 3000 * MS);
+	o.n = 0;
+	b.n = 0;
+	status_block(&b, "200");
+	headers(&o, 45, END_STREAM, &b);
+	io(&c, WEFT_DIR_SEND, o.b, o.n, T0 + 3001 * MS);
+	st = h2stats();
+	CHECK_INT(nspans, 2);
+	CHECK_INT(st.mid_pending, 3);
+	CHECK_INT(st.go_fields_records, 3);
+	CHECK_INT(st.go_fields_filled, 2);
+	CHECK_INT(st.mid_pending_expired, 1);
+	CHECK_INT(st.mid_ctx_hidden, 0);
+	CHECK_INT(st.mid_requests_unknown, 0);
+	CHECK_INT(fields_wanted, 3);
+	return true;
+}
+
 int main(void)
 {
 	RUN(test_h2_client_get);
@@ -1522,6 +1682,7 @@ int main(void)
 	RUN(test_h2_cost_per_stream);
 	RUN(test_h2_go_handlers);
 	RUN(test_h2_midstream);
+	RUN(test_h2_midstream_go_fields);
 	pairing_free(cur);
 	for (int i = 0; i < nspans; i++)
 		span_free(spans[i]);
