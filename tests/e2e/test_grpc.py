@@ -23,6 +23,8 @@ copying the incoming metadata (rule 4).
 """
 import concurrent.futures
 import os
+import re
+import subprocess
 import time
 
 import pytest
@@ -312,3 +314,74 @@ def test_concurrent_calls_never_misparented(weft, go_apps, procs, certs, transpo
     print("%s: %d of %d calls from a's handlers linked in process (the rest were "
           "written in one batch with another's)" % (transport, len(children), n))
     assert not errs, "\n".join(errs[:20])
+
+
+# ------------------------------------- a connection older than weft
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_connection_older_than_weft(weft, go_apps, procs, certs, transport):
+    """A gRPC client's connection made before weft started (gogrpc call
+    -warm 3: three calls, then it waits while weft starts), then 12 unary
+    calls with the same B3 metadata. grpc-go's encoder names :path and the
+    B3 ids by the entries the warm-up calls added: weft cannot decode them
+    from the wire (user/h2.c, partial HPACK), keeps each server request,
+    attaches go_h2_fields to the (stripped, Go 1.26) server at the first,
+    and fills the requests in from the fields grpc-go decoded itself
+    (operateHeaders). Calls made while the probe is being attached make no
+    span; every span made is right: path, rpc.*, the B3 context. The
+    client's calls carry ids it made (rule 3): no client spans."""
+    srv_exe, cli_exe = T.app("go1.26", "stripped", "gogrpc"), T.app("go1.19", "plain", "gogrpc")
+    srv = serve(procs, srv_exe, transport, certs, "older")
+    tid, sid = "463ac35c9f6413ad48485a3953bb6124", "a2fb4a1d1a96d312"
+    reps = 12
+    env = {k: v for k, v in L.NO_PROXY_ENV.items() if not k.startswith("OTEL_")}
+    cmd = [cli_exe, "call", "-ca", certs.ca, "-reps", str(reps), "-warm", "3", "-gap", "50",
+           "-b3", "%s-%s" % (tid, sid), target(srv, transport)]
+    cli = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env)
+    try:
+        warm, ln = [], ""
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            ln = cli.stderr.readline().decode()
+            if not ln or ln.strip() == "gogrpc: warm":
+                break
+            warm.append(ln)
+        assert ln.strip() == "gogrpc: warm", "client never warmed up: %s" % "".join(warm)
+        w = weft(ports=[srv.port])
+        out, err = cli.communicate(b"\n", timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    assert cli.returncode == 0, "client failed: %s" % err.decode()[-2000:]
+    w.wait_for(lambda sp: len(L.of_pid(sp, srv.pid, "server")) >= reps // 2, 10)
+    time.sleep(1)
+    w.stop(timeout=180)
+    spans = w.spans()
+    ss = L.of_pid(spans, srv.pid, "server")
+    errors = []
+    if len(ss) < reps // 2:
+        errors.append("%d server spans of %d calls, want at least %d" % (len(ss), reps, reps // 2))
+    for s in ss:
+        a = L.attrs(s)
+        want = {"url.path": "/%s/Hello" % SERVICE, "rpc.system": "grpc", "rpc.service": SERVICE,
+                "rpc.method": "Hello", "http.request.method": "POST",
+                "http.response.status_code": 200, "network.protocol.version": "2",
+                "url.scheme": scheme_of(transport), "server.port": srv.port}
+        for k, v in want.items():
+            if a.get(k) != v:
+                errors.append("span %s: %s = %r, want %r" % (s.get("span_id"), k, a.get(k), v))
+        if (s.get("trace_id"), s.get("parent_span_id")) != (tid, sid):
+            errors.append("span %s: context %s/%s, want %s/%s" % (
+                s.get("span_id"), s.get("trace_id"), s.get("parent_span_id"), tid, sid))
+        if s.get("name") != "%s/Hello" % SERVICE:
+            errors.append("span %s: name %r" % (s.get("span_id"), s.get("name")))
+    if L.of_pid(spans, cli.pid, "client"):
+        errors.append("client spans of a client that sent ids of its own making")
+    line = next((ln for ln in w.err if ln.startswith("weft: http2 from the middle, Go")), "")
+    m = re.search(r"filled in (\d+)", line)
+    if not m or int(m.group(1)) != len(ss):
+        errors.append("requests filled in from grpc-go's decoding != server spans: %r" % line)
+    L.assert_ok(errors, spans, what="gRPC spans of a connection older than weft")

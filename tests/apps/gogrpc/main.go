@@ -9,7 +9,7 @@
 //
 //	gogrpc serve -addr 127.0.0.1:0 -name svc [-cert srv.pem -key srv.key] [-ca ca.pem] [-next URL [-propagate]]
 //	gogrpc call [-ca ca.pem] [-method Hello|Count] [-n N] [-code C] [-reps R]
-//	            [-b3 TRACE-SPAN] [-traceparent V] [-H 'k: v']... TARGET
+//	            [-b3 TRACE-SPAN] [-traceparent V] [-H 'k: v']... [-warm W] [-gap MS] TARGET
 //
 // TARGET and -next are grpc://HOST:PORT (plaintext HTTP/2, prior knowledge),
 // grpcs://HOST:PORT (TLS, h2 by ALPN, trusting -ca), or for -next also an
@@ -30,6 +30,11 @@
 // per call (CODE the grpc-status number, LOCAL-PORT the connection's) and exits 1 unless every call ended with
 // status -code (0 by default). -b3 T-S sends x-b3-traceid T, x-b3-spanid S
 // and x-b3-sampled 1 as metadata; -traceparent V sends traceparent V.
+// -gap MS waits that long between calls. -warm W first makes W calls the
+// same way (their lines on stderr), prints "gogrpc: warm" on stderr and
+// waits for a line on stdin: the connection and its HPACK tables exist
+// before what the test starts meanwhile (weft, taking up a connection older
+// than itself).
 package main
 
 import (
@@ -61,7 +66,7 @@ const service = "weft.test.Echo"
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: gogrpc serve [-addr A] [-name N] [-cert F -key F] [-ca F] [-next URL [-propagate]]\n"+
-		"       gogrpc call [-ca F] [-method Hello|Count] [-n N] [-code C] [-reps R] [-b3 T-S] [-traceparent V] [-H 'k: v']... TARGET")
+		"       gogrpc call [-ca F] [-method Hello|Count] [-n N] [-code C] [-reps R] [-b3 T-S] [-traceparent V] [-H 'k: v']... [-warm W] [-gap MS] TARGET")
 	os.Exit(2)
 }
 
@@ -298,6 +303,8 @@ func call(args []string) int {
 	n := fs.Uint("n", 0, "Hello: status code to ask for; Count: replies (0: 3)")
 	want := fs.Int("code", 0, "status code every call must end with")
 	reps := fs.Int("reps", 1, "calls, over one connection")
+	warm := fs.Int("warm", 0, "calls made first, then wait for a line on stdin")
+	gap := fs.Int("gap", 0, "milliseconds between calls")
 	b3 := fs.String("b3", "", "TRACE-SPAN: x-b3-traceid/x-b3-spanid/x-b3-sampled metadata")
 	tp := fs.String("traceparent", "", "traceparent metadata value")
 	var md pairs
@@ -333,7 +340,23 @@ func call(args []string) int {
 	}
 	defer conn.Close()
 	rc := 0
+	for i := 0; i < *warm; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ctx = metadata.AppendToOutgoingContext(ctx, kv...)
+		got, err := once(ctx, conn, *method, uint32(*n))
+		cancel()
+		fmt.Fprintf(os.Stderr, "%d %s %d %d (warm)\n", status.Code(err), *method, got, lastPort.Load())
+	}
+	if *warm > 0 {
+		fmt.Fprintln(os.Stderr, "gogrpc: warm")
+		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+			log.Fatal(err)
+		}
+	}
 	for i := 0; i < *reps; i++ {
+		if i > 0 && *gap > 0 {
+			time.Sleep(time.Duration(*gap) * time.Millisecond)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		ctx = metadata.AppendToOutgoingContext(ctx, kv...)
 		got, err := once(ctx, conn, *method, uint32(*n))
