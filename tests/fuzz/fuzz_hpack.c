@@ -9,14 +9,20 @@
  * (x 64), then operations: a byte whose low bit says either "a block":
  * u16 length and that many bytes (exact-size heap copy) decoded on the
  * one decoder, or "a SETTINGS_HEADER_TABLE_SIZE": u16 (x 4). Also every
- * block's bytes through hpack_huffman_decode.
+ * block's bytes through hpack_huffman_decode. Bit 2: a partial decoder
+ * (hpack_init_partial: a connection seen from the middle).
  * Low bit 1 = HTTP/2 mode: one connection (bit 1: the client's side or
  * the server's), the client preface put in front of the first request
  * bytes so the fuzzer starts inside HTTP/2; then chunks: a byte (bit 0
  * direction, bit 1 copy cut short, bit 2 close with FIN or RST and stop,
  * bit 4 bytes missing before it (a record lost), bit 5 TLS plaintext),
  * u16 length, that many bytes; a cut chunk says it moved more (u8 * 64
- * extra) than was copied.
+ * extra) than was copied. Bit 2 of byte 0: a connection older than weft
+ * instead (no preface, role unknown, the first chunk WEFT_F_H2_MID, a Go
+ * process): op bit 6 is then a Go server's decoded-fields record (u8
+ * stream id, u8 fields, u8 fields the frame had, u16 length and that many
+ * bytes: pairing_go_h2_fields), op bit 7 the clock 3 s on (pairing_tick:
+ * kept requests give up).
  *
  * Invariants beyond "no crash, no leak":
  *  - the table never holds more than its size, its size never exceeds
@@ -75,11 +81,13 @@ static void check_table(const struct hpack_dec *d)
 	FUZZ_ASSERT(sum == d->size);
 }
 
-static void hpack_mode(struct fuzz_in *in)
+static void hpack_mode(struct fuzz_in *in, bool partial)
 {
 	struct hpack_dec d;
 
 	hpack_init(&d, (uint32_t)fz_u8(in) * 64);
+	if (partial)
+		hpack_init_partial(&d);
 	check_table(&d);
 	while (!fz_empty(in)) {
 		uint8_t op = fz_u8(in);
@@ -128,9 +136,21 @@ static void on_span(struct span *s, void *ctx)
 	span_free(s);
 }
 
-static void h2_mode(struct fuzz_in *in, bool client)
+static bool all_go(uint32_t pid)
 {
-	struct pairing_opts o = { 0 };
+	(void)pid;
+	return true;
+}
+
+static void want_fields(uint32_t pid)
+{
+	(void)pid;
+}
+
+static void h2_mode(struct fuzz_in *in, bool client, bool mid)
+{
+	struct pairing_opts o = { .is_go = mid ? all_go : NULL,
+				  .want_h2_fields = mid ? want_fields : NULL };
 	struct pairing *p = pairing_new(&o, on_span, NULL);
 	enum weft_dir rq = client ? WEFT_DIR_SEND : WEFT_DIR_RECV;
 	uint32_t seq[2] = { 1000, 5000 };
@@ -139,7 +159,7 @@ static void h2_mode(struct fuzz_in *in, bool client)
 	struct pairing_stats st;
 	struct chunk ck = {
 		.conn = { .sk = 0xffff8880deadbeefULL, .gen = 1 },
-		.role = client ? WEFT_ROLE_CLIENT : WEFT_ROLE_SERVER,
+		.role = mid ? WEFT_ROLE_UNKNOWN : client ? WEFT_ROLE_CLIENT : WEFT_ROLE_SERVER,
 		.pid = 4100, .tid = 4100, .comm = "fuzz",
 	};
 
@@ -162,18 +182,36 @@ static void h2_mode(struct fuzz_in *in, bool client)
 			closed = true;
 			break;
 		}
+		if (mid && (op & 0x80))
+			pairing_tick(p, t += 3000 * MS);
+		if (mid && (op & 0x40)) {
+			struct go_h2_fields gf = { .pid = ck.pid, .ts_ns = t };
+			size_t n;
+			const uint8_t *b;
+
+			gf.stream_id = fz_u8(in);
+			gf.n_fields = fz_u8(in);
+			gf.total_fields = fz_u8(in);
+			b = fz_bytes(in, fz_u16(in) % (WEFT_GO_FIELDS_MAX + 1), &n);
+			gf.data = copy = fz_memdup(b, n);
+			gf.len = n;
+			pairing_go_h2_fields(p, &gf);
+			free(copy);
+			continue;
+		}
 		ck.dir = (op & 1) ? WEFT_DIR_RECV : WEFT_DIR_SEND;
-		ck.flags = WEFT_F_H2 | ((op & 0x20) ? WEFT_F_TLS : 0);
+		ck.flags = WEFT_F_H2 | ((op & 0x20) ? WEFT_F_TLS : 0) |
+			   (mid && first ? WEFT_F_H2_MID : 0);
 		if (op & 0x10)
 			seq[ck.dir] += 1 + fz_u8(in);
 		if (op & 2)
 			extra = (size_t)fz_u8(in) * 64;
 		b = fz_bytes(in, fz_u16(in), &n);
-		lead = first && ck.dir == rq ? H2_PREFACE_LEN : 0;
+		lead = first && ck.dir == rq && !mid ? H2_PREFACE_LEN : 0;
 		copy = malloc(lead + n ? lead + n : 1);
 		memcpy(copy, H2_PREFACE, lead);
 		memcpy(copy + lead, b, n);
-		if (lead)
+		if (lead || mid)
 			first = false;
 		ck.data = copy;
 		ck.cap = (uint32_t)(lead + n);
@@ -197,8 +235,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t mode = fz_u8(&in);
 
 	if (mode & 1)
-		h2_mode(&in, mode & 2);
+		h2_mode(&in, mode & 2, mode & 4);
 	else
-		hpack_mode(&in);
+		hpack_mode(&in, mode & 4);
 	return 0;
 }

@@ -18,7 +18,9 @@
  *        driver the way the kernel side lays out struct weft_data_rec:
  *        flags+role byte, dir/pid/tid/g byte, u16 count of copied bytes
  *        that follow in the input, a byte for bytes moved but not copied
- *        (a length that exceeds the copy), a byte of time advance.
+ *        (a length that exceeds the copy), a byte of time advance
+ *        (254: also WEFT_F_H2 | WEFT_F_H2_MID, an HTTP/2 connection taken
+ *        up from the middle).
  *        Ends 2k and 2k+1 are the client and server of one connection on
  *        this node (same 4-tuple mirrored, same TCP sequence numbers), so
  *        rule-2 links and DNAT-free keys are reached;
@@ -30,7 +32,8 @@
  *        values) and a byte of stream id (pairing_go_stream);
  *   6    the clock moves (u16 ms) and pairing_tick, or pairing_sweep;
  *   7    a raw record: u16 size, then that many bytes handed to
- *        record_decode as they are (exact-size heap copy).
+ *        record_decode as they are (exact-size heap copy): Go decoded-
+ *        fields records (pairing_go_h2_fields) come only this way.
  *
  * Invariants beyond "no crash, no leak":
  *  - every span handed out has a name, a kind, end >= start, non-zero
@@ -104,6 +107,10 @@ static uint64_t g_parent(uint32_t pid, uint64_t g)
 }
 
 static void want_g_parents(uint32_t pid)
+{
+}
+
+static void want_h2_fields(uint32_t pid)
 {
 }
 
@@ -196,6 +203,9 @@ static void consume(struct pairing *p, const void *rec, size_t size)
 	case REC_GO_STREAM:
 		pairing_go_stream(p, &r.gs);
 		break;
+	case REC_GO_H2_FIELDS:
+		pairing_go_h2_fields(p, &r.gf);
+		break;
 	case REC_NONE:
 		break;
 	}
@@ -226,6 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(formats.first, perm[(o2 >> 5) % 6], sizeof(formats.first));
 	o.hdr_window = windows[o1 & 3];
 	o.is_go = o1 & 4 ? is_go : NULL;
+	o.want_h2_fields = want_h2_fields;
 	o.resource_of = o1 & 8 ? resource_of : NULL;
 	o.link.mode = o1 & 16 ? LINK_DERIVED : LINK_HEADERS;
 	o.link.some_processes = o1 & 32;
@@ -273,6 +284,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			r->len = len;
 			r->cap_len = (uint32_t)cap;
 			r->flags = b1 & 31;
+			/* dt 254: a connection taken up from the middle */
+			if (dt == 254)
+				r->flags |= WEFT_F_H2 | WEFT_F_H2_MID;
 			r->dir = dir;
 			r->role = (b1 >> 5) & 3;	/* 3: no such role */
 			r->tail_len = len < WEFT_TAIL_LEN ? len : WEFT_TAIL_LEN;

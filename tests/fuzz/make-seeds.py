@@ -215,6 +215,20 @@ def records_seeds():
     s.data(1, SEND, b"HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n", START | HDR_END)
     s.close(1)
     out.append(s.b)
+    # a Go server's connection older than weft (dt 254: WEFT_F_H2_MID):
+    # stream 41's :path an entry from before, filled in by the fields the
+    # server decoded (a raw decoded-fields record), then the response
+    s = Stream(o1=0x0F, o2=0x00)
+    s.data(1, RECV, h2frame(1, 5, 41, b"\x82\x86\xcb"), pid=1, g=1, role=0, dt=254)
+    fields = b""
+    for n, v in ((b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/older")):
+        fields += bytes([len(n)]) + struct.pack("<H", len(v)) + n + v
+    rec = struct.pack("<IIIIQQQ", 5, 4101, 41010, 0, 10**12, 0, 0)
+    rec += struct.pack("<QQIHHH6x", 0xc000000100, 0xc000777000, 41, 3, len(fields), 3) + fields
+    s.raw(rec)
+    s.data(1, SEND, h2frame(1, 5, 41, b"\x88"), pid=1, g=1, role=0)
+    s.close(1)
+    out.append(s.b)
     # malformed records: short, wrong type, cap_len past the end
     rec = struct.pack("<IIIIQQQ", 1, 4100, 41000, 0, 10**12, 0xffff880000001000, 7)
     s = Stream()
