@@ -929,17 +929,26 @@ SEC("uprobe")
 int go_h2_fields(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 frame = go_arg(ctx, bpf_get_attach_cookie(ctx));
+	__u64 ck = bpf_get_attach_cookie(ctx);
 	struct weft_go_h2_fields_rec *r;
-	__u64 hf = 0, fields[2] = {};
+	__u64 hf = 0, fields[2] = {}, frame;
 	__u32 id = 0, off = 0, n = 0;
 
 	if (!wanted_task(pid_tgid >> 32))
 		return 0;
-	if (bpf_probe_read_user(&hf, sizeof(hf), (void *)frame) || !hf ||
-	    bpf_probe_read_user(&id, sizeof(id), (void *)(hf + 8)) ||
-	    bpf_probe_read_user(fields, sizeof(fields), (void *)(frame + 8)))
-		return 0;
+	if (ck == WEFT_H2_FIELDS_LOOPY) {
+		/* (l *loopyWriter) writeHeader(streamID uint32, endStream
+		 * bool, hf []hpack.HeaderField, onWrite func()) */
+		id = ctx->bx;
+		fields[0] = ctx->di;
+		fields[1] = ctx->si;
+	} else {
+		frame = go_arg(ctx, ck);
+		if (bpf_probe_read_user(&hf, sizeof(hf), (void *)frame) || !hf ||
+		    bpf_probe_read_user(&id, sizeof(id), (void *)(hf + 8)) ||
+		    bpf_probe_read_user(fields, sizeof(fields), (void *)(frame + 8)))
+			return 0;
+	}
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count(WEFT_CNT_RB_FULL);
@@ -952,6 +961,7 @@ int go_h2_fields(struct pt_regs *ctx)
 	r->conn_obj = ctx->ax;
 	r->stream_id = id & 0x7fffffff;
 	r->total_fields = fields[1] > 0xffff ? 0xffff : fields[1];
+	r->kind = ck == WEFT_H2_FIELDS_LOOPY ? WEFT_GO_FIELDS_WRITTEN : WEFT_GO_FIELDS_DECODED;
 	for (int i = 0; i < WEFT_GO_FIELDS_N; i++) {
 		__u64 str[4] = {};	/* Name.ptr, Name.len, Value.ptr, Value.len */
 		__u32 nl, vl, vcut;

@@ -212,11 +212,22 @@ struct weft_go_h2_fields_rec {
 	__u16 n_fields;		/* fields in data[] */
 	__u16 len;		/* bytes of data[] */
 	__u16 total_fields;	/* fields the frame had */
-	__u8 pad[6];
+	__u8 kind;		/* enum weft_go_fields_kind */
+	__u8 pad[5];
 	__u8 data[WEFT_GO_FIELDS_MAX];
 };
 
-/* (go_h2_fields's attach cookie is the WEFT_H2_REG_* holding the frame) */
+enum weft_go_fields_kind {
+	/* a server decoded a request's HEADERS: after the bytes were read */
+	WEFT_GO_FIELDS_DECODED = 0,
+	/* grpc-go's loopyWriter.writeHeader(streamID, endStream, hf, ...) is
+	 * about to encode and write them (a client's request, a server's
+	 * response headers or trailers): before the bytes are sent */
+	WEFT_GO_FIELDS_WRITTEN = 1,
+};
+/* go_h2_fields's attach cookie: the WEFT_H2_REG_* holding the frame, or
+ * this for writeHeader (stream id RBX, fields RDI and RSI) */
+#define WEFT_H2_FIELDS_LOOPY	4u
 
 /* Attach cookies of the go_h2_conn and go_h2_stream uprobes (built by
  * user/goprobes.c from user/go_h2_offsets.h). go_h2_conn: which of the

@@ -15,9 +15,10 @@
 #include "weft.skel.h"
 
 #define PID_SLOTS 8192
-#define H2_LINKS_MAX 17		/* 3 functions of each of the 3 servers,
+#define H2_LINKS_MAX 18		/* 3 functions of each of the 3 servers,
 				 * 3 of the HTTP/2 clients, 2 of grpc-go's,
-				 * the 3 servers' decoded fields */
+				 * the 3 servers' decoded fields, grpc-go's
+				 * written ones */
 #define LINKS_MAX (4 + 3 + H2_LINKS_MAX)
 
 struct binary {
@@ -38,8 +39,8 @@ struct binary {
 	int n_h2_links;
 	/* where its HTTP/2 servers act on a request's decoded fields
 	 * (go_h2_fields), attached on demand: goprobes_want_h2_fields */
-	uint64_t fields_off[3];
-	unsigned fields_reg[3];
+	uint64_t fields_off[4];
+	unsigned fields_reg[4];
 	bool fields_tried;
 	/* processes seen running it (start-up scan, exec, first traffic),
 	 * the dead ones dropped by goprobes_sweep */
@@ -319,6 +320,10 @@ static void note_h2_fields(struct binary *b, struct go_elf *g,
 				"header fields are not read\n", b->exe[0] ? b->exe : "?");
 	}
 	b->fields_reg[2] = major == 1 && minor < 60 ? WEFT_H2_REG_RBX : WEFT_H2_REG_RDI;
+	/* grpc-go's writer of every HEADERS, clients' and servers' alike
+	 * (the same signature from 1.50 to 1.85) */
+	b->fields_off[3] = go_probe_offset(g, "google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader");
+	b->fields_reg[3] = WEFT_H2_FIELDS_LOOPY;
 }
 
 static struct binary *inspect(uint32_t pid)
@@ -446,7 +451,7 @@ void goprobes_want_h2_fields(uint32_t pid)
 		return;
 	b->fields_tried = true;
 	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		struct bpf_link *l;
 
 		if (!b->fields_off[i] || b->n_h2_links >= H2_LINKS_MAX)

@@ -229,6 +229,7 @@ struct fields {
 	bool ctx_hidden;		/* a field of unknown name may have been
 					 * trace context (mid-stream) */
 	uint32_t named;			/* fields decoded with their name */
+	bool filled;			/* from the fields the process wrote */
 	char known[H2_KNOWN_MAX];	/* struct h2_known */
 	size_t known_len;
 	unsigned ctx_by_shape;		/* context taken by its value's shape */
@@ -257,6 +258,7 @@ static void fields_init(struct fields *f, bool request)
 	f->ctx_by_shape = 0;
 	f->named = 0;
 	f->known_len = 0;
+	f->filled = false;
 	f->method[0] = '\0';
 	f->method_bad = false;
 	f->path[0] = '\0';
@@ -565,7 +567,7 @@ static void request_block(struct h2_conn *c, struct h2_dir *d,
 		return;
 	c->last_req_id = id;
 	r.m = f->ctx_hidden ? NULL : request_msg(f);
-	if (!r.m && (f->ctx_hidden || d->hp.unknown)) {
+	if (!r.m && (f->ctx_hidden || (d->hp.unknown && !f->filled))) {
 		/* mid-stream, fields from before weft: the server's own
 		 * decoding may tell (pairing.c), else no span */
 		struct h2_known kn = { .known = f->known, .known_len = f->known_len,
@@ -627,6 +629,49 @@ static void response_block(struct h2_stream *s, const struct fields *f)
 			      f->grpc_message, strlen(f->grpc_message));
 }
 
+/* The fields of a weft_go_h2_fields_rec through on_field; false when one
+ * was cut (its value is not what was sent). */
+static bool fields_feed(struct fields *f, const uint8_t *data, size_t len, unsigned n)
+{
+	bool whole = true;
+	size_t o = 0;
+
+	for (unsigned i = 0; i < n && o + 3 <= len; i++) {
+		size_t nl = data[o] & 0x3f, vl = (data[o + 1] | data[o + 2] << 8) & 0x1ff;
+		bool cut = (data[o] & 0x80) || (data[o + 2] << 8 & WEFT_GO_FIELD_CUT);
+
+		if (o + 3 + nl + vl > len)
+			break;
+		if (!cut)
+			on_field(f, data + o + 3, nl, data + o + 3 + nl, vl);
+		else
+			whole = false;
+		o += 3 + nl + vl;
+	}
+	return whole;
+}
+
+/* A block that named entries from before weft: the fields the process
+ * wrote for the stream, if the sink has them, replace what was decoded. */
+static void fill_written(struct fields *f, struct h2_dir *d, const struct h2_sink *k)
+{
+	struct h2_known kn = { .known = f->known, .known_len = f->known_len,
+			       .n_fields = f->named + d->hp.unknown };
+	const uint8_t *data;
+	size_t len;
+	unsigned n;
+	bool req = f->request, either = f->either;
+
+	if (!k->written(k->ctx, d->blk_stream, &kn, &data, &len, &n))
+		return;
+	fields_init(f, req);
+	f->either = either;
+	if (!fields_feed(f, data, len, n))
+		f->head_cut = true;
+	f->filled = true;
+	k->stats->go_written_filled++;
+}
+
 /* A complete header block (END_HEADERS): decode it, whatever its stream,
  * since every block changes the decoder's dynamic table. */
 static void block_done(struct h2_conn *c, struct h2_dir *d, bool req,
@@ -652,6 +697,8 @@ static void block_done(struct h2_conn *c, struct h2_dir *d, bool req,
 	if (r != HPACK_OK)
 		k->stats->blocks_undecoded++;
 	k->stats->mid_fields_unknown += d->hp.unknown;
+	if (r == HPACK_OK && d->hp.unknown && k->written && !d->blk_push)
+		fill_written(f, d, k);
 	if (f->either && r == HPACK_OK && (f->method[0] || f->status)) {
 		/* the first block that says which way requests go */
 		int me = d == &c->d[0] ? 0 : 1;
@@ -1125,24 +1172,13 @@ struct http_msg *h2_request_from_fields(const uint8_t *data, size_t len,
 {
 	struct fields *f = malloc(sizeof(*f));
 	struct http_msg *m;
-	size_t o = 0;
 
 	if (!f)
 		abort();
 	fields_init(f, true);
-	for (unsigned i = 0; i < n && o + 3 <= len; i++) {
-		size_t nl = data[o] & 0x3f, vl = (data[o + 1] | data[o + 2] << 8) & 0x1ff;
-		bool cut = (data[o] & 0x80) || (data[o + 2] << 8 & WEFT_GO_FIELD_CUT);
-
-		if (o + 3 + nl + vl > len)
-			break;
-		/* a field cut short is left out: its value is not what was sent */
-		if (!cut)
-			on_field(f, data + o + 3, nl, data + o + 3 + nl, vl);
-		else
-			f->head_cut = true;
-		o += 3 + nl + vl;
-	}
+	/* a field cut short is left out: its value is not what was sent */
+	if (!fields_feed(f, data, len, n))
+		f->head_cut = true;
 	m = request_msg(f);
 	*truncated = f->head_cut;
 	free(f);

@@ -79,6 +79,8 @@ struct h2_stats {
 	uint64_t mid_pending_expired;	/* kept requests no record filled in */
 	uint64_t mid_pending_lost;	/* kept requests whose connection ended
 					 * first */
+	uint64_t go_written_records;	/* fields grpc-go wrote, recorded */
+	uint64_t go_written_filled;	/* blocks filled in from them */
 };
 
 /* A request stream's header block was decoded. */
@@ -138,6 +140,13 @@ struct h2_sink {
 	 * pending_end meanwhile. NULL: not followed. */
 	void *(*pending)(void *ctx, struct h2_request *r, const struct h2_known *kn);
 	void (*pending_end)(void *ctx, void *stream, const struct h2_response *r);
+	/* Optional: a block of a connection taken up from the middle named
+	 * table entries from before. The fields the process itself wrote
+	 * for that stream (grpc-go's writer records them before their
+	 * bytes: pairing.c), when they fit what weft decoded: true and
+	 * *data, *len, *n set (the weft_go_h2_fields_rec layout). */
+	bool (*written)(void *ctx, uint32_t stream_id, const struct h2_known *kn,
+			const uint8_t **data, size_t *len, unsigned *n);
 	struct h2_stats *stats;
 };
 

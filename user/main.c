@@ -204,10 +204,12 @@ static void print_stats(struct app *a, bool final)
 		"own decoding %" PRIu64 ", filled in %" PRIu64 " (ambiguous %" PRIu64
 		", still no :method/:path %" PRIu64 "), never filled in %" PRIu64
 		", connection ended first %" PRIu64 "; decoded-fields records %" PRIu64
-		" (binaries probed for them %" PRIu64 ")\n",
+		" (binaries probed for them %" PRIu64 "); blocks filled in from the fields "
+		"grpc-go wrote %" PRIu64 " (its records %" PRIu64 ")\n",
 		ss.h2.mid_pending, ss.h2.go_fields_filled, ss.h2.go_fields_ambiguous,
 		ss.h2.go_fields_unusable, ss.h2.mid_pending_expired, ss.h2.mid_pending_lost,
-		ss.h2.go_fields_records, goprobes_h2_fields_probed());
+		ss.h2.go_fields_records, goprobes_h2_fields_probed(),
+		ss.h2.go_written_filled, ss.h2.go_written_records);
 	fprintf(stderr, "weft: trace context: invalid %" PRIu64
 		" (requests whose context headers held no valid context: ignored, new traces)\n",
 		ctx_invalid_count());

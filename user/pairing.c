@@ -59,6 +59,7 @@ struct conn {
 	bool upgraded;		/* 101 / CONNECT: not HTTP any more */
 	bool http1;		/* an HTTP/1 head was seen: never HTTP/2 */
 	struct h2_conn *h2;	/* started with the preface: HTTP/2 */
+	uint32_t pid;		/* of its last chunk */
 	uint8_t *early;		/* frames that came before the preface */
 	uint32_t early_len;
 	enum weft_dir early_dir;
@@ -110,6 +111,9 @@ struct pairing {
 	 * their Go server decoded (h2_on_pending) */
 	struct h2_pend *pends;
 	uint32_t n_pends;
+	/* the fields grpc-go wrote lately (a ring, WRITTEN_MAX) */
+	struct written *written;
+	uint32_t written_next;
 	size_t held_bytes;
 	uint64_t now;		/* the last pairing_tick's */
 };
@@ -123,6 +127,24 @@ struct pairing {
  */
 #define PEND_NS		(2ULL * 1000000000ULL)
 #define PEND_MAX	4096
+
+/*
+ * The fields grpc-go's writer recorded (WEFT_GO_FIELDS_WRITTEN) before it
+ * encoded and sent them: the last WRITTEN_MAX, each usable for WRITTEN_NS,
+ * for the blocks of connections older than weft that name entries from
+ * before (h2_on_written). Allocated at the first such record.
+ */
+#define WRITTEN_MAX	256
+#define WRITTEN_NS	(2ULL * 1000000000ULL)
+
+struct written {
+	uint32_t pid, stream_id;
+	uint64_t ts_ns;
+	unsigned n, total;
+	bool used;
+	uint16_t len;
+	uint8_t data[WEFT_GO_FIELDS_MAX];
+};
 
 struct h2_pend {
 	struct h2_pend *next;
@@ -685,6 +707,9 @@ static void h2_on_pending_end(void *ctx, void *stream, const struct h2_response 
 	pd->resp.grpc_message = pd->grpc_message;
 }
 
+static bool h2_on_written(void *ctx, uint32_t stream_id, const struct h2_known *kn,
+			  const uint8_t **data, size_t *len, unsigned *n);
+
 static void h2_sink_of(struct pairing *p, struct conn *c, struct feed *f,
 		       struct h2_sink *k)
 {
@@ -695,6 +720,7 @@ static void h2_sink_of(struct pairing *p, struct conn *c, struct feed *f,
 	if (p->o.is_go && p->o.want_h2_fields) {
 		k->pending = h2_on_pending;
 		k->pending_end = h2_on_pending_end;
+		k->written = h2_on_written;
 	}
 }
 
@@ -927,6 +953,7 @@ static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck
 
 	c->ci.addr = ck->addr;
 	c->last_ns = ck->ts_ns;
+	c->pid = ck->pid;
 	if (c->upgraded) {
 		/* after Upgrade: h2c the client's preface makes it HTTP/2 (the
 		 * upgraded request itself stays the 101 span: its HTTP/2
@@ -953,6 +980,10 @@ static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck
 		c->h2 = h2_new_midstream();
 		p->stats.h2.conns++;
 		p->stats.h2.mid_conns++;
+		c->pid = ck->pid;
+		/* grpc-go records what it writes: from its next block on */
+		if (p->o.is_go && p->o.want_h2_fields && p->o.is_go(ck->pid))
+			p->o.want_h2_fields(ck->pid);
 		h2_sink_of(p, c, &hf, &k);
 		h2_feed(c->h2, ck, &k);
 		return;
@@ -1050,32 +1081,72 @@ void pairing_go_stream(struct pairing *p, const struct go_stream *gs)
 	p->stats.go_handlers++;
 }
 
-/* Does the Go server's field list hold every field h2.c decoded, and as
- * many fields as the block had? */
-static bool pend_fits(const struct h2_pend *pd, const struct go_h2_fields *gf)
+/* Does a Go process's field list (n of total fields in len bytes) hold
+ * every field h2.c decoded (known: "name\0value\0"...), and as many
+ * fields as the block had? */
+static bool fields_fit(uint32_t n_fields, const char *known, size_t known_len,
+		       const uint8_t *data, size_t len, unsigned n, unsigned total)
 {
-	if (gf->total_fields != pd->n_fields)
+	if (total != n_fields)
 		return false;
-	for (size_t o = 0; o < pd->known_len;) {
-		const char *n = pd->known + o, *v = n + strlen(n) + 1;
-		size_t nl = strlen(n), vl = strlen(v), q = 0;
+	for (size_t o = 0; o < known_len;) {
+		const char *nm = known + o, *v = nm + strlen(nm) + 1;
+		size_t nl = strlen(nm), vl = strlen(v), q = 0;
 		bool found = false;
 
-		for (unsigned i = 0; i < gf->n_fields && q + 3 <= gf->len && !found; i++) {
-			const uint8_t *d = gf->data + q;
+		for (unsigned i = 0; i < n && q + 3 <= len && !found; i++) {
+			const uint8_t *d = data + q;
 			size_t fnl = d[0] & 0x3f, fvl = (d[1] | d[2] << 8) & 0x1ff;
 
-			if (q + 3 + fnl + fvl > gf->len)
+			if (q + 3 + fnl + fvl > len)
 				break;
-			found = fnl == nl && fvl == vl && memcmp(d + 3, n, nl) == 0 &&
+			found = fnl == nl && fvl == vl && memcmp(d + 3, nm, nl) == 0 &&
 				memcmp(d + 3 + fnl, v, vl) == 0;
 			q += 3 + fnl + fvl;
 		}
 		/* (a field past what the record holds is not held against it) */
-		if (!found && gf->n_fields == gf->total_fields)
+		if (!found && n == total)
 			return false;
 		o += nl + vl + 2;
 	}
+	return true;
+}
+
+static bool pend_fits(const struct h2_pend *pd, const struct go_h2_fields *gf)
+{
+	return fields_fit(pd->n_fields, pd->known, pd->known_len, gf->data, gf->len,
+			  gf->n_fields, gf->total_fields);
+}
+
+static bool h2_on_written(void *ctx, uint32_t stream_id, const struct h2_known *kn,
+			  const uint8_t **data, size_t *len, unsigned *n)
+{
+	struct feed *f = ctx;
+	struct pairing *p = f->p;
+	struct written *hit = NULL;
+	unsigned fits = 0;
+
+	if (!p->written)
+		return false;
+	for (unsigned i = 0; i < WRITTEN_MAX; i++) {
+		struct written *w = &p->written[i];
+
+		if (!w->len || w->used || w->pid != f->c->pid || w->stream_id != stream_id ||
+		    p->now > w->ts_ns + WRITTEN_NS ||
+		    !fields_fit(kn->n_fields, kn->known, kn->known_len, w->data, w->len,
+				w->n, w->total))
+			continue;
+		hit = w;
+		fits++;
+	}
+	if (fits != 1) {
+		p->stats.h2.go_fields_ambiguous += fits > 1;
+		return false;
+	}
+	hit->used = true;
+	*data = hit->data;
+	*len = hit->len;
+	*n = hit->n;
 	return true;
 }
 
@@ -1089,6 +1160,27 @@ void pairing_go_h2_fields(struct pairing *p, const struct go_h2_fields *gf)
 	bool cut = false;
 
 	p->stats.h2.go_fields_records++;
+	if (gf->written) {
+		/* before its bytes: kept for the blocks that will need it */
+		struct written *w;
+
+		if (!p->written) {
+			p->written = calloc(WRITTEN_MAX, sizeof(*p->written));
+			if (!p->written)
+				abort();
+		}
+		w = &p->written[p->written_next++ % WRITTEN_MAX];
+		w->pid = gf->pid;
+		w->stream_id = gf->stream_id;
+		w->ts_ns = gf->ts_ns;
+		w->n = gf->n_fields;
+		w->total = gf->total_fields;
+		w->used = false;
+		w->len = (uint16_t)(gf->len < sizeof(w->data) ? gf->len : sizeof(w->data));
+		memcpy(w->data, gf->data, w->len);
+		p->stats.h2.go_written_records++;
+		return;
+	}
 	for (struct h2_pend *pd = p->pends; pd; pd = pd->next)
 		if (!pd->dead && pd->pid == gf->pid && pd->stream_id == gf->stream_id &&
 		    pend_fits(pd, gf)) {
@@ -1210,6 +1302,7 @@ void pairing_free(struct pairing *p)
 	pairing_flush(p);
 	while (p->pends)
 		pend_unlink(p, p->pends);
+	free(p->written);
 	link_free(p->link);
 	free(p);
 }

@@ -89,6 +89,7 @@ enum record_kind record_decode(const void *data, size_t size, struct record *out
 		out->gf.stream_id = r->stream_id;
 		out->gf.n_fields = r->n_fields;
 		out->gf.total_fields = r->total_fields;
+		out->gf.written = r->kind == WEFT_GO_FIELDS_WRITTEN;
 		out->gf.data = r->data;
 		out->gf.len = r->len;
 		out->kind = REC_GO_H2_FIELDS;

@@ -63,6 +63,7 @@ struct go_h2_fields {
 	uint64_t g;
 	uint32_t stream_id;
 	unsigned n_fields, total_fields;
+	bool written;			/* WEFT_GO_FIELDS_WRITTEN: before its bytes */
 	const uint8_t *data;		/* points into the record */
 	size_t len;
 };

@@ -1581,7 +1581,7 @@ static bool test_h2_midstream_go_fields(void)
 	io_flags = WEFT_F_H2 | WEFT_F_H2_MID;
 	io(&c, WEFT_DIR_RECV, o.b, o.n, T0);
 	io_flags = WEFT_F_H2;
-	CHECK_INT(fields_wanted, 1);
+	CHECK_INT(fields_wanted, 2);	/* the connection, the kept request */
 	CHECK_INT(h2stats().mid_pending, 1);
 	/* the server's decoding comes before the response */
 	gf.stream_id = 41;
@@ -1657,7 +1657,56 @@ static bool test_h2_midstream_go_fields(void)
 	CHECK_INT(st.mid_pending_expired, 1);
 	CHECK_INT(st.mid_ctx_hidden, 0);
 	CHECK_INT(st.mid_requests_unknown, 0);
-	CHECK_INT(fields_wanted, 3);
+	CHECK_INT(fields_wanted, 4);
+
+	/* a gRPC client's connection older than weft: grpc-go records the
+	 * fields it writes before their bytes; the request block naming
+	 * entries from before is filled in from them */
+	{
+		static const char *const req[] = {
+			":method", "POST", ":scheme", "http", ":path", "/pkg.Svc/Call",
+			"content-type", "application/grpc",
+		};
+		struct tconn d;
+
+		tc_init(&d, 71, WEFT_ROLE_UNKNOWN, "10.0.0.2", 51071, "10.0.0.1", 9090);
+		gf.written = true;
+		gf.ts_ns = T0 + 4000 * MS;
+		gf.stream_id = 7;
+		gf.n_fields = gf.total_fields = 4;
+		gf.len = go_fields(data, req, 4);
+		pairing_go_h2_fields(cur, &gf);
+		o.n = 0;
+		b.n = 0;
+		ix(&b, 3);
+		ix(&b, 6);
+		ix(&b, 70);
+		ix(&b, 71);
+		headers(&o, 7, 0, &b);
+		io_flags = WEFT_F_H2 | WEFT_F_H2_MID;
+		io(&d, WEFT_DIR_SEND, o.b, o.n, T0 + 4000 * MS);
+		io_flags = WEFT_F_H2;
+		o.n = 0;
+		b.n = 0;
+		status_block(&b, "200");
+		headers(&o, 7, 0, &b);
+		io(&d, WEFT_DIR_RECV, o.b, o.n, T0 + 4001 * MS);
+		/* trailers naming an entry from before, nothing written for
+		 * them by this process (a client): the stream still ends */
+		o.n = 0;
+		b.n = 0;
+		ix(&b, 75);
+		headers(&o, 7, END_STREAM, &b);
+		io(&d, WEFT_DIR_RECV, o.b, o.n, T0 + 4002 * MS);
+		s = span_by_path("/pkg.Svc/Call");
+		CHECK(s);
+		CHECK_INT(s->kind, SPAN_KIND_CLIENT);
+		CHECK_STR(astr(s, "rpc.method"), "Call");
+		CHECK_INT(dur(s), 2 * MS);
+		CHECK_INT(h2stats().go_written_filled, 1);
+		CHECK_INT(h2stats().go_written_records, 1);
+		gf.written = false;
+	}
 	return true;
 }
 
