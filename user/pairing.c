@@ -141,7 +141,7 @@ struct written {
 	uint32_t pid, stream_id;
 	uint64_t ts_ns;
 	unsigned n, total;
-	bool used;
+	uint8_t used;		/* 1: by the writer's block, 2: its peer's */
 	uint16_t len;
 	uint8_t data[WEFT_GO_FIELDS_MAX];
 };
@@ -1118,32 +1118,73 @@ static bool pend_fits(const struct h2_pend *pd, const struct go_h2_fields *gf)
 			  gf->n_fields, gf->total_fields);
 }
 
+/* The process at the other end of c, when that end is on this node and
+ * followed too (its 4-tuple mirrors c's): 0 when none. A scan of every
+ * connection, done only for a block a written record of another process
+ * may fill. */
+static uint32_t peer_pid(struct pairing *p, const struct conn *c)
+{
+	const struct weft_addr *a = &c->ci.addr;
+
+	for (int b = 0; b < CONN_BUCKETS; b++)
+		for (const struct conn *o = p->tab[b]; o; o = o->hnext) {
+			const struct weft_addr *x = &o->ci.addr;
+
+			if (o != c && x->family == a->family && x->sport == a->dport &&
+			    x->dport == a->sport && !memcmp(x->saddr, a->daddr, 16) &&
+			    !memcmp(x->daddr, a->saddr, 16))
+				return o->pid;
+		}
+	return 0;
+}
+
 static bool h2_on_written(void *ctx, uint32_t stream_id, const struct h2_known *kn,
 			  const uint8_t **data, size_t *len, unsigned *n)
 {
 	struct feed *f = ctx;
 	struct pairing *p = f->p;
 	struct written *hit = NULL;
-	unsigned fits = 0;
+	unsigned fits = 0, others = 0;
+	uint32_t peer = 0;
+	int hit_pass = 0;
 
 	if (!p->written)
 		return false;
-	for (unsigned i = 0; i < WRITTEN_MAX; i++) {
-		struct written *w = &p->written[i];
+	/* what this process wrote (a block it sent), else what the process
+	 * at the other end of this connection on this node wrote (a block
+	 * it received): never another process's */
+	for (int pass = 0; pass < 2 && !fits; pass++) {
+		uint32_t pid = pass ? peer : f->c->pid;
 
-		if (!w->len || w->used || w->pid != f->c->pid || w->stream_id != stream_id ||
-		    p->now > w->ts_ns + WRITTEN_NS ||
-		    !fields_fit(kn->n_fields, kn->known, kn->known_len, w->data, w->len,
-				w->n, w->total))
-			continue;
-		hit = w;
-		fits++;
+		if (pass && (!others || !(peer = peer_pid(p, f->c))))
+			break;
+		if (pass)
+			pid = peer;
+		for (unsigned i = 0; i < WRITTEN_MAX; i++) {
+			struct written *w = &p->written[i];
+
+			if (!w->len || w->stream_id != stream_id ||
+			    p->now > w->ts_ns + WRITTEN_NS)
+				continue;
+			if (w->pid != pid) {
+				/* (maybe the peer's: looked at in pass 1) */
+				others += !pass && !(w->used & 2);
+				continue;
+			}
+			if ((w->used & (1u << pass)) ||
+			    !fields_fit(kn->n_fields, kn->known, kn->known_len, w->data,
+					w->len, w->n, w->total))
+				continue;
+			hit = w;
+			hit_pass = pass;
+			fits++;
+		}
 	}
 	if (fits != 1) {
 		p->stats.h2.go_fields_ambiguous += fits > 1;
 		return false;
 	}
-	hit->used = true;
+	hit->used |= 1u << hit_pass;
 	*data = hit->data;
 	*len = hit->len;
 	*n = hit->n;
@@ -1175,7 +1216,7 @@ void pairing_go_h2_fields(struct pairing *p, const struct go_h2_fields *gf)
 		w->ts_ns = gf->ts_ns;
 		w->n = gf->n_fields;
 		w->total = gf->total_fields;
-		w->used = false;
+		w->used = 0;
 		w->len = (uint16_t)(gf->len < sizeof(w->data) ? gf->len : sizeof(w->data));
 		memcpy(w->data, gf->data, w->len);
 		p->stats.h2.go_written_records++;

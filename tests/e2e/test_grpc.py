@@ -319,8 +319,9 @@ def test_concurrent_calls_never_misparented(weft, go_apps, procs, certs, transpo
 # ------------------------------------- a connection older than weft
 
 
+@pytest.mark.parametrize("ctx", ["b3", "none"])
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_connection_older_than_weft(weft, go_apps, procs, certs, transport):
+def test_connection_older_than_weft(weft, go_apps, procs, certs, transport, ctx):
     """A gRPC client's connection made before weft started (gogrpc call
     -warm 3: three calls, then it waits while weft starts), then 12 unary
     calls with the same B3 metadata. grpc-go's encoder names :path and the
@@ -329,15 +330,19 @@ def test_connection_older_than_weft(weft, go_apps, procs, certs, transport):
     attaches go_h2_fields to the (stripped, Go 1.26) server at the first,
     and fills the requests in from the fields grpc-go decoded itself
     (operateHeaders). Calls made while the probe is being attached make no
-    span; every span made is right: path, rpc.*, the B3 context. The
-    client's calls carry ids it made (rule 3): no client spans."""
+    span; every span made is right: path, rpc.*, grpc-status (the
+    trailers' entry from before: filled in from what grpc-go's writer
+    recorded), the B3 context. The client's calls carry ids it made (rule
+    3): no client spans. With no context, the client's calls are filled
+    in from what its own writer recorded: a client span per call made
+    after its probes were in place, each server span its child (rule 2)."""
     srv_exe, cli_exe = T.app("go1.26", "stripped", "gogrpc"), T.app("go1.19", "plain", "gogrpc")
     srv = serve(procs, srv_exe, transport, certs, "older")
     tid, sid = "463ac35c9f6413ad48485a3953bb6124", "a2fb4a1d1a96d312"
     reps = 12
     env = {k: v for k, v in L.NO_PROXY_ENV.items() if not k.startswith("OTEL_")}
-    cmd = [cli_exe, "call", "-ca", certs.ca, "-reps", str(reps), "-warm", "3", "-gap", "50",
-           "-b3", "%s-%s" % (tid, sid), target(srv, transport)]
+    cmd = [cli_exe, "call", "-ca", certs.ca, "-reps", str(reps), "-warm", "3", "-gap", "50"] + \
+        (["-b3", "%s-%s" % (tid, sid)] if ctx == "b3" else []) + [target(srv, transport)]
     cli = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, env=env)
     try:
@@ -356,32 +361,62 @@ def test_connection_older_than_weft(weft, go_apps, procs, certs, transport):
             cli.kill()
             cli.wait()
     assert cli.returncode == 0, "client failed: %s" % err.decode()[-2000:]
-    w.wait_for(lambda sp: len(L.of_pid(sp, srv.pid, "server")) >= reps // 2, 10)
+    w.wait_for(lambda sp: len(L.of_pid(sp, srv.pid, "server")) >= reps // 2 and
+               (ctx == "b3" or len(L.of_pid(sp, cli.pid, "client")) >= reps // 2), 10)
     time.sleep(1)
     w.stop(timeout=180)
     spans = w.spans()
-    ss = L.of_pid(spans, srv.pid, "server")
+    ss, cs = L.of_pid(spans, srv.pid, "server"), L.of_pid(spans, cli.pid, "client")
+    by_id = {s.get("span_id"): s for s in cs}
     errors = []
     if len(ss) < reps // 2:
         errors.append("%d server spans of %d calls, want at least %d" % (len(ss), reps, reps // 2))
-    for s in ss:
+    first = {min(x, key=lambda s: s["start_time_unix_nano"])["span_id"] for x in (ss, cs) if x}
+    for s in ss + cs:
         a = L.attrs(s)
         want = {"url.path": "/%s/Hello" % SERVICE, "rpc.system": "grpc", "rpc.service": SERVICE,
                 "rpc.method": "Hello", "http.request.method": "POST",
                 "http.response.status_code": 200, "network.protocol.version": "2",
-                "url.scheme": scheme_of(transport), "server.port": srv.port}
+                "rpc.grpc.status_code": 0, "server.port": srv.port}
+        if s.get("kind") == "server":
+            want["url.scheme"] = scheme_of(transport)
+        if s["span_id"] in first and "rpc.grpc.status_code" not in a:
+            # the probes are attached one after the other: the first call
+            # filled in may have sent its trailers before the writer's was
+            del want["rpc.grpc.status_code"]
         for k, v in want.items():
             if a.get(k) != v:
-                errors.append("span %s: %s = %r, want %r" % (s.get("span_id"), k, a.get(k), v))
-        if (s.get("trace_id"), s.get("parent_span_id")) != (tid, sid):
-            errors.append("span %s: context %s/%s, want %s/%s" % (
-                s.get("span_id"), s.get("trace_id"), s.get("parent_span_id"), tid, sid))
+                errors.append("%s span %s: %s = %r, want %r" % (s.get("kind"), s.get("span_id"),
+                                                               k, a.get(k), v))
         if s.get("name") != "%s/Hello" % SERVICE:
             errors.append("span %s: name %r" % (s.get("span_id"), s.get("name")))
-    if L.of_pid(spans, cli.pid, "client"):
+    for s in ss:
+        if ctx == "b3":
+            if (s.get("trace_id"), s.get("parent_span_id")) != (tid, sid):
+                errors.append("span %s: context %s/%s, want %s/%s" % (
+                    s.get("span_id"), s.get("trace_id"), s.get("parent_span_id"), tid, sid))
+        elif s.get("parent_span_id") and (s.get("parent_span_id") not in by_id or
+                                          by_id[s.get("parent_span_id")].get("trace_id") !=
+                                          s.get("trace_id")):
+            errors.append("server span %s has a parent that is no client span of this "
+                          "connection" % s.get("span_id"))
+    if ctx == "none":
+        # a call the client made before its probes were in place has no
+        # client span; its server span is then a root
+        # (and the other way round: the probes of the two processes are
+        # attached apart)
+        children = [s.get("parent_span_id") for s in ss if s.get("parent_span_id")]
+        if len(set(children)) != len(children) or len(set(children) & set(by_id)) < reps // 2:
+            errors.append("client spans %s, server spans' parents %s: want at least %d "
+                          "client spans with one server child each"
+                          % (sorted(by_id), sorted(children), reps // 2))
+    if ctx == "b3" and cs:
         errors.append("client spans of a client that sent ids of its own making")
+    if ctx == "none" and len(cs) < reps // 2:
+        errors.append("%d client spans of %d calls, want at least %d" % (len(cs), reps, reps // 2))
     line = next((ln for ln in w.err if ln.startswith("weft: http2 from the middle, Go")), "")
-    m = re.search(r"filled in (\d+)", line)
-    if not m or int(m.group(1)) != len(ss):
-        errors.append("requests filled in from grpc-go's decoding != server spans: %r" % line)
+    m = re.search(r"filled in (\d+).*grpc-go wrote (\d+)", line)
+    if not m or int(m.group(1)) + int(m.group(2)) < len(ss) + len(cs):
+        errors.append("blocks filled in from grpc-go's decoding or writing fewer than the "
+                      "spans: %r" % line)
     L.assert_ok(errors, spans, what="gRPC spans of a connection older than weft")
