@@ -19,7 +19,8 @@
  * u16 length, that many bytes; a cut chunk says it moved more (u8 * 64
  * extra) than was copied. Bit 2 of byte 0: a connection older than weft
  * instead (no preface, role unknown, the first chunk WEFT_F_H2_MID, a Go
- * process): op bit 6 is then a Go server's decoded-fields record (u8
+ * process): op bit 6 is then a Go decoded-fields record (bit 3: one
+ * grpc-go's writer made, before its bytes) (u8
  * stream id, u8 fields, u8 fields the frame had, u16 length and that many
  * bytes: pairing_go_h2_fields), op bit 7 the clock 3 s on (pairing_tick:
  * kept requests give up).
@@ -189,6 +190,7 @@ static void h2_mode(struct fuzz_in *in, bool client, bool mid)
 			size_t n;
 			const uint8_t *b;
 
+			gf.written = op & 8;
 			gf.stream_id = fz_u8(in);
 			gf.n_fields = fz_u8(in);
 			gf.total_fields = fz_u8(in);
