@@ -22,6 +22,8 @@ TCP sequence number of the stream's HEADERS frame); and the exit line
 Also curl --http2 on http:// (Upgrade: h2c, 101, then HTTP/2 on the same
 connection) against tests/apps/gotls -proto h2c, and grpc-go over h2c
 (tests/apps/gogrpc: unary, failing, server-streaming; rpc.* attributes).
+And a connection opened before weft started (goh2 load -warm), taken up
+from the middle: test_connection_older_than_weft.
 """
 import os
 import re
