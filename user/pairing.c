@@ -578,6 +578,15 @@ static void on_bad_start(void *ctx, enum weft_dir d)
  */
 #define H2_WIRE_ID(stream_id)	(0x80000000u | (stream_id))
 
+/* A connection followed from the middle says who asks by its first
+ * block (h2_req_dir): the role the kernel side could not see. */
+static void mid_role(struct conn *c)
+{
+	if (c->ci.role == WEFT_ROLE_UNKNOWN && c->h2 && h2_req_dir(c->h2) >= 0)
+		c->ci.role = h2_req_dir(c->h2) == WEFT_DIR_SEND ?
+			     WEFT_ROLE_CLIENT : WEFT_ROLE_SERVER;
+}
+
 static void *h2_on_request(void *ctx, struct h2_request *r)
 {
 	struct feed *f = ctx;
@@ -593,11 +602,7 @@ static void *h2_on_request(void *ctx, struct h2_request *r)
 		own.origin_g = 0;
 		ck = &own;
 	}
-	/* a connection followed from the middle says who asks by its
-	 * first block */
-	if (f->c->ci.role == WEFT_ROLE_UNKNOWN && h2_req_dir(f->c->h2) >= 0)
-		f->c->ci.role = h2_req_dir(f->c->h2) == WEFT_DIR_SEND ?
-				WEFT_ROLE_CLIENT : WEFT_ROLE_SERVER;
+	mid_role(f->c);
 	ex = exchange_new(f->p, f->c, r->m, r->first_ns, H2_WIRE_ID(r->stream_id),
 			  r->truncated, ck);
 
@@ -657,9 +662,7 @@ static void *h2_on_pending(void *ctx, struct h2_request *r, const struct h2_know
 	struct pairing *p = f->p;
 	struct h2_pend *pd;
 
-	if (f->c->ci.role == WEFT_ROLE_UNKNOWN && h2_req_dir(f->c->h2) >= 0)
-		f->c->ci.role = h2_req_dir(f->c->h2) == WEFT_DIR_SEND ?
-				WEFT_ROLE_CLIENT : WEFT_ROLE_SERVER;
+	mid_role(f->c);
 	/* only servers' decoding is read (a client's request is its own) */
 	if (f->c->ci.role != WEFT_ROLE_SERVER || !p->o.is_go(r->ck->pid) ||
 	    p->n_pends >= PEND_MAX)
