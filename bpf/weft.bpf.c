@@ -916,7 +916,9 @@ unplaced:
  * A Go HTTP/2 server acts on a request's decoded header fields:
  * net/http's and x/net's (*serverConn).processHeaders(f), grpc-go's
  * (*http2Server).operateHeaders(..., frame, ...): the receiver in RAX, the
- * *MetaHeadersFrame in the register the attach cookie names. Attached only
+ * *MetaHeadersFrame in the register the attach cookie names; and
+ * grpc-go's (*loopyWriter).writeHeader, the fields of every HEADERS block
+ * it is about to encode and send (cookie WEFT_H2_FIELDS_LOOPY). Attached only
  * to a process with an HTTP/2 connection weft took up from the middle
  * (user/goprobes.c, goprobes_want_h2_fields). The layout read is the
  * same in every release: MetaHeadersFrame{*HeadersFrame; Fields
