@@ -650,3 +650,28 @@ def compare_with_jaeger(span, jtrace):
         else:
             eq("resource " + k, ptags[k], v)
     return e
+
+
+def run_after_warmup(cmd, marker, start, env=None):
+    """Run a client that warms its connection up, prints `marker` on stderr
+    and waits for a line on stdin (gogrpc call / goh2 load -warm); call
+    start() meanwhile (starting weft), then let the client go on and wait
+    for it. Returns (pid, rc, stdout, stderr, what start() returned)."""
+    cli = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env)
+    try:
+        warm, ln = [], ""
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            ln = cli.stderr.readline().decode()
+            if not ln or ln.strip() == marker:
+                break
+            warm.append(ln)
+        assert ln.strip() == marker, "client never warmed up: %s" % "".join(warm)
+        started = start()
+        out, err = cli.communicate(b"\n", timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    return cli.pid, cli.returncode, out, err, started

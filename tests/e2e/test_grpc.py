@@ -343,30 +343,15 @@ def test_connection_older_than_weft(weft, go_apps, procs, certs, transport, ctx)
     env = {k: v for k, v in L.NO_PROXY_ENV.items() if not k.startswith("OTEL_")}
     cmd = [cli_exe, "call", "-ca", certs.ca, "-reps", str(reps), "-warm", "3", "-gap", "50"] + \
         (["-b3", "%s-%s" % (tid, sid)] if ctx == "b3" else []) + [target(srv, transport)]
-    cli = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=env)
-    try:
-        warm, ln = [], ""
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            ln = cli.stderr.readline().decode()
-            if not ln or ln.strip() == "gogrpc: warm":
-                break
-            warm.append(ln)
-        assert ln.strip() == "gogrpc: warm", "client never warmed up: %s" % "".join(warm)
-        w = weft(ports=[srv.port])
-        out, err = cli.communicate(b"\n", timeout=60)
-    finally:
-        if cli.poll() is None:
-            cli.kill()
-            cli.wait()
-    assert cli.returncode == 0, "client failed: %s" % err.decode()[-2000:]
+    cli_pid, rc, out, err, w = L.run_after_warmup(
+        cmd, "gogrpc: warm", lambda: weft(ports=[srv.port]), env=env)
+    assert rc == 0, "client failed: %s" % err.decode()[-2000:]
     w.wait_for(lambda sp: len(L.of_pid(sp, srv.pid, "server")) >= reps // 2 and
-               (ctx == "b3" or len(L.of_pid(sp, cli.pid, "client")) >= reps // 2), 10)
+               (ctx == "b3" or len(L.of_pid(sp, cli_pid, "client")) >= reps // 2), 10)
     time.sleep(1)
     w.stop(timeout=180)
     spans = w.spans()
-    ss, cs = L.of_pid(spans, srv.pid, "server"), L.of_pid(spans, cli.pid, "client")
+    ss, cs = L.of_pid(spans, srv.pid, "server"), L.of_pid(spans, cli_pid, "client")
     by_id = {s.get("span_id"): s for s in cs}
     errors = []
     if len(ss) < reps // 2:

@@ -399,24 +399,9 @@ def test_connection_older_than_weft(weft, go_apps, procs, ctx, pair):
     env = {k: v for k, v in L.NO_PROXY_ENV.items() if not k.startswith("OTEL_")}
     cmd = [goh2(pair[1]), "load", "-warm", "3", "-c", "4", "-n", str(N // 2), "-ms", str(MS),
            "-ctx", ctx, "-trace", TRACE16, srv.url("/echo")]
-    cli = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=env)
-    try:
-        warm_err = []
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            ln = cli.stderr.readline().decode()
-            if not ln or ln.strip() == "goh2: warm":
-                break
-            warm_err.append(ln)
-        assert ln.strip() == "goh2: warm", "client never warmed up: %s" % "".join(warm_err)
-        w = weft(ports=[srv.port])
-        out, err = cli.communicate(b"\n", timeout=60)
-    finally:
-        if cli.poll() is None:
-            cli.kill()
-            cli.wait()
-    assert cli.returncode == 0, "client failed: %s" % err.decode()[-2000:]
+    cli_pid, rc, out, err, w = L.run_after_warmup(
+        cmd, "goh2: warm", lambda: weft(ports=[srv.port]), env=env)
+    assert rc == 0, "client failed: %s" % err.decode()[-2000:]
     n = N // 2
     ports = {}
     for line in out.decode().splitlines():
@@ -428,10 +413,10 @@ def test_connection_older_than_weft(weft, go_apps, procs, ctx, pair):
         time.sleep(1)
     else:
         w.wait_for(lambda sp: len(L.of_pid(sp, srv.pid, "server")) >= n and
-                   (ctx != "none" or len(L.of_pid(sp, cli.pid, "client")) >= n), SPAN_WAIT)
+                   (ctx != "none" or len(L.of_pid(sp, cli_pid, "client")) >= n), SPAN_WAIT)
     w.stop(timeout=STOP_WAIT)
     spans = w.spans()
-    srv_s, cli_s = by_i(L.of_pid(spans, srv.pid, "server")), by_i(L.of_pid(spans, cli.pid, "client"))
+    srv_s, cli_s = by_i(L.of_pid(spans, srv.pid, "server")), by_i(L.of_pid(spans, cli_pid, "client"))
     mc = mid_counters(w)
     errors = []
     if mc["connections"] < 2 or mc["synced"] < 2 or mc["given up"]:
@@ -456,7 +441,7 @@ def test_connection_older_than_weft(weft, go_apps, procs, ctx, pair):
                                                         ss[0].get("parent_span_id"), tid, sid))
         else:
             e += expect_stream_span(cs[0], kind="client", i=i, srv=srv, ports=ports,
-                                    method="GET", status=200, pid=cli.pid)
+                                    method="GET", status=200, pid=cli_pid)
             if (ss[0].get("trace_id"), ss[0].get("parent_span_id")) != \
                     (cs[0].get("trace_id"), cs[0].get("span_id")):
                 e.append("server span is not the child of its client span")
