@@ -24,7 +24,6 @@ copying the incoming metadata (rule 4).
 import concurrent.futures
 import os
 import re
-import subprocess
 import time
 
 import pytest
