@@ -72,6 +72,13 @@ if [ "${1:-}" = "--one" ]; then
 		-print_final_stats=1 -artifact_prefix="$art/" \
 		${FUZZ_ARGS:-} "$work" "$seeds" >"$log" 2>&1 &
 	pid=$!
+	# With CONFIG_SCHED_AUTOGROUP on (Debian's default), niceness only
+	# ranks a process within its session's group: a nice 19 fuzzer started
+	# from its own session still takes half of a CPU from a benchmark in
+	# another one. The group's own niceness is what yields to the rest.
+	if [ "${FUZZ_NICE:-0}" -gt 0 ] && [ -w "/proc/$pid/autogroup" ]; then
+		echo "$FUZZ_NICE" >"/proc/$pid/autogroup" 2>/dev/null || true
+	fi
 	# CPU time of the fuzzer (it is one single-threaded process), polled:
 	# a niced run on a busy machine gets less CPU than wall time, and the
 	# figures (and FUZZ_CPU_SECONDS, a budget of CPU rather than wall
