@@ -117,12 +117,17 @@ $(OUTPUT)/tests/test_pairing: tests/unit/test_pairing.c $(LIB_OBJS) $(KERNEL_CHU
 # Generated protobuf code includes the headers of the .proto files it imports.
 $(PB_OBJS): $(PB_H)
 
-# Test drivers (no BPF): the exporter's span generator, linked like unit tests.
-.PHONY: tools
-tools: $(OUTPUT)/tests/span_gen
-$(OUTPUT)/tests/span_gen: tests/tools/span_gen.c $(LIB_OBJS) | $(OUTPUT)/tests
+# Test drivers (no BPF), linked like unit tests: the exporter's span
+# generator, and the agent's stages on a replayed record stream (its CPU
+# per span, `make bench-agent`).
+.PHONY: tools bench-agent
+tools: $(OUTPUT)/tests/span_gen $(OUTPUT)/tests/agent_replay
+$(OUTPUT)/tests/span_gen $(OUTPUT)/tests/agent_replay: $(OUTPUT)/tests/%: tests/tools/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+bench-agent: $(OUTPUT)/tests/agent_replay
+	$(Q)scripts/bench-agent.sh $<
 
 # Unit tests: no BPF, no root. `make asan` runs them under ASan/UBSan.
 unit: $(TEST_BINS)

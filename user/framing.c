@@ -91,11 +91,9 @@ static bool handle_head(struct stream *s, enum weft_dir d, const struct chunk *c
 	struct framing_head h = { .truncated = truncated, .first_ns = s->first_ns,
 				  .first_seq = s->first_seq, .ck = ck };
 	char method[HTTP_METHOD_MAX] = "";
-	struct http_msg *m = malloc(sizeof(*m));
+	struct http_msg *m = http_msg_new();
 	enum framing_verdict v;
 
-	if (!m)
-		abort();
 	if (truncated) {
 		/* Parse the complete lines we have, as if the block ended there. */
 		size_t keep = s->head_len;
@@ -115,13 +113,13 @@ static bool handle_head(struct stream *s, enum weft_dir d, const struct chunk *c
 			k->bad_start(k->ctx, d);
 		stream_reset(s, ST_LOST);
 		head_release(s);
-		free(h.m);
+		http_msg_free(h.m);
 		return false;
 	}
 	s->is_response = !m->is_request;
 	s->last_ns = ck->ts_ns;
 	if (v == FRAMING_UPGRADED) {
-		free(h.m);
+		http_msg_free(h.m);
 		return true;
 	}
 	s->head_len = 0;
@@ -134,7 +132,7 @@ static bool handle_head(struct stream *s, enum weft_dir d, const struct chunk *c
 		 * exchange waits for its response */
 		start_body(s, m, method, ck->ts_ns, k);
 	}
-	free(h.m);		/* NULL when the sink took it */
+	http_msg_free(h.m);		/* NULL when the sink took it */
 	return false;
 }
 

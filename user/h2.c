@@ -517,11 +517,11 @@ static struct http_msg *request_msg(const struct fields *f)
 	size_t cap = HTTP_METHOD_MAX + sizeof(f->path) + HTTP_HOST_MAX +
 		     sizeof(f->head) + 32, n;
 	char *text = malloc(cap);
-	struct http_msg *m = malloc(sizeof(*m));
+	struct http_msg *m = http_msg_new();
 	const char *target = f->path;
 	size_t tlen = f->path_len;
 
-	if (!text || !m)
+	if (!text)
 		abort();
 	/* CONNECT names an authority, not a path (RFC 9113 8.5) */
 	if (!f->has_path && strcmp(f->method, "CONNECT") == 0) {
@@ -545,7 +545,7 @@ static struct http_msg *request_msg(const struct fields *f)
 	return m;
 bad:
 	free(text);
-	free(m);
+	http_msg_free(m);
 	return NULL;
 }
 
@@ -592,11 +592,11 @@ static void request_block(struct h2_conn *c, struct h2_dir *d,
 		k->stats->mid_ctx_by_shape += f->ctx_by_shape;
 		if (c->n_streams >= H2_MAX_STREAMS) {
 			k->stats->streams_refused++;
-			free(r.m);
+			http_msg_free(r.m);
 			return;
 		}
 		ud = k->request(k->ctx, &r);
-		free(r.m);
+		http_msg_free(r.m);
 		if (!ud)
 			return;
 	}

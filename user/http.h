@@ -97,6 +97,16 @@ size_t http_find_head_end(const uint8_t *buf, size_t len);
  * depends on them), but nothing else is recorded. msg is only meaningful
  * on HTTP_OK.
  */
+/*
+ * A struct http_msg for a head, and back when done with it. A message is
+ * 7 KiB (its string buffers) and two are made and dropped per exchange:
+ * glibc's path for chunks that size was 5 % of the agent at saturation, so
+ * a few dropped ones are kept per thread for the next. Uninitialised, like
+ * malloc's; http_parse_head sets what it needs. Never NULL (aborts).
+ */
+struct http_msg *http_msg_new(void);
+void http_msg_free(struct http_msg *m);
+
 enum http_parse_result http_parse_head(const uint8_t *buf, size_t len,
 				       struct http_msg *msg);
 

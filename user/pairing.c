@@ -300,7 +300,7 @@ static void exchange_free(struct pairing *p, struct exchange *ex)
 	resource_unref(ex->res);
 	free(ex->tracestate);
 	free(ex->grpc_message);
-	free(ex->req);
+	http_msg_free(ex->req);
 	free(ex);
 }
 
@@ -1252,7 +1252,7 @@ void pairing_go_h2_fields(struct pairing *p, const struct go_h2_fields *gf)
 	}
 	f = (struct feed){ .p = p, .c = match->c };
 	ex = h2_on_request(&f, &r);
-	free(r.m);
+	http_msg_free(r.m);
 	p->stats.h2.go_fields_filled++;
 	if (match->ended) {
 		h2_on_end(&f, ex, &match->resp);

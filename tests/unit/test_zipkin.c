@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "exporter.h"
 #include "exporter_http.h"
+#include "util.h"
 #include "otlp.h"
 #include "zipkin.h"
 
@@ -816,6 +817,27 @@ static bool test_cost_per_span(void)
 	return true;
 }
 
+/* u64_dec writes every timestamp of both JSON outputs and of Zipkin's
+ * microseconds: every digit count, both sides of each power of ten. */
+static bool test_u64_dec(void)
+{
+	char tmp[20], want[24];
+	uint64_t v = 1;
+
+	for (int k = 0; k < 20; k++, v *= 10) {	/* 10^0 .. 10^19 */
+		uint64_t cases[] = { v - 1, v, v + 1, v * 9 / 8, UINT64_MAX, 0, 99, 100, 1764720000123456789ULL };
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			char *d = u64_dec(cases[i], tmp);
+
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)cases[i]);
+			CHECK(strlen(want) == (size_t)(tmp + sizeof(tmp) - d));
+			CHECK(memcmp(d, want, strlen(want)) == 0);
+		}
+	}
+	return true;
+}
+
 int main(void)
 {
 	RUN(test_server_span_exact);
@@ -833,5 +855,6 @@ int main(void)
 	RUN(test_choice_flags);
 	RUN(test_choice_env);
 	RUN(test_cost_per_span);
+	RUN(test_u64_dec);
 	return TEST_SUMMARY();
 }
