@@ -14,6 +14,7 @@ rounds=${BENCH_AGENT_ROUNDS:-5}
 [ -x "$bin" ] || { echo "bench-agent: $bin not built (make build/tests/agent_replay)" >&2; exit 2; }
 echo "bench-agent: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $n requests x $rounds rounds per row;" \
 	"the minimum over rounds is the figure least touched by other load"
+echo
 printf '| %-44s | %10s | %10s |\n' "stream (bench row it stands for)" "min ns/span" "median"
 printf '|%s|%s|%s|\n' "----------------------------------------------" "------------" "------------"
 row() {

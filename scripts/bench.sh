@@ -312,6 +312,12 @@ log "export micro-benchmark: span_gen --bench --duration $SPANGEN_SECONDS (one c
 	taskset -c "$LOAD_CPU" "$SPAN_GEN" --bench --duration "$SPANGEN_SECONDS" >"$work/spangen.json" 2>"$work/spangen.err" ||
 	{ cat "$work/spangen.err" >&2; die "span_gen --bench failed"; }
 
+log "the agent alone: scripts/bench-agent.sh (a replayed record stream, one core)"
+[ -x "$root/build/tests/agent_replay" ] || make -s build/tests/agent_replay
+BENCH_AGENT_ROUNDS=${BENCH_AGENT_ROUNDS:-5} taskset -c "$LOAD_CPU" \
+	scripts/bench-agent.sh "$root/build/tests/agent_replay" >"$work/agent.md" 2>"$work/agent.err" ||
+	{ cat "$work/agent.err" >&2; log "bench-agent.sh failed; its table is left out"; : >"$work/agent.md"; }
+
 : >"$work/anchors.md"
 if [ "${BENCH_ANCHORS:-1}" = 1 ]; then
 	log "anchors: scripts/bench/anchors.sh (the same /hello server under other tracers)"
@@ -347,7 +353,7 @@ EOF
 )
 echo "$env_json" >"$work/env.json"
 
-"$PY" scripts/bench/report.py "$work/env.json" "$results" "$work/spangen.json" "$work/spangen.time" "$work/anchors.md" >"$work/report.md"
+"$PY" scripts/bench/report.py "$work/env.json" "$results" "$work/spangen.json" "$work/spangen.time" "$work/anchors.md" "$work/agent.md" >"$work/report.md"
 cat "$work/report.md"
 if [ "$OUT" != - ]; then
 	mkdir -p "$(dirname "$OUT")"
