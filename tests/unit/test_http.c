@@ -460,6 +460,29 @@ static bool test_header_syntax_errors(void)
 	/* NUL inside a value */
 	CHECK_INT(parse_n("GET / HTTP/1.1\r\nX-A: a\0b\r\n\r\n", 28),
 		  HTTP_INVALID);
+	/* every byte at every place of a value longer than the parser's
+	 * 8-byte steps: only CTLs but HTAB, and DEL, are refused (CR and LF
+	 * end the line: a lone CR is refused, an LF starts the next one) */
+	for (int b = 0; b < 256; b++) {
+		for (int at = 0; at < 21; at++) {
+			char v[22];
+			uint8_t msg[96];
+			size_t n;
+			bool bad_byte = (b < 0x20 && b != '\t') || b == 0x7f;
+
+			if (b == '\n')
+				continue;
+			memset(v, 'a', 21);
+			v[21] = '\0';
+			n = (size_t)snprintf((char *)msg, sizeof(msg),
+					     "GET / HTTP/1.1\r\nX-A: z%sz\r\n\r\n", v);
+			msg[22 + at] = (uint8_t)b;	/* after "GET ...\r\nX-A: z" */
+			if (parse_n((const char *)msg, n) != (bad_byte ? HTTP_INVALID : HTTP_OK)) {
+				fprintf(stderr, "  byte 0x%02x at %d misjudged\n", b, at);
+				return false;
+			}
+		}
+	}
 	return true;
 }
 
