@@ -87,6 +87,17 @@ bool http_looks_like_response(const uint8_t *buf, size_t len);
 size_t http_find_head_end(const uint8_t *buf, size_t len);
 
 /*
+ * A struct http_msg for a head, and back when done with it. A message is
+ * 7 KiB (its string buffers) and two are made and dropped per exchange,
+ * through glibc's slower path for chunks that size (malloc and free were
+ * 6-8 % of the agent at saturation), so a few dropped ones are kept per
+ * thread for the next. Uninitialised, like
+ * malloc's; http_parse_head sets what it needs. Never NULL (aborts).
+ */
+struct http_msg *http_msg_new(void);
+void http_msg_free(struct http_msg *m);
+
+/*
  * Parse one message head at buf[0..len). On HTTP_OK msg->head_len says how
  * many bytes the head took. Header blocks longer than len are
  * HTTP_INCOMPLETE; the caller decides when to give up (header window).
@@ -97,16 +108,6 @@ size_t http_find_head_end(const uint8_t *buf, size_t len);
  * depends on them), but nothing else is recorded. msg is only meaningful
  * on HTTP_OK.
  */
-/*
- * A struct http_msg for a head, and back when done with it. A message is
- * 7 KiB (its string buffers) and two are made and dropped per exchange:
- * glibc's path for chunks that size was 5 % of the agent at saturation, so
- * a few dropped ones are kept per thread for the next. Uninitialised, like
- * malloc's; http_parse_head sets what it needs. Never NULL (aborts).
- */
-struct http_msg *http_msg_new(void);
-void http_msg_free(struct http_msg *m);
-
 enum http_parse_result http_parse_head(const uint8_t *buf, size_t len,
 				       struct http_msg *msg);
 
