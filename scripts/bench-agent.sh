@@ -1,9 +1,10 @@
 #!/bin/sh
 # The agent's CPU per span on a replayed record stream (tests/tools/
 # agent_replay.c): no kernel side, no load generator, the same input every
-# round, so two builds of the agent can be compared to a few per cent
-# where `make bench` moves by 10-15 % between runs. Issue 14 budgets it:
-# <= 1 us per span at saturation. Run by `make bench-agent`.
+# round; only other load on the machine moves it, where `make bench`'s
+# agent figure also moves with the load generator and the kernel side.
+# Compare builds by alternating them. Issue 14 budgets it: <= 1 us per
+# span at saturation. Run by `make bench-agent` and by `make bench`.
 # Usage: scripts/bench-agent.sh [AGENT_REPLAY]   (default build/tests/agent_replay)
 # Env:   BENCH_AGENT_N (requests per round, 200000), BENCH_AGENT_ROUNDS (5)
 set -eu

@@ -209,7 +209,8 @@ if agent_md:
     p("")
     p("The agent's stages and the JSON writer on a replayed record stream laid out as the kernel side "
       "writes it for this /hello load (tests/tools/agent_replay.c): no kernel side, no load generator, "
-      "so the figure holds between builds where the agent CPU of the rows above moves by 10-15 % from run to run.")
+      "so only other load on the machine moves it, where the agent CPU of the rows above also moves with the load generator "
+      "(10-15 % from run to run).")
     p("")
     p(agent_md)
     p("")

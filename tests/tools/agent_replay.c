@@ -12,10 +12,11 @@
  * benchmark measures it with a load generator, a server and the kernel
  * side on the same two CPUs; there a run's agent CPU per span moves by
  * 10-15 % between runs, more than most changes to the agent are worth.
- * Here nothing else runs in the process, the input is the same every
- * round, and the CPU time of the rounds agrees to a few per cent, so two
- * builds can be compared. It measures the agent alone: no ring buffer,
- * no kernel, no /proc; the resource of each process is made once.
+ * Here nothing else runs in the process and the input is the same every
+ * round: what is left to move the figure is the machine (other load on
+ * it), so two builds are compared by alternating them and by the minimum
+ * over rounds. It measures the agent alone: no ring buffer, no kernel, no
+ * /proc; the resource of each process is made once.
  *
  * Every round must produce the spans weft makes for the traffic: one per
  * request and end, but none for a client that sends its own context (else the
