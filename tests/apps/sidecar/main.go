@@ -205,8 +205,8 @@ func main() {
 		}
 		sp := zspan{
 			TraceID: traceID, ID: spanID, ParentID: inSpan, Kind: "SERVER",
-			Name:          strings.ToLower(r.Method) + " " + r.URL.Path,
-			Timestamp:     start.UnixNano() / 1000,
+			Name:      strings.ToLower(r.Method) + " " + r.URL.Path,
+			Timestamp: start.UnixNano() / 1000,
 			// from the monotonic clock: a wall-clock difference shrank
 			// when the VM's clock was stepped mid-request (a parent that
 			// ended before its children, once in a suite run)
