@@ -577,6 +577,27 @@ static bool test_from_headers_precedence(void)
 	CHECK(!c.valid);
 	CHECK_INT(c.source, CTX_NONE);
 	CHECK_INT(c.sampled, -1);
+	/* a lone X-B3-SpanId is an invalid context, counted; a decision alone
+	 * is honoured; no header at all (the quick path) is neither */
+	{
+		uint64_t inv = ctx_invalid_count();
+
+		ctx_from_headers(&h, &c);
+		CHECK(ctx_invalid_count() == inv + 1);
+		memset(&h, 0, sizeof(h));
+		set(h.b3_sampled, "0");
+		ctx_from_headers(&h, &c);
+		CHECK(!c.valid);
+		CHECK_INT(c.sampled, 0);
+		h.b3_sampled[0] = '\0';
+		c.sampled = 5;
+		ctx_from_headers(&h, &c);
+		CHECK(!c.valid);
+		CHECK_INT(c.source, CTX_NONE);
+		CHECK_INT(c.sampled, -1);
+		CHECK(!c.debug && !c.has_parent_id && !c.tracestate[0]);
+		CHECK(ctx_invalid_count() == inv + 1);
+	}
 	return true;
 }
 
