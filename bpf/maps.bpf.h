@@ -75,6 +75,21 @@ struct {
 	__type(value, struct conn_state);
 } conns SEC(".maps");
 
+/*
+ * HTTP/2 connections the agent has given up on (frames out of step after a
+ * lost record, an HPACK error, or a binary protocol whose first bytes
+ * looked like a HEADERS frame): sk -> the generation it asked about. The
+ * kernel side copies every chunk of an HTTP/2 connection whole, for as
+ * long as it lives; after this, none. Filled by the agent, emptied by
+ * whichever side finds the entry first (stop_pending counts them).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WEFT_MAX_STOP_CONNS);
+	__type(key, __u64);
+	__type(value, __u64);
+} stop_conns SEC(".maps");
+
 /* weft's own connections, filled by the agent (struct weft_tuple). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -55,6 +55,11 @@ const volatile __u32 netns_inum = 0;	/* --netns: only sockets of this net ns */
 /* Set by the agent once a binary's crypto/tls is probed: until then no
  * socket call pays for the lookup of a TLS call in progress. */
 volatile __u32 go_tls_active = 0;
+/* Entries in stop_conns: while 0, an HTTP/2 socket call pays no lookup.
+ * The agent adds one per entry it puts in; whichever side deletes an
+ * entry takes one off (atomically on both sides: the agent writes it
+ * through the mapped .bss). */
+volatile __u32 stop_pending = 0;
 /* Always 0; see io_from_regs. */
 volatile __u8 io_zero = 0;
 const volatile __u32 go_tls_conn_off = 0;	/* tls.Conn.conn */
@@ -385,6 +390,27 @@ static __noinline struct conn_state *conn_new(__u64 key)
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
+/* Did the agent give this HTTP/2 connection up (stop_conns)? Then it is
+ * skipped from now on, like weft's own connections. An entry for an older
+ * socket at the same address only goes. Not inlined: the socket hooks'
+ * verification stays as it was for every other connection. */
+static __noinline bool stop_asked(__u64 key, struct conn_state *c)
+{
+	__u64 *gen = bpf_map_lookup_elem(&stop_conns, &key);
+	bool mine;
+
+	if (!gen)
+		return false;
+	mine = *gen == c->gen;
+	if (bpf_map_delete_elem(&stop_conns, &key) == 0)
+		__sync_fetch_and_sub(&stop_pending, 1);
+	if (!mine)
+		return false;
+	c->skip = 1;
+	count(WEFT_CNT_CONN_STOPPED);
+	return true;
+}
+
 /* The one path every hook ends in: one socket call moved ic->len bytes. */
 static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 				     struct conn_state *c)
@@ -394,6 +420,8 @@ static __always_inline int handle_io(struct sock *sk, struct io_ctx *ic,
 
 	/* ciphertext of a TLS connection: its plaintext comes from uprobes */
 	if (c && (c->skip || (c->tls && !ic->tls)))
+		return 0;
+	if (c && c->h2 && stop_pending && stop_asked(key, c))
 		return 0;
 	start = chunk_judge(ic, c && c->http);
 	if (!c) {
@@ -694,6 +722,9 @@ int BPF_PROG(on_set_state, const struct sock *sk, const int oldstate,
 	}
 	if (newstate != TCP_CLOSE)
 		return 0;
+	/* a question the socket did not live to see answered (stop_asked) */
+	if (stop_pending && bpf_map_delete_elem(&stop_conns, &key) == 0)
+		__sync_fetch_and_sub(&stop_pending, 1);
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c || c->closing)
 		return 0;

@@ -26,6 +26,9 @@
 #define WEFT_MAX_CONNS		65536
 /* weft's own connections (its exports) remembered for the kernel (LRU). */
 #define WEFT_MAX_OWN_CONNS	256
+/* HTTP/2 connections the agent asked the kernel side to stop copying,
+ * not yet acted on (stop_conns): a full table leaves the rest copied. */
+#define WEFT_MAX_STOP_CONNS	4096
 /* weft's own listening sockets (its health and metrics endpoint). */
 #define WEFT_MAX_OWN_LISTENERS	4
 
@@ -260,6 +263,8 @@ enum weft_counter {
 	WEFT_CNT_GO_STREAM_UNPLACED, /* Go HTTP/2 handlers of a connection whose
 				 * start weft did not see (or whose stream id
 				 * could not be read) */
+	WEFT_CNT_CONN_STOPPED,	/* HTTP/2 connections the agent gave up on
+				 * (stop_conns): their bytes no longer copied */
 	WEFT_CNT_MAX,
 };
 

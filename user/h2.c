@@ -137,6 +137,11 @@ int h2_req_dir(const struct h2_conn *c)
 	return c->req_dir == REQ_DIR_UNKNOWN ? -1 : c->req_dir;
 }
 
+bool h2_lost(const struct h2_conn *c)
+{
+	return c->lost;
+}
+
 uint32_t h2_open_streams(const struct h2_conn *c)
 {
 	return c->n_streams;

@@ -53,6 +53,10 @@ struct h2_stats {
 	uint64_t streams_reset;		/* streams ended by RST_STREAM */
 	uint64_t goaway_dropped;	/* streams the server said it never
 					 * processed (GOAWAY): retried elsewhere */
+	uint64_t stop_asked;		/* lost connections whose bytes the
+					 * kernel side was asked to stop copying */
+	uint64_t stop_unasked;		/* ... that could not be asked (its
+					 * table full): still copied */
 	/* connections followed from the middle (weft started after they
 	 * opened: h2_new_midstream) */
 	uint64_t mid_conns;		/* begun so */
@@ -174,6 +178,9 @@ void h2_feed(struct h2_conn *c, const struct chunk *ck, const struct h2_sink *k)
 void h2_end_all(struct h2_conn *c, uint64_t ts, enum h2_end_how how,
 		const struct h2_sink *k);
 uint32_t h2_open_streams(const struct h2_conn *c);
+/* Given up for good (frames out of step, or never found on a connection
+ * taken up from the middle): nothing more of it will be decoded. */
+bool h2_lost(const struct h2_conn *c);
 /* A pending stream (h2_sink.pending) is now a request: ud is what its end
  * is reported with (h2_sink.end) from here. False when no such stream. */
 bool h2_stream_resolve(struct h2_conn *c, uint32_t id, void *ud);

@@ -219,6 +219,21 @@ int loader_ringbuf_fd(struct loader *l)
 	return bpf_map__fd(l->skel->maps.events);
 }
 
+bool loader_stop_conn(struct loader *l, const struct weft_conn_key *k)
+{
+	int fd = bpf_map__fd(l->skel->maps.stop_conns);
+	volatile __u32 *pending = &l->skel->bss->stop_pending;
+
+	/* an entry of an older socket at this address goes first: the new
+	 * one must not fail on it (the kernel side drops such entries too) */
+	if (bpf_map_delete_elem(fd, &k->sk) == 0)
+		__atomic_fetch_sub(pending, 1, __ATOMIC_SEQ_CST);
+	if (bpf_map_update_elem(fd, &k->sk, &k->gen, BPF_NOEXIST) != 0)
+		return false;
+	__atomic_fetch_add(pending, 1, __ATOMIC_SEQ_CST);
+	return true;
+}
+
 int loader_own_conns_fd(struct loader *l)
 {
 	return bpf_map__fd(l->skel->maps.own_conns);

@@ -44,6 +44,9 @@ struct loader {
 int loader_start(struct loader *l, const struct loader_opts *o);
 void loader_stop(struct loader *l);
 int loader_ringbuf_fd(struct loader *l);
+/* Ask the kernel side to stop copying a connection's bytes (an HTTP/2
+ * connection the agent gave up): false when its table is full. */
+bool loader_stop_conn(struct loader *l, const struct weft_conn_key *k);
 /* The map of weft's own connections (ownconn.h). */
 int loader_own_conns_fd(struct loader *l);
 /* The map of weft's own listening sockets (struct weft_listener). */

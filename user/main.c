@@ -183,12 +183,15 @@ static void print_stats(struct app *a, bool final)
 		", streams dropped %" PRIu64
 		"), HPACK errors %" PRIu64 " (header blocks undecoded %" PRIu64
 		"), bad requests %" PRIu64 ", over %d open streams %" PRIu64
-		", unprocessed by GOAWAY %" PRIu64 "; streams reset %" PRIu64 "\n",
+		", unprocessed by GOAWAY %" PRIu64 "; streams reset %" PRIu64
+		"; connections given up, kernel side asked to stop copying them %" PRIu64
+		" (stopped %" PRIu64 ", table full %" PRIu64 ")\n",
 		ss.h2.conns, ss.h2.streams, ss.h2.sync_lost, ss.h2.seq_gaps,
 		ss.h2.streams_lost,
 		ss.h2.hpack_errors, ss.h2.blocks_undecoded, ss.h2.bad_requests,
 		H2_MAX_STREAMS, ss.h2.streams_refused, ss.h2.goaway_dropped,
-		ss.h2.streams_reset);
+		ss.h2.streams_reset, ss.h2.stop_asked, c[WEFT_CNT_CONN_STOPPED],
+		ss.h2.stop_unasked);
 	fprintf(stderr, "weft: http2 from the middle (open before weft): connections %" PRIu64
 		", in step both ways %" PRIu64 ", given up %" PRIu64
 		" (chunks passed over finding frames %" PRIu64 "); streams %" PRIu64
@@ -375,6 +378,14 @@ static int run(struct app *a)
 	return err;
 }
 
+/* The loader of this run, for pairing's questions to the kernel side. */
+static struct loader *stop_loader;
+
+static bool stop_conn(const struct weft_conn_key *k)
+{
+	return stop_loader && loader_stop_conn(stop_loader, k);
+}
+
 /* Stages 3-5 with their options; the Go probes and /proc are read first. */
 static struct pairing *pipeline_start(struct app *a)
 {
@@ -383,6 +394,7 @@ static struct pairing *pipeline_start(struct app *a)
 		.is_go = goprobes_is_go,
 		.want_h2_fields = goprobes_want_h2_fields,
 		.resource_of = procinfo_resource,
+		.stop_conn = stop_conn,
 		.link = {
 			.mode = a->env.link_mode,
 			.keep_instrumented = a->env.keep_instrumented,
@@ -397,6 +409,7 @@ static struct pairing *pipeline_start(struct app *a)
 	};
 
 	goprobes_init(&a->loader, a->env.lo.verbose);
+	stop_loader = &a->loader;
 	scan_env = &a->env;
 	procinfo_scan_all(goprobes_note_pid);
 	return pairing_new(&so, on_span, a);
@@ -501,6 +514,7 @@ cleanup:
 	if (a.exporter)
 		print_export_at_exit(a.exporter, a.env.ex.format);
 	goprobes_free();
+	stop_loader = NULL;
 	loader_stop(&a.loader);
 	procinfo_free_all();
 	kube_meta_stop();

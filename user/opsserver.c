@@ -259,9 +259,10 @@ static const char *const kernel_event_names[WEFT_CNT_MAX] = {
 	[WEFT_CNT_OWN_ENDPOINT] = "own_endpoint_connection",
 	[WEFT_CNT_TLS_NO_SOCK] = "tls_plaintext_without_socket",
 	[WEFT_CNT_GO_STREAM_UNPLACED] = "go_h2_handler_unplaced",
+	[WEFT_CNT_CONN_STOPPED] = "h2_connection_given_up",
 };
 /* a new counter must be named here (or NULLed on purpose) */
-_Static_assert(WEFT_CNT_GO_STREAM_UNPLACED + 1 == WEFT_CNT_MAX, "name every kernel counter");
+_Static_assert(WEFT_CNT_CONN_STOPPED + 1 == WEFT_CNT_MAX, "name every kernel counter");
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
 {

@@ -59,6 +59,7 @@ struct conn {
 	bool upgraded;		/* 101 / CONNECT: not HTTP any more */
 	bool http1;		/* an HTTP/1 head was seen: never HTTP/2 */
 	struct h2_conn *h2;	/* started with the preface: HTTP/2 */
+	bool stop_asked;	/* h2 given up: the kernel side was told */
 	uint32_t pid;		/* of its last chunk */
 	uint8_t *early;		/* frames that came before the preface */
 	uint32_t early_len;
@@ -779,6 +780,26 @@ static bool preface_here(struct conn *c, const struct chunk *ck, size_t n)
 
 /* Does this chunk start HTTP/2 on a fresh connection (or come before its
  * preface)? True when it was taken. */
+/*
+ * An HTTP/2 connection given up for good (frames out of step after a lost
+ * record, or never found on one taken up from the middle, as a binary
+ * protocol whose first bytes looked like a HEADERS frame would be): the
+ * kernel side would go on copying all of its bytes for nothing, for as
+ * long as it lives. Asked once to stop.
+ */
+static void h2_check_lost(struct pairing *p, struct conn *c)
+{
+	if (c->stop_asked || !c->h2 || !h2_lost(c->h2))
+		return;
+	c->stop_asked = true;
+	if (!p->o.stop_conn)
+		return;
+	if (p->o.stop_conn(&c->key))
+		p->stats.h2.stop_asked++;
+	else
+		p->stats.h2.stop_unasked++;
+}
+
 static bool h2_begin(struct pairing *p, struct conn *c, const struct chunk *ck)
 {
 	size_t n = ck->cap < ck->len ? ck->cap : ck->len;
@@ -811,6 +832,7 @@ static bool h2_begin(struct pairing *p, struct conn *c, const struct chunk *ck)
 			h2_feed(c->h2, &l, &k);
 		}
 		h2_feed(c->h2, ck, &k);
+		h2_check_lost(p, c);
 		return true;
 	}
 	if (!c->lead_done && n == ck->len && looks_like_settings(ck->data, n) &&
@@ -971,6 +993,7 @@ static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck
 
 		h2_sink_of(p, c, &hf, &k);
 		h2_feed(c->h2, ck, &k);
+		h2_check_lost(p, c);
 		return;
 	}
 	if (!c->http1 && h2_begin(p, c, ck))
@@ -989,6 +1012,7 @@ static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck
 			p->o.want_h2_fields(ck->pid);
 		h2_sink_of(p, c, &hf, &k);
 		h2_feed(c->h2, ck, &k);
+		h2_check_lost(p, c);
 		return;
 	}
 	framing_feed(&c->s[ck->dir], ck, &sink);

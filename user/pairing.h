@@ -42,6 +42,10 @@ struct pairing_opts {
 	/* the resource of a process, looked up while it is alive (the span
 	 * may outlive it); a new reference. NULL = spans have none */
 	struct resource *(*resource_of)(uint32_t pid, const char *comm);
+	/* An HTTP/2 connection was given up (h2_lost): ask the kernel side
+	 * to stop copying its bytes. False when it could not be asked (its
+	 * table is full). NULL: never asked. */
+	bool (*stop_conn)(const struct weft_conn_key *k);
 	struct link_opts link;
 	uint64_t idle_timeout_ns;	/* forget a silent connection after this */
 };

@@ -21,6 +21,7 @@ sanitizer or crash report):
   sudo python3 -m pytest -q tests/e2e/test_hostile.py
 """
 import os
+import re
 import resource
 import signal
 import socket
@@ -545,6 +546,49 @@ def test_http_bytes_in_binary_protocol_and_tls(hweft, servers):
     assert not spans, "spans made of binary or TLS traffic:\n" + L.dump(spans)
     # each server answered its garbage with 400: orphan responses, not spans
     assert st["orphan responses"] >= 2, st
+
+
+def test_binary_protocol_taken_for_http2_stops_being_copied(hweft):
+    """A binary protocol whose first write looks like an HTTP/2 HEADERS
+    frame header (the kernel side's test for a connection open before
+    weft started) makes the kernel side follow the connection and copy
+    its writes whole. The agent never finds HTTP/2 frames in what comes
+    next and gives the connection up after 16 chunks; it then asks the
+    kernel side to stop copying it, and the hundreds of writes after that
+    cost no record: both ends' sockets stopped, counted, no span."""
+    sink = H.Helper("silent")
+    try:
+        w = hweft(["-P", str(sink.port)])
+        with H.connect(sink.port) as s:
+            # HEADERS (type 1), END_HEADERS, stream 1, 10 bytes of payload,
+            # and 5 bytes more: a frame header to the kernel side, but no
+            # frame boundary at the chunk's end to the agent
+            s.sendall(b"\x00\x00\x0a\x01\x04\x00\x00\x00\x01" + b"\x82" * 10 + b"\xff" * 5)
+            time.sleep(0.2)
+            for _ in range(24):		# no frame walks to the end of these
+                s.sendall(b"\xff" * 100)
+                time.sleep(0.01)
+            time.sleep(0.5)			# the agent gives up, and asks
+            for _ in range(300):
+                s.sendall(b"\xff" * 1000)
+                time.sleep(0.002)
+            time.sleep(0.3)
+        time.sleep(0.5)
+        st = finish(w)
+    finally:
+        sink.stop()
+    line = next((ln for ln in w.err if ln.startswith("weft: http2:")), "")
+    m = re.search(r"asked to stop copying them (\d+) \(stopped (\d+), table full (\d+)\)", line)
+    assert m, "no stop figures in weft's http2 line:\n" + w.stderr()
+    asked, stopped, full = (int(x) for x in m.groups())
+    mid = next((ln for ln in w.err if ln.startswith("weft: http2 from the middle (")), "")
+    print(line)
+    print(mid)
+    assert asked == 2 and stopped == 2 and full == 0, line
+    # 2 sockets x (1 + 24) chunks before the stop, at most; then nothing
+    # of the 300 x 2 calls after it (a read may join several writes)
+    assert st["records"] < 150, st
+    assert st["spans"] == 0, st
 
 
 # ------------------------------------------------ 10k connections

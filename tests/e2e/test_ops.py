@@ -47,7 +47,8 @@ LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"')
 KERNEL_EVENTS = {"data_records", "close_records", "ringbuf_full", "user_memory_unreadable",
                  "header_over_window", "not_http", "undecodable_socket_call",
                  "own_export_connection", "own_endpoint_connection",
-                 "tls_plaintext_without_socket", "go_h2_handler_unplaced"}
+                 "tls_plaintext_without_socket", "go_h2_handler_unplaced",
+                 "h2_connection_given_up"}
 FAMILIES = {
     "weft_build_info", "weft_ready", "weft_process_resident_memory_bytes",
     "weft_process_cpu_seconds_total", "weft_ringbuf_size_bytes", "weft_ringbuf_used_bytes",

@@ -40,9 +40,25 @@ static void on_span(struct span *s, void *ctx)
 		span_free(s);
 }
 
+/* What pairing asked the kernel side to stop copying (opts.stop_conn). */
+static struct weft_conn_key stops[8];
+static int nstops;
+static bool stop_table_full;
+
+static bool record_stop(const struct weft_conn_key *k)
+{
+	if (stop_table_full)
+		return false;
+	if (nstops < 8)
+		stops[nstops] = *k;
+	nstops++;
+	return true;
+}
+
 static struct pairing *pairing_fresh(void)
 {
-	struct pairing_opts o = { .resource_of = procinfo_resource };
+	struct pairing_opts o = { .resource_of = procinfo_resource,
+				  .stop_conn = record_stop };
 
 	if (cur)
 		pairing_free(cur);
@@ -1492,10 +1508,32 @@ static bool test_h2_midstream(void)
 	io_flags = WEFT_F_H2 | WEFT_F_H2_MID;
 	io(&d, WEFT_DIR_SEND, o.b, o.n, T0 + 20 * MS);
 	io_flags = WEFT_F_H2;
+	nstops = 0;
 	for (int i = 0; i < 20; i++)
 		io(&d, WEFT_DIR_RECV, junk, sizeof(junk), T0 + (21 + i) * MS);
 	st = h2stats();
 	CHECK_INT(st.mid_unsynced, 1);
+	CHECK_INT(nspans, 4);
+	/* and the kernel side is asked, once, to stop copying its bytes */
+	CHECK_INT(nstops, 1);
+	CHECK(stops[0].sk == d.key.sk && stops[0].gen == d.key.gen);
+	CHECK_INT(st.stop_asked, 1);
+	for (int i = 0; i < 5; i++)
+		io(&d, WEFT_DIR_RECV, junk, sizeof(junk), T0 + (41 + i) * MS);
+	CHECK_INT(nstops, 1);
+	/* a full table: counted, the bytes keep coming (and are ignored) */
+	stop_table_full = true;
+	tc_init(&d, 64, WEFT_ROLE_UNKNOWN, "10.0.0.2", 51004, "10.0.0.1", 9000);
+	io_flags = WEFT_F_H2 | WEFT_F_H2_MID;
+	io(&d, WEFT_DIR_SEND, o.b, o.n, T0 + 50 * MS);
+	io_flags = WEFT_F_H2;
+	for (int i = 0; i < 20; i++)
+		io(&d, WEFT_DIR_RECV, junk, sizeof(junk), T0 + (51 + i) * MS);
+	stop_table_full = false;
+	st = h2stats();
+	CHECK_INT(st.mid_unsynced, 2);
+	CHECK_INT(st.stop_asked, 1);
+	CHECK_INT(st.stop_unasked, 1);
 	CHECK_INT(nspans, 4);
 	io_flags = 0;
 	return true;
