@@ -114,6 +114,15 @@ static void want_h2_fields(uint32_t pid)
 {
 }
 
+/* The kernel side's stop_conns table: every other question finds it full. */
+static bool stop_conn(const struct weft_conn_key *k)
+{
+	static unsigned n;
+
+	(void)k;
+	return n++ & 1;
+}
+
 static struct resource *resource_of(uint32_t pid, const char *comm)
 {
 	struct resource *r = resource_new(pid);
@@ -237,6 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.hdr_window = windows[o1 & 3];
 	o.is_go = o1 & 4 ? is_go : NULL;
 	o.want_h2_fields = want_h2_fields;
+	o.stop_conn = o1 & 32 ? stop_conn : NULL;	/* with some_processes */
 	o.resource_of = o1 & 8 ? resource_of : NULL;
 	o.link.mode = o1 & 16 ? LINK_DERIVED : LINK_HEADERS;
 	o.link.some_processes = o1 & 32;
