@@ -234,6 +234,17 @@ bool loader_stop_conn(struct loader *l, const struct weft_conn_key *k)
 	return true;
 }
 
+void loader_stop_conn_done(struct loader *l, const struct weft_conn_key *k)
+{
+	int fd = bpf_map__fd(l->skel->maps.stop_conns);
+	__u64 gen;
+
+	/* only this socket's question: a newer one at the address stays */
+	if (bpf_map_lookup_elem(fd, &k->sk, &gen) == 0 && gen == k->gen &&
+	    bpf_map_delete_elem(fd, &k->sk) == 0)
+		__atomic_fetch_sub(&l->skel->bss->stop_pending, 1, __ATOMIC_SEQ_CST);
+}
+
 int loader_own_conns_fd(struct loader *l)
 {
 	return bpf_map__fd(l->skel->maps.own_conns);

@@ -47,6 +47,9 @@ int loader_ringbuf_fd(struct loader *l);
 /* Ask the kernel side to stop copying a connection's bytes (an HTTP/2
  * connection the agent gave up): false when its table is full. */
 bool loader_stop_conn(struct loader *l, const struct weft_conn_key *k);
+/* Its socket closed: a question still pending is taken back (the kernel
+ * side drops those it sees at the close; this one came after it). */
+void loader_stop_conn_done(struct loader *l, const struct weft_conn_key *k);
 /* The map of weft's own connections (ownconn.h). */
 int loader_own_conns_fd(struct loader *l);
 /* The map of weft's own listening sockets (struct weft_listener). */

@@ -386,6 +386,12 @@ static bool stop_conn(const struct weft_conn_key *k)
 	return stop_loader && loader_stop_conn(stop_loader, k);
 }
 
+static void stop_conn_done(const struct weft_conn_key *k)
+{
+	if (stop_loader)
+		loader_stop_conn_done(stop_loader, k);
+}
+
 /* Stages 3-5 with their options; the Go probes and /proc are read first. */
 static struct pairing *pipeline_start(struct app *a)
 {
@@ -395,6 +401,7 @@ static struct pairing *pipeline_start(struct app *a)
 		.want_h2_fields = goprobes_want_h2_fields,
 		.resource_of = procinfo_resource,
 		.stop_conn = stop_conn,
+		.stop_conn_done = stop_conn_done,
 		.link = {
 			.mode = a->env.link_mode,
 			.keep_instrumented = a->env.keep_instrumented,

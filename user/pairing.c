@@ -1063,6 +1063,8 @@ static void conn_end(struct pairing *p, struct conn *c, uint64_t ts,
 
 static void close_now(struct pairing *p, struct conn *c, const struct conn_end *e)
 {
+	if (c->stop_asked && p->o.stop_conn_done)
+		p->o.stop_conn_done(&c->key);
 	release(p, c);	/* no request came: they are what they are */
 	conn_end(p, c, e->ts_ns, e->reset ? EXCH_RESET : EXCH_CLOSED);
 	conn_free(p, c);

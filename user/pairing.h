@@ -46,6 +46,9 @@ struct pairing_opts {
 	 * to stop copying its bytes. False when it could not be asked (its
 	 * table is full). NULL: never asked. */
 	bool (*stop_conn)(const struct weft_conn_key *k);
+	/* Its close came: take back a question the socket may not have
+	 * lived to see (asked after the close). NULL: never. */
+	void (*stop_conn_done)(const struct weft_conn_key *k);
 	struct link_opts link;
 	uint64_t idle_timeout_ns;	/* forget a silent connection after this */
 };

@@ -45,6 +45,15 @@ static struct weft_conn_key stops[8];
 static int nstops;
 static bool stop_table_full;
 
+static struct weft_conn_key stop_done;
+static int nstop_done;
+
+static void record_stop_done(const struct weft_conn_key *k)
+{
+	stop_done = *k;
+	nstop_done++;
+}
+
 static bool record_stop(const struct weft_conn_key *k)
 {
 	if (stop_table_full)
@@ -58,7 +67,8 @@ static bool record_stop(const struct weft_conn_key *k)
 static struct pairing *pairing_fresh(void)
 {
 	struct pairing_opts o = { .resource_of = procinfo_resource,
-				  .stop_conn = record_stop };
+				  .stop_conn = record_stop,
+				  .stop_conn_done = record_stop_done };
 
 	if (cur)
 		pairing_free(cur);
@@ -1521,6 +1531,11 @@ static bool test_h2_midstream(void)
 	for (int i = 0; i < 5; i++)
 		io(&d, WEFT_DIR_RECV, junk, sizeof(junk), T0 + (41 + i) * MS);
 	CHECK_INT(nstops, 1);
+	/* its close takes the question back (it may have come after it) */
+	nstop_done = 0;
+	conn_close(&d, T0 + 47 * MS, false);
+	CHECK_INT(nstop_done, 1);
+	CHECK(stop_done.sk == stops[0].sk && stop_done.gen == stops[0].gen);
 	/* a full table: counted, the bytes keep coming (and are ignored) */
 	stop_table_full = true;
 	tc_init(&d, 64, WEFT_ROLE_UNKNOWN, "10.0.0.2", 51004, "10.0.0.1", 9000);
