@@ -77,8 +77,8 @@ struct {
 
 /*
  * HTTP/2 connections the agent has given up on (frames out of step after a
- * lost record, an HPACK error, or a binary protocol whose first bytes
- * looked like a HEADERS frame): sk -> the generation it asked about. The
+ * lost record, or a binary protocol whose first bytes looked like a
+ * HEADERS frame): sk -> the generation it asked about. The
  * kernel side copies every chunk of an HTTP/2 connection whole, for as
  * long as it lives; after this, none. Filled by the agent, emptied by
  * whichever side finds the entry first (stop_pending counts them).
