@@ -59,7 +59,8 @@ struct conn {
 	bool upgraded;		/* 101 / CONNECT: not HTTP any more */
 	bool http1;		/* an HTTP/1 head was seen: never HTTP/2 */
 	struct h2_conn *h2;	/* started with the preface: HTTP/2 */
-	bool stop_asked;	/* h2 given up: the kernel side was told */
+	bool stop_asked;	/* h2 given up: the kernel side asked to stop
+				 * copying it (or its table was full) */
 	uint32_t pid;		/* of its last chunk */
 	uint8_t *early;		/* frames that came before the preface */
 	uint32_t early_len;
@@ -778,8 +779,6 @@ static bool preface_here(struct conn *c, const struct chunk *ck, size_t n)
 	return false;
 }
 
-/* Does this chunk start HTTP/2 on a fresh connection (or come before its
- * preface)? True when it was taken. */
 /*
  * An HTTP/2 connection given up for good (frames out of step after a lost
  * record, or never found on one taken up from the middle, as a binary
@@ -800,6 +799,19 @@ static void h2_check_lost(struct pairing *p, struct conn *c)
 		p->stats.h2.stop_unasked++;
 }
 
+/* A chunk of a connection already known to be HTTP/2. */
+static void h2_feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck)
+{
+	struct feed hf;
+	struct h2_sink k;
+
+	h2_sink_of(p, c, &hf, &k);
+	h2_feed(c->h2, ck, &k);
+	h2_check_lost(p, c);
+}
+
+/* Does this chunk start HTTP/2 on a fresh connection (or come before its
+ * preface)? True when it was taken. */
 static bool h2_begin(struct pairing *p, struct conn *c, const struct chunk *ck)
 {
 	size_t n = ck->cap < ck->len ? ck->cap : ck->len;
@@ -988,21 +1000,13 @@ static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck
 		return;
 	}
 	if (c->h2) {
-		struct feed hf;
-		struct h2_sink k;
-
-		h2_sink_of(p, c, &hf, &k);
-		h2_feed(c->h2, ck, &k);
-		h2_check_lost(p, c);
+		h2_feed_chunk(p, c, ck);
 		return;
 	}
 	if (!c->http1 && h2_begin(p, c, ck))
 		return;
 	if ((ck->flags & WEFT_F_H2_MID) && !c->http1) {
 		/* open before weft started: frames from the middle */
-		struct feed hf;
-		struct h2_sink k;
-
 		c->h2 = h2_new_midstream();
 		p->stats.h2.conns++;
 		p->stats.h2.mid_conns++;
@@ -1010,9 +1014,7 @@ static void feed_chunk(struct pairing *p, struct conn *c, const struct chunk *ck
 		/* grpc-go records what it writes: from its next block on */
 		if (p->o.is_go && p->o.want_h2_fields && p->o.is_go(ck->pid))
 			p->o.want_h2_fields(ck->pid);
-		h2_sink_of(p, c, &hf, &k);
-		h2_feed(c->h2, ck, &k);
-		h2_check_lost(p, c);
+		h2_feed_chunk(p, c, ck);
 		return;
 	}
 	framing_feed(&c->s[ck->dir], ck, &sink);
