@@ -843,8 +843,7 @@ static bool h2_begin(struct pairing *p, struct conn *c, const struct chunk *ck)
 			l.seq = c->lead_seq;
 			h2_feed(c->h2, &l, &k);
 		}
-		h2_feed(c->h2, ck, &k);
-		h2_check_lost(p, c);
+		h2_feed_chunk(p, c, ck);
 		return true;
 	}
 	if (!c->lead_done && n == ck->len && looks_like_settings(ck->data, n) &&
