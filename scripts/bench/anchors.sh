@@ -130,6 +130,21 @@ newest_version() {
 	eval "newest=\${$#}"
 }
 
+# newest_clang: prints a clang >= 16 for OBI's eBPF C, installing Debian's
+# clang-19 when there is none (Debian 12's default clang is 14).
+newest_clang() {
+	local v
+	for v in 21 20 19 18 17 16; do
+		command -v "clang-$v" >/dev/null && { echo "clang-$v"; return 0; }
+	done
+	log "installing clang-19 (Debian package) for OBI's eBPF objects"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang-19 >&2; then
+		build_err="clang >= 16 needed for OBI's eBPF C; apt-get install clang-19 failed"
+		return 1
+	fi
+	echo clang-19
+}
+
 # fetch_module MODULE VERSION DEST: the module zip's tree, writable, at DEST.
 fetch_module() {
 	local mod=$1 ver=$2 dest=$3 out dir
@@ -216,14 +231,33 @@ build_ebpf_instrument() { # MODULE CMD_DIR BIN NAME [FALLBACK...]
 	if ! out=$(cd "$src" && "${NICE[@]}" timeout 900 go mod download 2>&1); then
 		build_err=$(printf '%s\n' "$out" | tail -n 1); return 1
 	fi
-	if [ -z "$(find "$src" -name '*_bpfel*.o' -print -quit)" ]; then
-		log "$name: go generate ./... (eBPF objects with the local clang)"
-		if ! out=$(cd "$src" && "${NICE[@]}" timeout 1800 go generate ./... 2>&1); then
+	# Beyla v1.9's zip carries its eBPF objects as Git LFS pointers (text
+	# files named .o): objects count as present only when they are ELF.
+	local obj
+	obj=$(find "$src" -name '*_bpfel*.o' -print -quit)
+	if [ -z "$obj" ] || [ "$(head -c 4 "$obj" | od -An -c | tr -d ' ')" != '177ELF' ]; then
+		# OBI's go:generate lines run $BPF2GO with $BPF_CLANG and
+		# $BPF_CFLAGS (its Makefile sets them; its tools module is not in
+		# the zip): bpf2go is built from the cilium/ebpf version its go.mod
+		# names, and its C needs clang >= 16 (C23 attributes; Debian 12's
+		# clang 14 also runs out of BPF stack on it): Debian's clang-19.
+		local gen=./... bpfclang
+		[ -d "$src/pkg" ] && gen=./pkg/...
+		bpfclang=$(newest_clang) || return 1
+		if ! out=$(cd "$src" && "${NICE[@]}" go build -mod=mod -o "$ANCHORS_DIR/bin/bpf2go-$name" \
+			github.com/cilium/ebpf/cmd/bpf2go 2>&1); then
+			build_err="bpf2go: $(printf '%s\n' "$out" | tail -n 1)"; return 1
+		fi
+		log "$name: go generate $gen (eBPF objects with $bpfclang)"
+		if ! out=$(cd "$src" && BPF2GO="$ANCHORS_DIR/bin/bpf2go-$name" BPF_CLANG=$bpfclang GOFLAGS=-mod=mod \
+			BPF_CFLAGS="-std=gnu17 -O2 -g -Wall" "${NICE[@]}" timeout 1800 go generate "$gen" 2>&1); then
 			build_err=$(printf '%s\n' "$out" | grep -m1 -i 'error' || printf '%s\n' "$out" | tail -n 1); return 1
 		fi
 	fi
+	# -mod=mod: Beyla v1.9's zip has a vendor/modules.txt but no vendored
+	# packages, which makes go default to -mod=vendor and fail.
 	log "$name: go build ./$cmd (niced; a few minutes)"
-	if ! out=$(cd "$src" && "${NICE[@]}" timeout 1800 go build -o "$bin" "./$cmd" 2>&1); then
+	if ! out=$(cd "$src" && "${NICE[@]}" timeout 1800 go build -mod=mod -o "$bin" "./$cmd" 2>&1); then
 		build_err=$(printf '%s\n' "$out" | grep -v '^#' | head -n 1); return 1
 	fi
 	echo "$build_ver" >"$bin.version"
@@ -509,12 +543,16 @@ for name in $ANCHORS; do
 		ok=0
 		case $name in
 		otel-auto) build_otel_auto && ok=1 ;;
+		# The proxy lists no OBI version, but serves some exact ones
+		# (2026-12-04: v0.8.0 and v0.5.0; v0.9.0 has an .info, no .mod)
 		obi) build_ebpf_instrument go.opentelemetry.io/obi cmd/obi "$OBI_BIN" obi \
-			github.com/open-telemetry/opentelemetry-ebpf-instrumentation@v0.1.0 && ok=1 ;;
+			${OBI_FALLBACKS:-go.opentelemetry.io/obi@v0.8.0 go.opentelemetry.io/obi@v0.5.0 \
+			github.com/open-telemetry/opentelemetry-ebpf-instrumentation@v0.1.0} && ok=1 ;;
 		# Beyla 2 is not served; of Beyla 1, the proxy serves some exact
-		# releases (v1.8.0: its zip carries the eBPF objects, no replace)
+		# releases (v1.9.9 on 2026-12-04; v1.8.0: its zip carries the eBPF
+		# objects, no replace)
 		beyla) build_ebpf_instrument github.com/grafana/beyla/v2 cmd/beyla "$BEYLA_BIN" beyla \
-			${BEYLA_FALLBACKS:-github.com/grafana/beyla@v1.9.0 github.com/grafana/beyla@v1.8.0} && ok=1 ;;
+			${BEYLA_FALLBACKS:-github.com/grafana/beyla@v1.9.9 github.com/grafana/beyla@v1.9.0 github.com/grafana/beyla@v1.8.0} && ok=1 ;;
 		esac
 		if [ "$ok" = 0 ]; then
 			log "$name: not built: $build_err"
