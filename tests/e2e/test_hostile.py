@@ -594,6 +594,23 @@ def test_binary_protocol_taken_for_http2_stops_being_copied(hweft):
 # ------------------------------------------------ 10k connections
 
 
+# TCP states in which a socket has not yet passed TCP_CLOSE (a TIME-WAIT
+# socket has: the kernel keeps only a small stand-in for it).
+_OPEN_STATES = ("ESTAB", "CLOSE-WAIT", "FIN-WAIT-1", "FIN-WAIT-2", "LAST-ACK", "CLOSING")
+
+
+def kernel_open(port):
+    """Sockets to or from PORT on loopback the kernel has not closed, and a
+    count per state, from ss."""
+    out = subprocess.run(["ss", "-Htna", "( sport = :%d or dport = :%d )" % (port, port)],
+                         capture_output=True, text=True, check=True).stdout
+    states = {}
+    for line in out.splitlines():
+        st = line.split()[0] if line.split() else ""
+        states[st] = states.get(st, 0) + 1
+    return sum(v for k, v in states.items() if k in _OPEN_STATES), states
+
+
 def test_10k_concurrent_connections(hweft, servers):
     """10 000 connections open at once (both ends traced: 20 000 sockets),
     one request each: every exchange a span on both sides, weft's
@@ -644,15 +661,20 @@ def test_10k_concurrent_connections(hweft, servers):
                 k += 1
         return k >= n
     w.wait_for(done, 30)
-    # --stats lines until the close records are all in (one a second)
+    # --stats lines until the close records are all in (one a second).
+    # weft rightly follows a connection the kernel has not closed yet: in
+    # one CI run 358 stayed open for 15 s, and whether the server had
+    # closed them was not known. So the kernel is asked too.
     end, seen_lines = time.monotonic() + 15, len(H.periodic_stats(w))
     while time.monotonic() < end:
         time.sleep(0.5)
         ps = H.periodic_stats(w)
-        if len(ps) >= seen_lines + 2 and ps[-1][1] <= 50:
+        if len(ps) >= seen_lines + 2 and ps[-1][1] <= 50 + kernel_open(go.port)[0]:
             break
+    k_open, k_states = kernel_open(go.port)
     rss1 = w.rss_kb()
     print("--stats (spans, connections open):", H.periodic_stats(w)[-8:])
+    print("sockets on port %d the kernel still has open: %d %s" % (go.port, k_open, k_states))
     open_after = H.periodic_stats(w)[-1][1]
     st = finish(w)
     # weft's own high-water mark: the 1 s samples of --stats can fall
@@ -674,7 +696,8 @@ def test_10k_concurrent_connections(hweft, servers):
     bad = [s for s in ss if L.attrs(s).get("http.response.status_code") != 200]
     assert not bad, L.dump(bad[:5])
     assert len({s["span_id"] for s in spans}) == len(spans), "duplicate span ids"
-    assert open_after <= 50, "weft still follows %d connections after all closed" % open_after
+    assert open_after <= 50 + k_open, ("weft still follows %d connections after all closed "
+                                       "(the kernel has %d open: %s)" % (open_after, k_open, k_states))
     # generous: about 5 KiB per connection followed at once is measured
     # (a window-sized head buffer per stream made it 35 KiB), and malloc
     # keeps the peak after the closes
