@@ -130,19 +130,21 @@ newest_version() {
 	eval "newest=\${$#}"
 }
 
-# newest_clang: prints a clang >= 16 for OBI's eBPF C, installing Debian's
-# clang-19 when there is none (Debian 12's default clang is 14).
+# newest_clang: sets $bpf_clang to a clang >= 16 for OBI's and Beyla's
+# eBPF C, installing Debian's clang-19 when there is none (Debian 12's
+# default clang is 14).
+bpf_clang=""
 newest_clang() {
 	local v
 	for v in 21 20 19 18 17 16; do
-		command -v "clang-$v" >/dev/null && { echo "clang-$v"; return 0; }
+		command -v "clang-$v" >/dev/null && { bpf_clang=clang-$v; return 0; }
 	done
-	log "installing clang-19 (Debian package) for OBI's eBPF objects"
+	log "installing clang-19 (Debian package) for OBI's and Beyla's eBPF objects"
 	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang-19 >&2; then
-		build_err="clang >= 16 needed for OBI's eBPF C; apt-get install clang-19 failed"
+		build_err="clang >= 16 needed for OBI's and Beyla's eBPF C; apt-get install clang-19 failed"
 		return 1
 	fi
-	echo clang-19
+	bpf_clang=clang-19
 }
 
 # fetch_module MODULE VERSION DEST: the module zip's tree, writable, at DEST.
@@ -241,15 +243,15 @@ build_ebpf_instrument() { # MODULE CMD_DIR BIN NAME [FALLBACK...]
 		# the zip): bpf2go is built from the cilium/ebpf version its go.mod
 		# names, and its C needs clang >= 16 (C23 attributes; Debian 12's
 		# clang 14 also runs out of BPF stack on it): Debian's clang-19.
-		local gen=./... bpfclang
+		local gen=./...
 		[ -d "$src/pkg" ] && gen=./pkg/...
-		bpfclang=$(newest_clang) || return 1
+		newest_clang || return 1
 		if ! out=$(cd "$src" && "${NICE[@]}" go build -mod=mod -o "$ANCHORS_DIR/bin/bpf2go-$name" \
 			github.com/cilium/ebpf/cmd/bpf2go 2>&1); then
 			build_err="bpf2go: $(printf '%s\n' "$out" | tail -n 1)"; return 1
 		fi
-		log "$name: go generate $gen (eBPF objects with $bpfclang)"
-		if ! out=$(cd "$src" && BPF2GO="$ANCHORS_DIR/bin/bpf2go-$name" BPF_CLANG=$bpfclang GOFLAGS=-mod=mod \
+		log "$name: go generate $gen (eBPF objects with $bpf_clang)"
+		if ! out=$(cd "$src" && BPF2GO="$ANCHORS_DIR/bin/bpf2go-$name" BPF_CLANG=$bpf_clang GOFLAGS=-mod=mod \
 			BPF_CFLAGS="-std=gnu17 -O2 -g -Wall" "${NICE[@]}" timeout 1800 go generate "$gen" 2>&1); then
 			build_err=$(printf '%s\n' "$out" | grep -m1 -i 'error' || printf '%s\n' "$out" | tail -n 1); return 1
 		fi
